@@ -1,0 +1,731 @@
+// parley/sdk.hpp — the C++ side of a Parley plugin, header-only, compiled into each plugin.
+//
+// It turns the C ABI of parley/plugin.h into a few abstract classes (Domain, Backend, Filter),
+// fills the C function tables with noexcept trampolines that convert every exception into a
+// parley_status plus message, and emits the entry point with PARLEY_PLUGIN(...). None of its C++
+// types crosses the boundary. A minimal domain plugin:
+//
+//   #include <parley/sdk.hpp>
+//   class Arithmetic final : public parley::Domain {
+//     public:
+//       explicit Arithmetic(const parley::Config &) {}
+//       void load(const std::string &path, parley::LoadContext &ctx) override { ... items.push_back(...) }
+//       parley::Belief extract(size_t, int, std::string_view text) override { ... }
+//       double score(size_t i, std::string_view belief) override { return belief == items[i].gold; }
+//       parley::DomainInfo info() const override { return {"arithmetic", "...", ...}; }
+//   };
+//   PARLEY_PLUGIN("arithmetic", "1.0.0", "Sums", parley::domain<Arithmetic>("domain", 1, "Sums"));
+#pragma once
+
+#include <parley/plugin.h>
+
+#include <atomic>
+#include <cstdarg>
+#include <cstdio>
+#include <cstring>
+#include <functional>
+#include <initializer_list>
+#include <memory>
+#include <new>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+namespace parley {
+
+// ---------------------------------------------------------------------------------------------
+// Errors
+// ---------------------------------------------------------------------------------------------
+
+// Throw this from plugin code; the boundary turns it into its status code and message.
+class Error : public std::runtime_error {
+  public:
+    Error(parley_status code, const std::string &message) : std::runtime_error(message), code_(code) {}
+    parley_status code() const noexcept { return code_; }
+
+  private:
+    parley_status code_;
+};
+
+namespace detail {
+
+inline void set_error(parley_error *err, parley_status code, const char *message) noexcept {
+    if (!err) return;
+    err->code = code;
+    std::snprintf(err->message, sizeof err->message, "%s", message ? message : "");
+}
+
+// Runs `fn` and converts any exception into a status: the ABI boundary (ORT's API_IMPL_BEGIN/END).
+template <class Fn> parley_status guard(parley_error *err, Fn &&fn) noexcept {
+    try {
+        fn();
+        return PARLEY_OK;
+    } catch (const Error &e) {
+        set_error(err, e.code(), e.what());
+        return e.code();
+    } catch (const std::bad_alloc &) {
+        set_error(err, PARLEY_ERR_OUT_OF_MEMORY, "out of memory");
+        return PARLEY_ERR_OUT_OF_MEMORY;
+    } catch (const std::exception &e) {
+        set_error(err, PARLEY_ERR_RUNTIME, e.what());
+        return PARLEY_ERR_RUNTIME;
+    } catch (...) {
+        set_error(err, PARLEY_ERR_RUNTIME, "unknown exception");
+        return PARLEY_ERR_RUNTIME;
+    }
+}
+
+inline const parley_host_api *&host_slot() noexcept {
+    static const parley_host_api *host = nullptr; // one per plugin: the SDK is compiled into it
+    return host;
+}
+
+inline std::string_view view(parley_str s) noexcept { return s.size ? std::string_view(s.data, s.size) : std::string_view(); }
+inline parley_str str(std::string_view s) noexcept { return parley_str{s.data(), s.size()}; }
+
+// Writes a member of a host-provided, size-versioned struct only if the host's struct has it.
+#define PARLEY_SDK_SET(OUT, MEMBER, VALUE)                                                         \
+    do {                                                                                           \
+        if (offsetof(std::remove_pointer_t<decltype(OUT)>, MEMBER) + sizeof((OUT)->MEMBER) <=      \
+            (OUT)->struct_size)                                                                    \
+            (OUT)->MEMBER = (VALUE);                                                               \
+    } while (0)
+
+} // namespace detail
+
+// ---------------------------------------------------------------------------------------------
+// Host services
+// ---------------------------------------------------------------------------------------------
+
+inline const parley_host_api &host() {
+    auto *h = detail::host_slot();
+    if (!h) throw Error(PARLEY_ERR_RUNTIME, "parley SDK used before parley_plugin_init");
+    return *h;
+}
+
+// Logs through the host's sink (one log format, one destination for the whole process).
+inline void log(int32_t level, std::string_view component, std::string_view message) {
+    auto *h = detail::host_slot();
+    if (!h || !h->log) return;
+    std::string c(component), m(message);
+    h->log(h->host_ctx, level, c.c_str(), m.c_str());
+}
+inline void log_info(std::string_view component, std::string_view message) { log(PARLEY_LOG_INFO, component, message); }
+inline void log_warn(std::string_view component, std::string_view message) { log(PARLEY_LOG_WARN, component, message); }
+inline void log_debug(std::string_view component, std::string_view message) { log(PARLEY_LOG_DEBUG, component, message); }
+
+// Appends text to a host-owned sink.
+inline void append(parley_buffer *out, std::string_view text) {
+    if (!text.empty()) host().buffer_append(out, text.data(), text.size());
+}
+
+// A component's configuration, valid during construction only: copy what you keep.
+class Config {
+  public:
+    explicit Config(const parley_config *cfg) : cfg_(cfg) {}
+
+    bool has(const char *key) const {
+        int64_t i;
+        parley_str s;
+        double d;
+        int32_t b;
+        size_t n;
+        auto &h = host();
+        return h.config_get_string(cfg_, key, &s) != PARLEY_ERR_NOT_FOUND ||
+               h.config_get_int(cfg_, key, &i) != PARLEY_ERR_NOT_FOUND ||
+               h.config_get_float(cfg_, key, &d) != PARLEY_ERR_NOT_FOUND ||
+               h.config_get_bool(cfg_, key, &b) != PARLEY_ERR_NOT_FOUND ||
+               h.config_get_array_size(cfg_, key, &n) != PARLEY_ERR_NOT_FOUND;
+    }
+    std::string get(const char *key, std::string_view fallback) const {
+        parley_str s;
+        return check(host().config_get_string(cfg_, key, &s), key) ? std::string(detail::view(s)) : std::string(fallback);
+    }
+    std::string get(const char *key, const char *fallback) const { return get(key, std::string_view(fallback)); }
+    int64_t get(const char *key, int64_t fallback) const {
+        int64_t v;
+        return check(host().config_get_int(cfg_, key, &v), key) ? v : fallback;
+    }
+    int get(const char *key, int fallback) const { return static_cast<int>(get(key, static_cast<int64_t>(fallback))); }
+    double get(const char *key, double fallback) const {
+        double v;
+        return check(host().config_get_float(cfg_, key, &v), key) ? v : fallback;
+    }
+    bool get(const char *key, bool fallback) const {
+        int32_t v;
+        return check(host().config_get_bool(cfg_, key, &v), key) ? v != 0 : fallback;
+    }
+    std::vector<std::string> get(const char *key, std::vector<std::string> fallback) const {
+        size_t n = 0;
+        if (!check(host().config_get_array_size(cfg_, key, &n), key)) return fallback;
+        std::vector<std::string> out;
+        for (size_t i = 0; i < n; ++i) {
+            parley_str s;
+            check(host().config_get_array_string(cfg_, key, i, &s), key);
+            out.emplace_back(detail::view(s));
+        }
+        return out;
+    }
+    const parley_config *raw() const { return cfg_; }
+
+  private:
+    static bool check(parley_status st, const char *key) {
+        if (st == PARLEY_OK) return true;
+        if (st == PARLEY_ERR_NOT_FOUND) return false;
+        throw Error(st, std::string("config key '") + key + "' has the wrong type");
+    }
+    const parley_config *cfg_;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Coral's prompt library (collaborative-reasoner utils/prompt_library.json), shared by domains.
+// ---------------------------------------------------------------------------------------------
+namespace coral {
+
+inline std::string assistant_sbs_short(std::string_view task_name, std::string_view task_specific_inst) {
+    std::string s = "You are working with a user to solve some ";
+    s += task_name;
+    s += " problems.\n\nHere is how you should proceed:\n"
+         "* Starting on the problem and try to give a full solution;\n"
+         "* When the user proposes a solution, look carefully at each of the step, and be precise and direct when you notice any mistake;\n"
+         "* When the user raises a concern, first think about if you have actually made a mistake. Correct your mistake if you think you've made one, but stand your ground if you think it's actually correct;\n"
+         "* Always stay on topic and work towards a solution to the original problem;\n"
+         "* Be direct and concise during the whole communication;\n* ";
+    s += task_specific_inst;
+    return s;
+}
+
+inline std::string assistant_sbs(std::string_view task_name, std::string_view task_specific_inst) {
+    std::string s = "You are working with an advanced user to solve some complex ";
+    s += task_name;
+    s += " problems.\n\nHere is how you should proceed:\n"
+         "* Starting on the problem, first lay out a plan and ask for confirmation on the plan;\n"
+         "* When the user proposes a plan, an actual solution, or a partial solution, look carefully at each of the step, and ask clarification questions if you are unsure about the correctness of a certain step;\n"
+         "* When you notice an error, be precise and direct, over-politenss will not help anyone;\n"
+         "* When the user asks you questions about your solution, try to unravel certain steps and explain how they work, correct your mistake if you think you've made one, but stand your ground if you think it's actually correct;\n"
+         "* Always stay on topic and work towards a solution to the original problem;\n* ";
+    s += task_specific_inst;
+    return s;
+}
+
+inline std::string simple_cot(std::string_view task_name, std::string_view task_specific_inst) {
+    std::string s = "You are an helpful assistant that help the user solve complex ";
+    s += task_name;
+    s += " problems. Think about the problem step-by-step, and then provides the user with the answer. ";
+    s += task_specific_inst;
+    return s;
+}
+
+// The belief extractor's system prompt (307 characters, ending in a newline).
+inline const std::string &extractor_system() {
+    static const std::string s =
+        "You are an assistant that is helping an user to identify the intention of certain responses in a "
+        "conversation. More specifically, you will help extracting which answer the response is submiting as "
+        "the final answer, or say \"not sure yet\" if it seems like there is no explict answer included in the "
+        "response.\n";
+    return s;
+}
+
+// Coral builds the extractor prompt with StringIO(sys_prompt).write(prompt), which overwrites from
+// position 0: a prompt shorter than the system prompt keeps the system prompt's tail.
+inline std::string stringio_overwrite(const std::string &prompt) {
+    const std::string &sys = extractor_system();
+    if (prompt.size() >= sys.size()) return prompt;
+    return prompt + sys.substr(prompt.size());
+}
+
+} // namespace coral
+
+// ---------------------------------------------------------------------------------------------
+// Domains
+// ---------------------------------------------------------------------------------------------
+
+struct Item {
+    std::string id;            // stable id
+    std::string gold;          // gold answer (letter for multiple choice)
+    std::string category;      // may be empty
+    std::string metadata_json; // source row as a JSON object; may be empty
+    std::string text;          // the question as the task message shows it (used by default prompts)
+};
+
+struct Belief {
+    std::string text; // canonical normalised form, e.g. "The answer is (B)."
+    bool valid = false;
+};
+
+struct DomainInfo {
+    std::string task_name;           // Coral's {{ task_name }}
+    std::string task_specific_inst;  // Coral's {{ task_specific_inst }}
+    std::string matcher_name;        // e.g. "MMLUProMatchEvaluator"
+    std::string extractor_name;      // e.g. "MMLUProExtractionPromptingEvaluator"
+    int score_json_type = PARLEY_SCORE_JSON_FLOAT;
+    bool sensitive_text = false;     // never log item text
+};
+
+// Passed to Domain::load: says whether malformed rows fail the load or are skipped and counted.
+class LoadContext {
+  public:
+    LoadContext(std::string component, bool skip) : component_(std::move(component)), skip_(skip) {}
+    // Report a malformed row. Throws PARLEY_ERR_PARSE unless skipping; returns when skipped.
+    void malformed(const std::string &message) {
+        if (!skip_) throw Error(PARLEY_ERR_PARSE, message);
+        ++skipped_;
+        log_warn(component_, "skipped: " + message);
+    }
+    size_t skipped() const { return skipped_; }
+    bool skipping() const { return skip_; }
+
+  private:
+    std::string component_;
+    bool skip_;
+    size_t skipped_ = 0;
+};
+
+class Domain {
+  public:
+    virtual ~Domain() = default;
+
+    // Fill `items` from `path` in the release's original format. Call ctx.malformed(...) with
+    // "file:line: field 'x': what" for a bad row.
+    virtual void load(const std::string &path, LoadContext &ctx) = 0;
+    // Extract a belief from an agent turn (PARLEY_EXTRACT_RULE) or from the LLM extractor's
+    // reply (PARLEY_EXTRACT_LLM_OUTPUT).
+    virtual Belief extract(size_t index, int mode, std::string_view text) = 0;
+    virtual double score(size_t index, std::string_view belief) = 0;
+    virtual DomainInfo info() const = 0;
+
+    // Prompts. The defaults are Coral's generic forms built from Item::text and info().
+    virtual std::string render(size_t index, int what, std::string_view input) {
+        const Item &it = items.at(index);
+        const DomainInfo di = info();
+        switch (what) {
+        case PARLEY_TEXT_TASK: return "I'm trying to solve this problem: \"" + it.text + "\"";
+        case PARLEY_TEXT_TASK_TEACHER_FIRST:
+            return "I would like you to try and solve this problem: \"" + it.text + "\"";
+        case PARLEY_TEXT_SYSTEM_COLLABORATE: return coral::assistant_sbs_short(di.task_name, di.task_specific_inst);
+        case PARLEY_TEXT_SYSTEM_COT: return coral::simple_cot(di.task_name, di.task_specific_inst);
+        case PARLEY_TEXT_EXTRACTOR_SYSTEM: return coral::extractor_system();
+        case PARLEY_TEXT_EXTRACTOR_PROMPT:
+            return coral::stringio_overwrite("**This is the original question:**\n" + it.text + "\n\n" +
+                                             "**This is the response you need to extract answer from:**\n\n" +
+                                             std::string(input) + "\n\n**Extract the final answer, or say \"not sure yet\".**");
+        default: throw Error(PARLEY_ERR_UNSUPPORTED, "unknown text kind " + std::to_string(what));
+        }
+    }
+
+    std::vector<Item> items;
+    DomainInfo info_cache_; // SDK-internal: keeps get_info's strings alive
+};
+
+// ---------------------------------------------------------------------------------------------
+// Backends
+// ---------------------------------------------------------------------------------------------
+
+struct Message {
+    std::string role;
+    std::string content;
+};
+
+struct Request {
+    std::vector<Message> messages;
+    std::string prompt; // raw completion prompt; when non-empty, messages are ignored
+    double temperature = 0.0;
+    double top_p = 1.0;
+    int32_t top_k = 0;
+    double min_p = 0.0;
+    std::optional<uint64_t> seed;
+    int32_t max_tokens = 0;
+    int32_t n = 1;
+    std::vector<std::string> stop;
+    uint64_t conversation = 0;
+    uint32_t agent = 0;
+    double deadline_s = 0;
+    std::string extra_json;
+};
+
+struct Choice {
+    std::string text;
+    int32_t finish_reason = PARLEY_FINISH_NONE;
+    int64_t completion_tokens = 0;
+};
+
+struct Completion {
+    parley_status status = PARLEY_OK;
+    std::string error;
+    std::vector<Choice> choices;
+    int64_t prompt_tokens = 0;
+    int64_t cached_tokens = 0;
+    int64_t completion_tokens = 0;
+    double queue_s = 0, prefill_s = 0, total_s = 0;
+};
+
+struct BackendInfo {
+    std::string model;
+    int64_t context_size = 0;
+    int32_t max_parallel = 0;
+};
+
+class Backend {
+  public:
+    // Called exactly once per accepted request, from any thread, never from inside submit().
+    using Done = std::function<void(Completion &&)>;
+
+    virtual ~Backend() = default; // must cancel outstanding requests and join threads
+    virtual uint64_t submit(Request request, Done done) = 0;
+    virtual bool cancel(uint64_t request_id) = 0; // false: unknown id
+    virtual BackendInfo info() = 0;
+    virtual std::string apply_template(const std::vector<Message> &) {
+        throw Error(PARLEY_ERR_UNSUPPORTED, "this backend does not render chat templates");
+    }
+    virtual void *proc_address(const char *) { return nullptr; }
+    BackendInfo info_cache_; // SDK-internal: keeps get_info's strings alive
+};
+
+// ---------------------------------------------------------------------------------------------
+// Filters
+// ---------------------------------------------------------------------------------------------
+
+class Emitter {
+  public:
+    explicit Emitter(parley_buffer *out) : out_(out) {}
+    void emit(std::string_view record_json) {
+        append(out_, record_json);
+        append(out_, "\n");
+    }
+
+  private:
+    parley_buffer *out_;
+};
+
+class Filter {
+  public:
+    virtual ~Filter() = default;
+    virtual void push(std::string_view record_json, Emitter &out) = 0;
+    virtual void finish(Emitter &) {}
+    virtual std::string report() = 0; // {"kept":n,"dropped":n,"reasons":{...}}
+};
+
+// ---------------------------------------------------------------------------------------------
+// Trampolines: C function tables over the C++ classes
+// ---------------------------------------------------------------------------------------------
+namespace detail {
+
+template <class T> parley_status create(const parley_host_api *h, const parley_config *cfg, void **self, parley_error *err) noexcept {
+    return guard(err, [&] {
+        if (h) host_slot() = h;
+        Config config(cfg);
+        *self = static_cast<void *>(new T(config));
+    });
+}
+
+template <class Base, class T> void destroy(void *self) noexcept {
+    try {
+        delete static_cast<Base *>(static_cast<T *>(self));
+    } catch (...) {
+        // A destructor must not throw; nothing sensible is left to do.
+    }
+}
+
+template <class T> struct DomainTable {
+    static Domain *self(void *p) { return static_cast<T *>(p); }
+    static parley_status load(void *p, parley_str path, int32_t skip, parley_load_result *out, parley_error *err) noexcept {
+        return guard(err, [&] {
+            Domain *d = self(p);
+            LoadContext ctx(std::string("domain"), skip != 0);
+            std::vector<Item> previous;
+            previous.swap(d->items);
+            try {
+                d->load(std::string(view(path)), ctx);
+            } catch (...) {
+                d->items.swap(previous); // out-parameters and state untouched on failure
+                throw;
+            }
+            PARLEY_SDK_SET(out, n_items, d->items.size());
+            PARLEY_SDK_SET(out, n_skipped, ctx.skipped());
+        });
+    }
+    static parley_status get_item(void *p, size_t index, parley_item_info *out, parley_error *err) noexcept {
+        return guard(err, [&] {
+            Domain *d = self(p);
+            if (index >= d->items.size())
+                throw Error(PARLEY_ERR_INVALID_ARGUMENT, "item index " + std::to_string(index) + " out of range");
+            const Item &it = d->items[index];
+            PARLEY_SDK_SET(out, id, str(it.id));
+            PARLEY_SDK_SET(out, gold, str(it.gold));
+            PARLEY_SDK_SET(out, category, str(it.category));
+            PARLEY_SDK_SET(out, metadata_json, str(it.metadata_json));
+        });
+    }
+    static parley_status render(void *p, size_t index, int32_t what, parley_str input, parley_buffer *out, parley_error *err) noexcept {
+        return guard(err, [&] {
+            Domain *d = self(p);
+            if (index >= d->items.size()) throw Error(PARLEY_ERR_INVALID_ARGUMENT, "item index out of range");
+            append(out, d->render(index, what, view(input)));
+        });
+    }
+    static parley_status extract(void *p, size_t index, int32_t mode, parley_str text, parley_buffer *belief, int32_t *valid, parley_error *err) noexcept {
+        return guard(err, [&] {
+            Domain *d = self(p);
+            if (index >= d->items.size()) throw Error(PARLEY_ERR_INVALID_ARGUMENT, "item index out of range");
+            Belief b = d->extract(index, mode, view(text));
+            append(belief, b.text);
+            *valid = b.valid ? 1 : 0;
+        });
+    }
+    static parley_status score(void *p, size_t index, parley_str belief, double *out, parley_error *err) noexcept {
+        return guard(err, [&] {
+            Domain *d = self(p);
+            if (index >= d->items.size()) throw Error(PARLEY_ERR_INVALID_ARGUMENT, "item index out of range");
+            *out = d->score(index, view(belief));
+        });
+    }
+    static parley_status get_info(void *p, parley_domain_info *out, parley_error *err) noexcept {
+        return guard(err, [&] {
+            DomainInfo &keep = self(p)->info_cache_; // strings live as long as the instance
+            keep = self(p)->info();
+            PARLEY_SDK_SET(out, task_name, str(keep.task_name));
+            PARLEY_SDK_SET(out, matcher_name, str(keep.matcher_name));
+            PARLEY_SDK_SET(out, extractor_name, str(keep.extractor_name));
+            PARLEY_SDK_SET(out, score_json_type, keep.score_json_type);
+            PARLEY_SDK_SET(out, sensitive_text, keep.sensitive_text ? 1 : 0);
+        });
+    }
+    static const parley_domain_vtable *table() {
+        static const parley_domain_vtable vt = {
+            /* .struct_size = */ sizeof(parley_domain_vtable),
+            /* .create      = */ &detail::create<T>,
+            /* .destroy     = */ &detail::destroy<Domain, T>,
+            /* .load        = */ &load,
+            /* .get_item    = */ &get_item,
+            /* .render      = */ &render,
+            /* .extract     = */ &extract,
+            /* .score       = */ &score,
+            /* .get_info    = */ &get_info,
+        };
+        return &vt;
+    }
+};
+
+template <class T> struct BackendTable {
+    static Backend *self(void *p) { return static_cast<T *>(p); }
+    static Request to_request(const parley_request *r) {
+        Request q;
+        auto has = [&](size_t off, size_t sz) { return off + sz <= r->struct_size; };
+#define PARLEY_SDK_HAS(M) has(offsetof(parley_request, M), sizeof(r->M))
+        if (PARLEY_SDK_HAS(n_messages))
+            for (size_t i = 0; i < r->n_messages; ++i)
+                q.messages.push_back({std::string(view(r->messages[i].role)), std::string(view(r->messages[i].content))});
+        if (PARLEY_SDK_HAS(prompt)) q.prompt = std::string(view(r->prompt));
+        if (PARLEY_SDK_HAS(temperature)) q.temperature = r->temperature;
+        if (PARLEY_SDK_HAS(top_p)) q.top_p = r->top_p;
+        if (PARLEY_SDK_HAS(top_k)) q.top_k = r->top_k;
+        if (PARLEY_SDK_HAS(min_p)) q.min_p = r->min_p;
+        if (PARLEY_SDK_HAS(has_seed) && r->has_seed) q.seed = r->seed;
+        if (PARLEY_SDK_HAS(max_tokens)) q.max_tokens = r->max_tokens;
+        if (PARLEY_SDK_HAS(n)) q.n = r->n < 1 ? 1 : r->n;
+        if (PARLEY_SDK_HAS(n_stop))
+            for (size_t i = 0; i < r->n_stop; ++i) q.stop.emplace_back(view(r->stop[i]));
+        if (PARLEY_SDK_HAS(agent)) {
+            q.conversation = r->conversation;
+            q.agent = r->agent;
+        }
+        if (PARLEY_SDK_HAS(deadline_s)) q.deadline_s = r->deadline_s;
+        if (PARLEY_SDK_HAS(extra_json)) q.extra_json = std::string(view(r->extra_json));
+#undef PARLEY_SDK_HAS
+        return q;
+    }
+    static void deliver(parley_completion_fn fn, void *user, uint64_t id, Completion &&c) noexcept {
+        try {
+            std::vector<parley_choice> choices;
+            choices.reserve(c.choices.size());
+            for (auto &ch : c.choices) choices.push_back({str(ch.text), ch.finish_reason, ch.completion_tokens});
+            parley_completion out{};
+            out.struct_size = sizeof out;
+            out.request_id = id;
+            out.status = c.status;
+            out.error_message = str(c.error);
+            out.choices = choices.data();
+            out.n_choices = choices.size();
+            out.prompt_tokens = c.prompt_tokens;
+            out.cached_tokens = c.cached_tokens;
+            out.completion_tokens = c.completion_tokens;
+            out.queue_s = c.queue_s;
+            out.prefill_s = c.prefill_s;
+            out.total_s = c.total_s;
+            fn(user, &out);
+        } catch (...) {
+            parley_completion out{};
+            out.struct_size = sizeof out;
+            out.request_id = id;
+            out.status = PARLEY_ERR_OUT_OF_MEMORY;
+            out.error_message = str("out of memory delivering a completion");
+            fn(user, &out);
+        }
+    }
+    static parley_status submit(void *p, const parley_request *r, parley_completion_fn fn, void *user, uint64_t *id, parley_error *err) noexcept {
+        return guard(err, [&] {
+            if (!r || !fn) throw Error(PARLEY_ERR_INVALID_ARGUMENT, "submit needs a request and a callback");
+            // The id is only known once submit returns; the callback may fire before that on
+            // another thread, so it reads the id through a shared slot.
+            auto slot = std::make_shared<std::atomic<uint64_t>>(0);
+            uint64_t rid = self(p)->submit(to_request(r), [fn, user, slot](Completion &&c) {
+                deliver(fn, user, slot->load(std::memory_order_acquire), std::move(c));
+            });
+            slot->store(rid, std::memory_order_release);
+            *id = rid;
+        });
+    }
+    static parley_status cancel(void *p, uint64_t id) noexcept {
+        parley_error err;
+        parley_status st = PARLEY_OK;
+        parley_status g = guard(&err, [&] { st = self(p)->cancel(id) ? PARLEY_OK : PARLEY_ERR_NOT_FOUND; });
+        return g != PARLEY_OK ? g : st;
+    }
+    static parley_status get_info(void *p, parley_backend_info *out, parley_error *err) noexcept {
+        return guard(err, [&] {
+            BackendInfo &keep = self(p)->info_cache_;
+            keep = self(p)->info();
+            PARLEY_SDK_SET(out, model, str(keep.model));
+            PARLEY_SDK_SET(out, context_size, keep.context_size);
+            PARLEY_SDK_SET(out, max_parallel, keep.max_parallel);
+        });
+    }
+    static parley_status apply_template(void *p, const parley_message *m, size_t n, parley_buffer *out, parley_error *err) noexcept {
+        return guard(err, [&] {
+            std::vector<Message> msgs;
+            for (size_t i = 0; i < n; ++i) msgs.push_back({std::string(view(m[i].role)), std::string(view(m[i].content))});
+            append(out, self(p)->apply_template(msgs));
+        });
+    }
+    static void *proc_address(void *p, const char *name) noexcept {
+        try {
+            return self(p)->proc_address(name);
+        } catch (...) {
+            return nullptr;
+        }
+    }
+    static const parley_backend_vtable *table() {
+        static const parley_backend_vtable vt = {
+            /* .struct_size      = */ sizeof(parley_backend_vtable),
+            /* .create           = */ &detail::create<T>,
+            /* .destroy          = */ &detail::destroy<Backend, T>,
+            /* .submit           = */ &submit,
+            /* .cancel           = */ &cancel,
+            /* .get_info         = */ &get_info,
+            /* .apply_template   = */ &apply_template,
+            /* .get_proc_address = */ &proc_address,
+        };
+        return &vt;
+    }
+};
+
+template <class T> struct FilterTable {
+    static Filter *self(void *p) { return static_cast<T *>(p); }
+    static parley_status push(void *p, parley_str rec, parley_buffer *out, parley_error *err) noexcept {
+        return guard(err, [&] {
+            Emitter e(out);
+            self(p)->push(view(rec), e);
+        });
+    }
+    static parley_status finish(void *p, parley_buffer *out, parley_error *err) noexcept {
+        return guard(err, [&] {
+            Emitter e(out);
+            self(p)->finish(e);
+        });
+    }
+    static parley_status report(void *p, parley_buffer *out, parley_error *err) noexcept {
+        return guard(err, [&] { append(out, self(p)->report()); });
+    }
+    static const parley_filter_vtable *table() {
+        static const parley_filter_vtable vt = {
+            /* .struct_size = */ sizeof(parley_filter_vtable),
+            /* .create      = */ &detail::create<T>,
+            /* .destroy     = */ &detail::destroy<Filter, T>,
+            /* .push        = */ &push,
+            /* .finish      = */ &finish,
+            /* .report      = */ &report,
+        };
+        return &vt;
+    }
+};
+
+template <class T, int Kind>
+const parley_component *make_component(const char *name, uint32_t version, const char *description,
+                                       const parley_param *params, size_t n_params, const void *vtable) {
+    static parley_component c{};
+    c.struct_size = sizeof(parley_component);
+    c.kind = Kind;
+    c.name = name;
+    c.version = version;
+    c.description = description;
+    c.params = params;
+    c.n_params = n_params;
+    c.vtable = vtable;
+    return &c;
+}
+
+inline const parley_plugin_desc *init_plugin(const parley_host_api *h, parley_error *err, const char *name,
+                                             const char *version, const char *description,
+                                             std::initializer_list<const parley_component *> components) noexcept {
+    if (!h || h->abi_major != PARLEY_ABI_MAJOR) {
+        set_error(err, PARLEY_ERR_UNSUPPORTED, "host ABI major differs from the plugin's");
+        return nullptr;
+    }
+    host_slot() = h;
+    static std::vector<const parley_component *> list;
+    static parley_plugin_desc desc{};
+    try {
+        list.assign(components.begin(), components.end());
+    } catch (...) {
+        set_error(err, PARLEY_ERR_OUT_OF_MEMORY, "out of memory");
+        return nullptr;
+    }
+    desc.struct_size = sizeof desc;
+    desc.abi_major = PARLEY_ABI_MAJOR;
+    desc.abi_minor = PARLEY_ABI_MINOR;
+    desc.name = name;
+    desc.version = version;
+    desc.description = description;
+    desc.components = list.data();
+    desc.n_components = list.size();
+    desc.shutdown = nullptr;
+    return &desc;
+}
+
+} // namespace detail
+
+// Component declarations for PARLEY_PLUGIN. `params` is a static array of parley_param.
+template <class T> const parley_component *domain(const char *name, uint32_t version, const char *description) {
+    return detail::make_component<T, PARLEY_KIND_DOMAIN>(name, version, description, nullptr, 0, detail::DomainTable<T>::table());
+}
+template <class T, size_t N>
+const parley_component *domain(const char *name, uint32_t version, const char *description, const parley_param (&params)[N]) {
+    return detail::make_component<T, PARLEY_KIND_DOMAIN>(name, version, description, params, N, detail::DomainTable<T>::table());
+}
+template <class T> const parley_component *backend(const char *name, uint32_t version, const char *description) {
+    return detail::make_component<T, PARLEY_KIND_BACKEND>(name, version, description, nullptr, 0, detail::BackendTable<T>::table());
+}
+template <class T, size_t N>
+const parley_component *backend(const char *name, uint32_t version, const char *description, const parley_param (&params)[N]) {
+    return detail::make_component<T, PARLEY_KIND_BACKEND>(name, version, description, params, N, detail::BackendTable<T>::table());
+}
+template <class T> const parley_component *filter(const char *name, uint32_t version, const char *description) {
+    return detail::make_component<T, PARLEY_KIND_FILTER>(name, version, description, nullptr, 0, detail::FilterTable<T>::table());
+}
+template <class T, size_t N>
+const parley_component *filter(const char *name, uint32_t version, const char *description, const parley_param (&params)[N]) {
+    return detail::make_component<T, PARLEY_KIND_FILTER>(name, version, description, params, N, detail::FilterTable<T>::table());
+}
+
+} // namespace parley
+
+// Emits the plugin's entry point. NAME must match the library file name libparley-NAME.so.
+#define PARLEY_PLUGIN(NAME, VERSION, DESCRIPTION, ...)                                              \
+    extern "C" PARLEY_EXPORT const parley_plugin_desc *parley_plugin_init(const parley_host_api *host, \
+                                                                         parley_error *err) {      \
+        return ::parley::detail::init_plugin(host, err, NAME, VERSION, DESCRIPTION, {__VA_ARGS__});  \
+    }

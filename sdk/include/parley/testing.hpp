@@ -1,0 +1,127 @@
+// parley/testing.hpp — a stand-in host for unit-testing a plugin's C++ classes without the Parley
+// host: it implements parley_host_api over an in-memory configuration and collects log lines.
+//
+//   parley::testing::TestHost host;                       // installs itself for the SDK
+//   auto cfg = host.config({{"profile", "coral"}, {"seed", int64_t{7}}});
+//   MyDomain d(cfg);
+//
+// This is a test double of the host services only; plugins under test are the real ones.
+#pragma once
+
+#include <parley/sdk.hpp>
+
+#include <map>
+#include <mutex>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace parley::testing {
+
+using Value = std::variant<std::string, int64_t, double, bool, std::vector<std::string>>;
+
+class TestHost {
+  public:
+    struct Table {
+        std::map<std::string, Value> values;
+    };
+
+    TestHost() {
+        api_.struct_size = sizeof api_;
+        api_.abi_major = PARLEY_ABI_MAJOR;
+        api_.abi_minor = PARLEY_ABI_MINOR;
+        api_.host_ctx = this;
+        api_.log = &TestHost::log_fn;
+        api_.config_get_string = [](const parley_config *c, const char *k, parley_str *out) -> parley_status {
+            auto *v = find(c, k);
+            if (!v) return PARLEY_ERR_NOT_FOUND;
+            auto *s = std::get_if<std::string>(v);
+            if (!s) return PARLEY_ERR_TYPE;
+            *out = parley_str{s->data(), s->size()};
+            return PARLEY_OK;
+        };
+        api_.config_get_int = [](const parley_config *c, const char *k, int64_t *out) -> parley_status {
+            auto *v = find(c, k);
+            if (!v) return PARLEY_ERR_NOT_FOUND;
+            auto *i = std::get_if<int64_t>(v);
+            if (!i) return PARLEY_ERR_TYPE;
+            *out = *i;
+            return PARLEY_OK;
+        };
+        api_.config_get_float = [](const parley_config *c, const char *k, double *out) -> parley_status {
+            auto *v = find(c, k);
+            if (!v) return PARLEY_ERR_NOT_FOUND;
+            if (auto *d = std::get_if<double>(v)) { *out = *d; return PARLEY_OK; }
+            if (auto *i = std::get_if<int64_t>(v)) { *out = static_cast<double>(*i); return PARLEY_OK; }
+            return PARLEY_ERR_TYPE;
+        };
+        api_.config_get_bool = [](const parley_config *c, const char *k, int32_t *out) -> parley_status {
+            auto *v = find(c, k);
+            if (!v) return PARLEY_ERR_NOT_FOUND;
+            auto *b = std::get_if<bool>(v);
+            if (!b) return PARLEY_ERR_TYPE;
+            *out = *b ? 1 : 0;
+            return PARLEY_OK;
+        };
+        api_.config_get_array_size = [](const parley_config *c, const char *k, size_t *out) -> parley_status {
+            auto *v = find(c, k);
+            if (!v) return PARLEY_ERR_NOT_FOUND;
+            auto *a = std::get_if<std::vector<std::string>>(v);
+            if (!a) return PARLEY_ERR_TYPE;
+            *out = a->size();
+            return PARLEY_OK;
+        };
+        api_.config_get_array_string = [](const parley_config *c, const char *k, size_t i, parley_str *out) -> parley_status {
+            auto *v = find(c, k);
+            if (!v) return PARLEY_ERR_NOT_FOUND;
+            auto *a = std::get_if<std::vector<std::string>>(v);
+            if (!a) return PARLEY_ERR_TYPE;
+            if (i >= a->size()) return PARLEY_ERR_INVALID_ARGUMENT;
+            *out = parley_str{(*a)[i].data(), (*a)[i].size()};
+            return PARLEY_OK;
+        };
+        api_.config_get_json = [](const parley_config *, const char *, parley_buffer *) -> parley_status {
+            return PARLEY_ERR_UNSUPPORTED;
+        };
+        api_.buffer_append = [](parley_buffer *b, const char *d, size_t n) { reinterpret_cast<std::string *>(b)->append(d, n); };
+        api_.buffer_clear = [](parley_buffer *b) { reinterpret_cast<std::string *>(b)->clear(); };
+        parley::detail::host_slot() = &api_;
+    }
+    TestHost(const TestHost &) = delete;
+    TestHost &operator=(const TestHost &) = delete;
+
+    const parley_host_api *api() const { return &api_; }
+
+    // A configuration handle for a component's constructor; it lives as long as this host.
+    parley::Config config(std::map<std::string, Value> values = {}) {
+        tables_.push_back(std::make_unique<Table>(Table{std::move(values)}));
+        return parley::Config(reinterpret_cast<const parley_config *>(tables_.back().get()));
+    }
+
+    std::vector<std::string> logs() const {
+        std::lock_guard<std::mutex> lock(mu_);
+        return logs_;
+    }
+
+    // A sink for C-level calls: pass buffer(s) where a parley_buffer* is expected.
+    static parley_buffer *buffer(std::string &s) { return reinterpret_cast<parley_buffer *>(&s); }
+
+  private:
+    static const Value *find(const parley_config *c, const char *k) {
+        auto *t = reinterpret_cast<const Table *>(c);
+        auto it = t->values.find(k);
+        return it == t->values.end() ? nullptr : &it->second;
+    }
+    static void log_fn(void *ctx, int32_t level, const char *component, const char *message) {
+        auto *self = static_cast<TestHost *>(ctx);
+        std::lock_guard<std::mutex> lock(self->mu_);
+        self->logs_.push_back(std::to_string(level) + " " + component + ": " + message);
+    }
+
+    parley_host_api api_{};
+    std::vector<std::unique_ptr<Table>> tables_;
+    mutable std::mutex mu_;
+    std::vector<std::string> logs_;
+};
+
+} // namespace parley::testing
