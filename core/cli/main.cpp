@@ -1,0 +1,187 @@
+// parley — the command-line host.
+#include <parley/core/graph.hpp>
+#include <parley/core/log.hpp>
+#include <parley/core/plugin_loader.hpp>
+#include <parley/core/run.hpp>
+#include <parley/core/schema.hpp>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <cstring>
+#include <iostream>
+
+namespace core = parley::core;
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+namespace {
+
+const char *kUsage = R"(parley — collaborative multi-agent reasoning with language models
+
+usage:
+  parley run GRAPH.toml [KEY=VALUE ...] [options]   run a graph (KEY like nodes.model.model or graph.output_dir)
+  parley validate GRAPH.toml [KEY=VALUE ...]         check a graph without running anything
+  parley plugins [--json]                            list discovered plugins with kind, version and ABI
+  parley inspect PLUGIN[/COMPONENT] [--json]         show a plugin's components and their parameters
+  parley version
+
+options:
+  --plugin-path DIR   look for plugins in DIR first (repeatable; also $PARLEY_PLUGIN_PATH)
+  --log-level LEVEL   trace, debug, info (default), warn, error
+  -h, --help          this text
+)";
+
+struct Args {
+    std::string command;
+    std::vector<std::string> positional;
+    std::vector<fs::path> plugin_paths;
+    bool json = false;
+};
+
+Args parse_args(int argc, char **argv) {
+    Args a;
+    for (int i = 1; i < argc; ++i) {
+        std::string s = argv[i];
+        auto value = [&](const char *flag) -> std::string {
+            if (i + 1 >= argc) throw std::runtime_error(fmt::format("{} needs a value", flag));
+            return argv[++i];
+        };
+        if (s == "-h" || s == "--help") a.command = "help";
+        else if (s == "--json") a.json = true;
+        else if (s == "--plugin-path") a.plugin_paths.emplace_back(value("--plugin-path"));
+        else if (s.rfind("--plugin-path=", 0) == 0) a.plugin_paths.emplace_back(s.substr(14));
+        else if (s == "--log-level") core::configure_logging(value("--log-level"));
+        else if (s.rfind("--log-level=", 0) == 0) core::configure_logging(s.substr(12));
+        else if (s.size() > 1 && s[0] == '-') throw std::runtime_error(fmt::format("unknown option '{}' (see parley --help)", s));
+        else if (a.command.empty()) a.command = s;
+        else a.positional.push_back(s);
+    }
+    return a;
+}
+
+json component_json(const core::ComponentSchema &s) {
+    json params = json::array();
+    for (auto &p : s.params)
+        params.push_back({{"key", p.key}, {"type", core::type_name(p.type)}, {"required", (p.flags & PARLEY_PARAM_REQUIRED) != 0},
+                          {"default", p.default_text}, {"doc", p.doc}});
+    json inputs = json::array();
+    for (auto &p : s.inputs)
+        inputs.push_back({{"name", p.name}, {"kind", core::kind_name(p.kind)}, {"multiple", p.multiple}, {"required", p.required}, {"doc", p.doc}});
+    return {{"id", s.id()}, {"kind", core::kind_name(s.kind)}, {"version", s.version}, {"description", s.description},
+            {"params", params}, {"inputs", inputs}};
+}
+
+int cmd_plugins(const Args &a) {
+    core::PluginLoader loader(core::plugin_search_path(a.plugin_paths, {}));
+    auto plugins = loader.load_all();
+    if (a.json) {
+        json out = {{"host_abi", fmt::format("{}.{}", PARLEY_ABI_MAJOR, PARLEY_ABI_MINOR)}, {"plugins", json::array()}, {"rejected", json::array()}};
+        for (auto *p : plugins) {
+            json comps = json::array();
+            for (auto *c : p->components)
+                comps.push_back({{"name", c->name}, {"id", p->name + "/" + c->name}, {"kind", core::kind_name(c->kind)},
+                                 {"version", c->version}, {"description", c->description ? c->description : ""}});
+            json kinds = json::array();
+            for (auto *c : p->components)
+                if (std::find(kinds.begin(), kinds.end(), core::kind_name(c->kind)) == kinds.end()) kinds.push_back(core::kind_name(c->kind));
+            out["plugins"].push_back({{"name", p->name}, {"version", p->desc->version}, {"abi_version", p->abi_version()},
+                                      {"kinds", kinds}, {"path", p->path.string()},
+                                      {"description", p->desc->description ? p->desc->description : ""}, {"components", comps}});
+        }
+        for (auto &r : loader.rejections()) out["rejected"].push_back({{"path", r.path.string()}, {"reason", r.reason}});
+        std::cout << out.dump(2) << "\n";
+        return 0;
+    }
+    fmt::print("{:<14} {:<10} {:<6} {:<28} {}\n", "PLUGIN", "VERSION", "ABI", "COMPONENTS", "PATH");
+    for (auto *p : plugins) {
+        std::string comps;
+        for (auto *c : p->components) comps += (comps.empty() ? "" : ", ") + fmt::format("{} ({})", c->name, core::kind_name(c->kind));
+        fmt::print("{:<14} {:<10} {:<6} {:<28} {}\n", p->name, p->desc->version, p->abi_version(), comps, p->path.string());
+    }
+    for (auto &s : core::core_schemas()) fmt::print("{:<14} {:<10} {:<6} {:<28} {}\n", "core", PARLEY_VERSION, "-", s.name + " (core)", "(built in)");
+    if (plugins.empty()) {
+        std::string dirs;
+        for (auto &d : loader.search_path()) dirs += "\n  " + d.string();
+        fmt::print(stderr, "no plugins found; searched:{}\n", dirs);
+    }
+    return loader.rejections().empty() ? 0 : 0;
+}
+
+int cmd_inspect(const Args &a) {
+    if (a.positional.empty()) throw std::runtime_error("usage: parley inspect PLUGIN[/COMPONENT]");
+    std::string target = a.positional[0], plugin = target, component;
+    if (auto slash = target.find('/'); slash != std::string::npos) {
+        plugin = target.substr(0, slash);
+        component = target.substr(slash + 1);
+    }
+    std::vector<core::ComponentSchema> schemas;
+    if (plugin == "core") {
+        for (auto &s : core::core_schemas())
+            if (component.empty() || s.name == component) schemas.push_back(s);
+    } else {
+        core::PluginLoader loader(core::plugin_search_path(a.plugin_paths, {}));
+        const core::LoadedPlugin *p = fs::exists(plugin) ? loader.load_file(plugin) : loader.load(plugin);
+        if (!p) {
+            auto why = loader.rejection_for(core::plugin_name_from_file(plugin).empty() ? plugin : core::plugin_name_from_file(plugin));
+            throw std::runtime_error(why ? *why : fmt::format("no plugin '{}'", plugin));
+        }
+        for (auto *c : p->components)
+            if (component.empty() || component == c->name) schemas.push_back(core::schema_of(*p, *c));
+    }
+    if (schemas.empty()) throw std::runtime_error(fmt::format("nothing named '{}'", target));
+    if (a.json) {
+        json out = json::array();
+        for (auto &s : schemas) out.push_back(component_json(s));
+        std::cout << out.dump(2) << "\n";
+        return 0;
+    }
+    for (auto &s : schemas) {
+        fmt::print("{}  ({} v{}{}{})\n  {}\n", s.id(), core::kind_name(s.kind), s.version,
+                   s.plugin_version.empty() ? "" : ", plugin " + s.plugin_version,
+                   s.abi_version == "-" ? "" : ", ABI " + s.abi_version, s.description);
+        if (!s.inputs.empty()) {
+            fmt::print("  inputs:\n");
+            for (auto &p : s.inputs)
+                fmt::print("    {:<22} {}{}{}  {}\n", p.name, core::kind_name(p.kind), p.multiple ? " (list)" : "",
+                           p.required ? "" : " (optional)", p.doc);
+        }
+        if (!s.params.empty()) {
+            fmt::print("  parameters:\n");
+            for (auto &p : s.params)
+                fmt::print("    {:<22} {:<16} {:<12} {}\n", p.key, core::type_name(p.type),
+                           (p.flags & PARLEY_PARAM_REQUIRED) ? "required" : (p.default_text.empty() ? "" : "= " + p.default_text), p.doc);
+        }
+    }
+    return 0;
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+    try {
+        Args a = parse_args(argc, argv);
+        if (a.command.empty() || a.command == "help") {
+            std::cout << kUsage;
+            return a.command.empty() ? 2 : 0;
+        }
+        if (a.command == "version") {
+            fmt::print("parley {} (plugin ABI {}.{})\n", PARLEY_VERSION, PARLEY_ABI_MAJOR, PARLEY_ABI_MINOR);
+            return 0;
+        }
+        if (a.command == "plugins") return cmd_plugins(a);
+        if (a.command == "inspect") return cmd_inspect(a);
+        if (a.command == "run" || a.command == "validate") {
+            if (a.positional.empty()) throw std::runtime_error(fmt::format("usage: parley {} GRAPH.toml [KEY=VALUE ...]", a.command));
+            core::RunOptions o;
+            o.plugin_paths = a.plugin_paths;
+            o.overrides.assign(a.positional.begin() + 1, a.positional.end());
+            o.validate_only = a.command == "validate";
+            return core::run_graph(a.positional[0], o);
+        }
+        throw std::runtime_error(fmt::format("unknown command '{}' (see parley --help)", a.command));
+    } catch (const std::exception &e) {
+        core::logger().error("{}", e.what());
+        return 2;
+    }
+}

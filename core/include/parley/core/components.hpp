@@ -1,0 +1,132 @@
+// Host-side handles over plugin component instances: they call through the C function tables,
+// turn statuses into exceptions with the node's name in the message, and copy what crosses back.
+#pragma once
+
+#include <parley/core/graph.hpp>
+#include <parley/plugin.h>
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace parley::core {
+
+// A failure inside a component, with the node and the plugin's own message.
+class ComponentError : public std::runtime_error {
+  public:
+    ComponentError(parley_status code, const std::string &message) : std::runtime_error(message), code_(code) {}
+    parley_status code() const { return code_; }
+
+  private:
+    parley_status code_;
+};
+
+struct ItemInfo {
+    std::string id, gold, category, metadata_json;
+};
+
+struct DomainInfo {
+    std::string task_name, matcher_name, extractor_name;
+    int32_t score_json_type = PARLEY_SCORE_JSON_FLOAT;
+    bool sensitive_text = false;
+};
+
+class Domain {
+  public:
+    static std::unique_ptr<Domain> create(const NodeSpec &node);
+    ~Domain();
+    Domain(const Domain &) = delete;
+    Domain &operator=(const Domain &) = delete;
+
+    const std::string &node() const { return node_; }
+    // Loads the node's `data`; returns {items, skipped}.
+    std::pair<size_t, size_t> load(const std::string &path, bool skip_malformed);
+    size_t size() const { return n_items_; }
+    // Use only the first n items (0 = all).
+    void limit(size_t n) {
+        if (n && n < n_items_) n_items_ = n;
+    }
+    ItemInfo item(size_t index) const;
+    std::string render(size_t index, int32_t what, std::string_view input = {}) const;
+    // {belief, valid}
+    std::pair<std::string, bool> extract(size_t index, int32_t mode, std::string_view text) const;
+    double score(size_t index, std::string_view belief) const;
+    const DomainInfo &info() const { return info_; }
+
+  private:
+    Domain() = default;
+    [[noreturn]] void fail(const char *what, parley_status st, const parley_error &err) const;
+
+    std::string node_;
+    const parley_domain_vtable *vt_ = nullptr;
+    void *self_ = nullptr;
+    size_t n_items_ = 0;
+    DomainInfo info_;
+};
+
+struct ChatMessage {
+    std::string role, content;
+};
+
+struct GenerationRequest {
+    std::vector<ChatMessage> messages;
+    std::string prompt; // raw prompt (no template) when set
+    double temperature = 0.0, top_p = 1.0, min_p = 0.0;
+    int32_t top_k = 0;
+    std::optional<uint64_t> seed;
+    int32_t max_tokens = 0;
+    int32_t n = 1;
+    std::vector<std::string> stop;
+    uint64_t conversation = 0;
+    uint32_t agent = 0;
+    double deadline_s = 0;
+    std::string extra_json;
+};
+
+struct GenerationChoice {
+    std::string text;
+    int32_t finish_reason = PARLEY_FINISH_NONE;
+    int64_t completion_tokens = 0;
+};
+
+struct GenerationResult {
+    parley_status status = PARLEY_OK;
+    std::string error;
+    std::vector<GenerationChoice> choices;
+    int64_t prompt_tokens = 0, cached_tokens = 0, completion_tokens = 0;
+    double queue_s = 0, prefill_s = 0, total_s = 0;
+};
+
+class Backend {
+  public:
+    using Callback = std::function<void(GenerationResult &&)>;
+
+    static std::unique_ptr<Backend> create(const NodeSpec &node);
+    ~Backend();
+    Backend(const Backend &) = delete;
+    Backend &operator=(const Backend &) = delete;
+
+    const std::string &node() const { return node_; }
+    // Thread-safe. The callback runs exactly once, on any thread. Throws if the request is refused.
+    uint64_t submit(const GenerationRequest &request, Callback done);
+    bool cancel(uint64_t id);
+    std::string model() const { return model_; }
+    int64_t context_size() const { return context_size_; }
+    int32_t max_parallel() const { return max_parallel_; }
+    // Renders messages with the model's chat template (empty optional if the backend cannot).
+    std::optional<std::string> apply_template(const std::vector<ChatMessage> &messages) const;
+
+  private:
+    Backend() = default;
+    std::string node_;
+    const parley_backend_vtable *vt_ = nullptr;
+    void *self_ = nullptr;
+    std::string model_;
+    int64_t context_size_ = 0;
+    int32_t max_parallel_ = 0;
+};
+
+} // namespace parley::core

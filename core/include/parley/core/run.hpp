@@ -1,0 +1,42 @@
+// Running a graph: parse and validate it, open only the plugins it names, instantiate its
+// components in dependency order, and execute its core nodes (evaluations).
+#pragma once
+
+#include <parley/core/components.hpp>
+#include <parley/core/graph.hpp>
+#include <parley/core/plugin_loader.hpp>
+
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace parley::core {
+
+struct RunOptions {
+    std::vector<fs::path> plugin_paths;  // --plugin-path
+    std::vector<std::string> overrides;  // key=value
+    bool validate_only = false;          // stop after validation
+};
+
+// What a core node sees when it runs.
+struct RunContext {
+    const Graph &graph;
+    const NodeSpec &node;
+    fs::path output_dir; // <graph output_dir>/<node name>
+    std::map<std::string, Domain *> domains;
+    std::map<std::string, Backend *> backends;
+    std::map<std::string, std::string> plugin_versions; // node -> "plugin@version (component vN)"
+};
+
+// Builds the loader's search path for a graph and resolves schemas through it.
+SchemaResolver make_resolver(PluginLoader &loader);
+
+// Returns the process exit code; errors are logged.
+int run_graph(const fs::path &file, const RunOptions &options);
+
+// Core nodes.
+void run_cot_eval(RunContext &ctx);
+
+} // namespace parley::core

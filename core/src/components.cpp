@@ -1,0 +1,187 @@
+#include <parley/core/components.hpp>
+#include <parley/core/host_services.hpp>
+
+#include <fmt/format.h>
+
+namespace parley::core {
+namespace {
+
+parley_str str(std::string_view s) { return parley_str{s.data(), s.size()}; }
+std::string copy(parley_str s) { return s.size ? std::string(s.data, s.size) : std::string(); }
+
+template <class VT> const VT *vtable_of(const NodeSpec &node, int32_t kind) {
+    if (!node.schema || !node.schema->component || node.schema->kind != kind)
+        throw ComponentError(PARLEY_ERR_INVALID_ARGUMENT, fmt::format("node '{}' is not a {}", node.name, kind_name(kind)));
+    return static_cast<const VT *>(node.schema->component->vtable);
+}
+
+} // namespace
+
+// ---- Domain -------------------------------------------------------------------------------------
+
+std::unique_ptr<Domain> Domain::create(const NodeSpec &node) {
+    std::unique_ptr<Domain> d(new Domain());
+    d->node_ = node.name;
+    d->vt_ = vtable_of<parley_domain_vtable>(node, PARLEY_KIND_DOMAIN);
+    parley_error err{};
+    parley_status st = d->vt_->create(host_api(), as_config(node.config), &d->self_, &err);
+    if (st != PARLEY_OK) {
+        d->self_ = nullptr;
+        throw ComponentError(st, fmt::format("node '{}' ({}): cannot create: {}", node.name, node.use, err.message));
+    }
+    parley_domain_info info{};
+    info.struct_size = sizeof info;
+    st = d->vt_->get_info(d->self_, &info, &err);
+    if (st != PARLEY_OK) d->fail("get_info", st, err);
+    d->info_.task_name = copy(info.task_name);
+    d->info_.matcher_name = copy(info.matcher_name);
+    d->info_.extractor_name = copy(info.extractor_name);
+    d->info_.score_json_type = info.score_json_type;
+    d->info_.sensitive_text = info.sensitive_text != 0;
+    return d;
+}
+
+Domain::~Domain() {
+    if (self_) vt_->destroy(self_);
+}
+
+void Domain::fail(const char *what, parley_status st, const parley_error &err) const {
+    throw ComponentError(st, fmt::format("domain '{}': {}: {}", node_, what, err.message));
+}
+
+std::pair<size_t, size_t> Domain::load(const std::string &path, bool skip_malformed) {
+    parley_load_result r{};
+    r.struct_size = sizeof r;
+    parley_error err{};
+    parley_status st = vt_->load(self_, str(path), skip_malformed ? 1 : 0, &r, &err);
+    if (st != PARLEY_OK) throw ComponentError(st, fmt::format("domain '{}': cannot load {}: {}", node_, path, err.message));
+    n_items_ = r.n_items;
+    return {r.n_items, r.n_skipped};
+}
+
+ItemInfo Domain::item(size_t index) const {
+    parley_item_info info{};
+    info.struct_size = sizeof info;
+    parley_error err{};
+    parley_status st = vt_->get_item(self_, index, &info, &err);
+    if (st != PARLEY_OK) fail("get_item", st, err);
+    return {copy(info.id), copy(info.gold), copy(info.category), copy(info.metadata_json)};
+}
+
+std::string Domain::render(size_t index, int32_t what, std::string_view input) const {
+    std::string out;
+    parley_error err{};
+    parley_status st = vt_->render(self_, index, what, str(input), as_buffer(out), &err);
+    if (st != PARLEY_OK) fail("render", st, err);
+    return out;
+}
+
+std::pair<std::string, bool> Domain::extract(size_t index, int32_t mode, std::string_view text) const {
+    std::string belief;
+    int32_t valid = 0;
+    parley_error err{};
+    parley_status st = vt_->extract(self_, index, mode, str(text), as_buffer(belief), &valid, &err);
+    if (st != PARLEY_OK) fail("extract", st, err);
+    return {belief, valid != 0};
+}
+
+double Domain::score(size_t index, std::string_view belief) const {
+    double s = 0;
+    parley_error err{};
+    parley_status st = vt_->score(self_, index, str(belief), &s, &err);
+    if (st != PARLEY_OK) fail("score", st, err);
+    return s;
+}
+
+// ---- Backend ------------------------------------------------------------------------------------
+
+std::unique_ptr<Backend> Backend::create(const NodeSpec &node) {
+    std::unique_ptr<Backend> b(new Backend());
+    b->node_ = node.name;
+    b->vt_ = vtable_of<parley_backend_vtable>(node, PARLEY_KIND_BACKEND);
+    parley_error err{};
+    parley_status st = b->vt_->create(host_api(), as_config(node.config), &b->self_, &err);
+    if (st != PARLEY_OK) {
+        b->self_ = nullptr;
+        throw ComponentError(st, fmt::format("node '{}' ({}): cannot create: {}", node.name, node.use, err.message));
+    }
+    parley_backend_info info{};
+    info.struct_size = sizeof info;
+    if (b->vt_->get_info(b->self_, &info, &err) == PARLEY_OK) {
+        b->model_ = copy(info.model);
+        b->context_size_ = info.context_size;
+        b->max_parallel_ = info.max_parallel;
+    }
+    return b;
+}
+
+Backend::~Backend() {
+    if (self_) vt_->destroy(self_);
+}
+
+namespace {
+void on_complete(void *user, const parley_completion *c) {
+    std::unique_ptr<Backend::Callback> cb(static_cast<Backend::Callback *>(user));
+    GenerationResult r;
+    r.status = c->status;
+    r.error = copy(c->error_message);
+    for (size_t i = 0; i < c->n_choices; ++i)
+        r.choices.push_back({copy(c->choices[i].text), c->choices[i].finish_reason, c->choices[i].completion_tokens});
+    r.prompt_tokens = c->prompt_tokens;
+    r.cached_tokens = c->cached_tokens;
+    r.completion_tokens = c->completion_tokens;
+    r.queue_s = c->queue_s;
+    r.prefill_s = c->prefill_s;
+    r.total_s = c->total_s;
+    (*cb)(std::move(r));
+}
+} // namespace
+
+uint64_t Backend::submit(const GenerationRequest &q, Callback done) {
+    std::vector<parley_message> msgs;
+    msgs.reserve(q.messages.size());
+    for (auto &m : q.messages) msgs.push_back({str(m.role), str(m.content)});
+    std::vector<parley_str> stops;
+    for (auto &s : q.stop) stops.push_back(str(s));
+    parley_request r{};
+    r.struct_size = sizeof r;
+    r.messages = msgs.data();
+    r.n_messages = msgs.size();
+    r.prompt = str(q.prompt);
+    r.temperature = q.temperature;
+    r.top_p = q.top_p;
+    r.top_k = q.top_k;
+    r.min_p = q.min_p;
+    r.seed = q.seed.value_or(0);
+    r.has_seed = q.seed.has_value() ? 1 : 0;
+    r.max_tokens = q.max_tokens;
+    r.n = q.n;
+    r.stop = stops.data();
+    r.n_stop = stops.size();
+    r.conversation = q.conversation;
+    r.agent = q.agent;
+    r.deadline_s = q.deadline_s;
+    r.extra_json = str(q.extra_json);
+    auto cb = std::make_unique<Callback>(std::move(done));
+    uint64_t id = 0;
+    parley_error err{};
+    parley_status st = vt_->submit(self_, &r, &on_complete, cb.get(), &id, &err);
+    if (st != PARLEY_OK) throw ComponentError(st, fmt::format("backend '{}': request refused: {}", node_, err.message));
+    cb.release(); // owned by the callback now
+    return id;
+}
+
+bool Backend::cancel(uint64_t id) { return vt_->cancel(self_, id) == PARLEY_OK; }
+
+std::optional<std::string> Backend::apply_template(const std::vector<ChatMessage> &messages) const {
+    if (vt_->struct_size < offsetof(parley_backend_vtable, apply_template) + sizeof(void *) || !vt_->apply_template)
+        return std::nullopt;
+    std::vector<parley_message> msgs;
+    for (auto &m : messages) msgs.push_back({str(m.role), str(m.content)});
+    std::string out;
+    parley_error err{};
+    if (vt_->apply_template(self_, msgs.data(), msgs.size(), as_buffer(out), &err) != PARLEY_OK) return std::nullopt;
+    return out;
+}
+
+} // namespace parley::core

@@ -1,0 +1,413 @@
+#include <parley/core/graph.hpp>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <functional>
+#include <set>
+
+namespace parley::core {
+namespace {
+
+const std::set<std::string> kGraphKeys = {"name", "description", "output_dir", "plugin_path", "log_level"};
+const std::set<std::string> kReservedNodeKeys = {"use", "inputs", "enabled"};
+
+struct Locator {
+    std::string file;
+    std::set<std::string> overridden; // dotted keys set on the command line
+
+    std::string at(const toml::node *n, const std::string &dotted) const {
+        if (overridden.count(dotted)) return fmt::format("command line: {}", dotted);
+        if (n && n->source().begin.line > 0)
+            return fmt::format("{}:{}:{}: {}", file, n->source().begin.line, n->source().begin.column, dotted);
+        return fmt::format("{}: {}", file, dotted);
+    }
+};
+
+std::string expand_env(const std::string &s) {
+    std::string out;
+    for (size_t i = 0; i < s.size();) {
+        if (s[i] == '$' && i + 1 < s.size() && s[i + 1] == '{') {
+            size_t close = s.find('}', i + 2);
+            if (close != std::string::npos) {
+                std::string expr = s.substr(i + 2, close - i - 2);
+                std::string var = expr, fallback;
+                bool has_fallback = false;
+                if (auto d = expr.find(":-"); d != std::string::npos) {
+                    var = expr.substr(0, d);
+                    fallback = expr.substr(d + 2);
+                    has_fallback = true;
+                }
+                const char *v = std::getenv(var.c_str());
+                out += (v && *v) ? std::string(v) : (has_fallback ? fallback : std::string());
+                i = close + 1;
+                continue;
+            }
+        }
+        out += s[i++];
+    }
+    return out;
+}
+
+void expand_all(toml::node &n) {
+    if (auto *t = n.as_table()) {
+        for (auto &&[k, v] : *t) expand_all(v);
+    } else if (auto *a = n.as_array()) {
+        for (auto &v : *a) expand_all(v);
+    } else if (auto *s = n.as_string()) {
+        if (s->get().find("${") != std::string::npos) *s = expand_env(s->get());
+    }
+}
+
+// "nodes.model.model=/x" -> sets document["nodes"]["model"]["model"].
+void apply_override(toml::table &doc, const std::string &text, Locator &loc) {
+    auto eq = text.find('=');
+    if (eq == std::string::npos || eq == 0)
+        throw GraphError({fmt::format("command line: '{}': an override is key=value (e.g. nodes.model.model=/path/to.gguf)", text)});
+    std::string key = text.substr(0, eq), raw = text.substr(eq + 1);
+    std::vector<std::string> parts;
+    for (size_t start = 0;;) {
+        size_t dot = key.find('.', start);
+        parts.push_back(key.substr(start, dot - start));
+        if (dot == std::string::npos) break;
+        start = dot + 1;
+    }
+    if (parts.size() < 2 || (parts[0] != "graph" && parts[0] != "nodes") || (parts[0] == "nodes" && parts.size() < 3))
+        throw GraphError({fmt::format("command line: '{}': override keys look like graph.<key> or nodes.<node>.<key>", key)});
+    if (parts[0] == "nodes" && !doc.contains("nodes")) doc.insert("nodes", toml::table{});
+    toml::table *t = &doc;
+    for (size_t i = 0; i + 1 < parts.size(); ++i) {
+        toml::node *n = t->get(parts[i]);
+        if (!n) {
+            if (i == 1 && parts[0] == "nodes")
+                throw GraphError({fmt::format("command line: '{}': there is no node '{}'", key, parts[1])});
+            t->insert(parts[i], toml::table{});
+            n = t->get(parts[i]);
+        }
+        t = n->as_table();
+        if (!t) throw GraphError({fmt::format("command line: '{}': '{}' is not a table", key, parts[i])});
+    }
+    // The value is TOML if it parses as one (numbers, booleans, arrays, quoted strings), else text.
+    toml::node_view<toml::node> parsed;
+    toml::table holder;
+    try {
+        holder = toml::parse("v = " + raw);
+        t->insert_or_assign(parts.back(), *holder.get("v"));
+    } catch (const toml::parse_error &) {
+        t->insert_or_assign(parts.back(), raw);
+    }
+    loc.overridden.insert(key);
+}
+
+std::vector<fs::path> string_paths(const toml::node *n, const fs::path &base) {
+    std::vector<fs::path> out;
+    auto add = [&](const std::string &s) {
+        fs::path p(s);
+        out.push_back(p.is_absolute() ? p : base / p);
+    };
+    if (!n) return out;
+    if (auto *s = n->as_string()) add(s->get());
+    if (auto *a = n->as_array())
+        for (auto &v : *a)
+            if (auto *s = v.as_string()) add(s->get());
+    return out;
+}
+
+size_t edit_distance(std::string_view a, std::string_view b) {
+    std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
+    for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
+    for (size_t i = 1; i <= a.size(); ++i) {
+        cur[0] = i;
+        for (size_t j = 1; j <= b.size(); ++j)
+            cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)});
+        std::swap(prev, cur);
+    }
+    return prev[b.size()];
+}
+
+std::string suggestion(std::string_view word, const std::vector<std::string> &candidates) {
+    auto m = did_you_mean(word, candidates);
+    return m ? fmt::format(" (did you mean '{}'?)", *m) : std::string();
+}
+
+bool type_matches(const toml::node &v, int32_t type) {
+    switch (type) {
+    case PARLEY_TYPE_STRING:
+    case PARLEY_TYPE_PATH: return v.is_string();
+    case PARLEY_TYPE_INT: return v.is_integer();
+    case PARLEY_TYPE_FLOAT: return v.is_floating_point() || v.is_integer();
+    case PARLEY_TYPE_BOOL: return v.is_boolean();
+    case PARLEY_TYPE_STRING_ARRAY: {
+        auto *a = v.as_array();
+        return a && std::all_of(a->begin(), a->end(), [](auto &e) { return e.is_string(); });
+    }
+    case PARLEY_TYPE_ANY: return true;
+    default: return false;
+    }
+}
+
+} // namespace
+
+GraphError::GraphError(std::vector<std::string> problems)
+    : std::runtime_error([&] {
+          std::string s;
+          for (auto &p : problems) s += (s.empty() ? "" : "\n") + p;
+          return s;
+      }()),
+      problems_(std::move(problems)) {}
+
+std::optional<std::string> did_you_mean(std::string_view word, const std::vector<std::string> &candidates) {
+    std::optional<std::string> best;
+    size_t best_d = std::max<size_t>(2, word.size() / 3) + 1;
+    for (auto &c : candidates) {
+        size_t d = edit_distance(word, c);
+        if (d < best_d) {
+            best_d = d;
+            best = c;
+        }
+    }
+    return best;
+}
+
+const NodeSpec *Graph::find(std::string_view node) const {
+    for (auto &n : nodes)
+        if (n.name == node) return &n;
+    return nullptr;
+}
+NodeSpec *Graph::find(std::string_view node) {
+    for (auto &n : nodes)
+        if (n.name == node) return &n;
+    return nullptr;
+}
+
+Graph parse_graph(const fs::path &file, const std::vector<std::string> &overrides) {
+    Graph g;
+    std::error_code ec;
+    g.file = fs::absolute(file, ec);
+    Locator loc{file.string(), {}};
+    if (!fs::exists(g.file)) throw GraphError({fmt::format("{}: no such graph file", file.string())});
+    toml::table doc;
+    try {
+        doc = toml::parse_file(g.file.string());
+    } catch (const toml::parse_error &e) {
+        throw GraphError({fmt::format("{}:{}:{}: {}", file.string(), e.source().begin.line, e.source().begin.column,
+                                      e.description())});
+    }
+    for (auto &o : overrides) apply_override(doc, o, loc);
+    expand_all(doc);
+
+    std::vector<std::string> problems;
+    const fs::path base = g.file.parent_path();
+    for (auto &&[k, v] : doc) {
+        std::string key(k.str());
+        if (key != "graph" && key != "nodes")
+            problems.push_back(fmt::format("{}: unknown top-level table{}", loc.at(&v, key),
+                                           suggestion(key, {"graph", "nodes"})));
+    }
+    if (auto *gt = doc.get("graph")) {
+        if (!gt->is_table()) problems.push_back(fmt::format("{}: must be a table", loc.at(gt, "graph")));
+        else
+            for (auto &&[k, v] : *gt->as_table()) {
+                std::string key(k.str());
+                if (!kGraphKeys.count(key))
+                    problems.push_back(fmt::format("{}: unknown key{}", loc.at(&v, "graph." + key),
+                                                   suggestion(key, {kGraphKeys.begin(), kGraphKeys.end()})));
+            }
+    }
+    g.name = doc["graph"]["name"].value_or(g.file.stem().string());
+    g.log_level = doc["graph"]["log_level"].value_or(std::string());
+    std::string out = doc["graph"]["output_dir"].value_or("runs/" + g.name);
+    // Outputs are relative to the working directory (as any CLI's), inputs to the graph file.
+    g.output_dir = fs::absolute(fs::path(out), ec);
+    g.plugin_path = string_paths(doc["graph"]["plugin_path"].node(), base);
+
+    auto *nodes = doc["nodes"].as_table();
+    if (!nodes || nodes->empty()) problems.push_back(fmt::format("{}: a graph needs at least one [nodes.<name>] table", file.string()));
+    if (nodes) {
+        for (auto &&[k, v] : *nodes) {
+            NodeSpec n;
+            n.name = std::string(k.str());
+            std::string where = "nodes." + n.name;
+            auto *t = v.as_table();
+            if (!t) {
+                problems.push_back(fmt::format("{}: must be a table", loc.at(&v, where)));
+                continue;
+            }
+            auto *use = t->get("use");
+            if (!use || !use->is_string()) {
+                problems.push_back(fmt::format("{}: missing `use = \"<plugin>/<component>\"`", loc.at(&v, where)));
+                continue;
+            }
+            n.use = use->as_string()->get();
+            std::string u = n.use;
+            if (auto at = u.find('@'); at != std::string::npos) {
+                try {
+                    n.pinned_version = static_cast<uint32_t>(std::stoul(u.substr(at + 1)));
+                } catch (...) {
+                    problems.push_back(fmt::format("{}: version pin must be a number", loc.at(use, where + ".use")));
+                }
+                u = u.substr(0, at);
+            }
+            auto slash = u.find('/');
+            if (slash == std::string::npos || slash == 0 || slash + 1 == u.size()) {
+                problems.push_back(fmt::format("{}: '{}' is not <plugin>/<component>", loc.at(use, where + ".use"), n.use));
+                continue;
+            }
+            n.plugin = u.substr(0, slash);
+            n.component = u.substr(slash + 1);
+            n.enabled = (*t)["enabled"].value_or(true);
+            if (auto *in = t->get("inputs")) {
+                auto *it = in->as_table();
+                if (!it) problems.push_back(fmt::format("{}: must be a table of port = node", loc.at(in, where + ".inputs")));
+                else
+                    for (auto &&[pk, pv] : *it) {
+                        std::vector<std::string> targets;
+                        if (auto *s = pv.as_string()) targets.push_back(s->get());
+                        else if (auto *a = pv.as_array())
+                            for (auto &e : *a)
+                                if (auto *s2 = e.as_string()) targets.push_back(s2->get());
+                        if (targets.empty())
+                            problems.push_back(fmt::format("{}: expects a node name or a list of node names",
+                                                           loc.at(&pv, where + ".inputs." + std::string(pk.str()))));
+                        n.inputs[std::string(pk.str())] = targets;
+                    }
+            }
+            for (auto &&[ck, cv] : *t)
+                if (!kReservedNodeKeys.count(std::string(ck.str()))) n.config.insert(ck, cv);
+            // toml::table::insert copies values without their source regions; keep a pointer
+            // table for error locations via the document instead.
+            g.nodes.push_back(std::move(n));
+        }
+    }
+    g.document = std::move(doc);
+    g.display_file = file.string();
+    g.overridden = loc.overridden;
+    if (!problems.empty()) throw GraphError(problems);
+    return g;
+}
+
+void validate_graph(Graph &g, const SchemaResolver &resolve) {
+    std::vector<std::string> problems;
+    Locator loc{g.display_file.empty() ? g.file.string() : g.display_file, g.overridden};
+    const fs::path base = g.file.parent_path();
+    std::vector<std::string> node_names;
+    for (auto &n : g.nodes) node_names.push_back(n.name);
+
+    for (auto &n : g.nodes) {
+        std::string where = "nodes." + n.name;
+        const toml::table *src = g.document["nodes"][n.name].as_table();
+        auto src_node = [&](const std::string &key) -> const toml::node * { return src ? src->get(key) : nullptr; };
+        std::string why;
+        const ComponentSchema *schema = resolve(n.plugin, n.component, &why);
+        if (!schema) {
+            problems.push_back(fmt::format("{}: {}", loc.at(src_node("use"), where + ".use"), why));
+            continue;
+        }
+        n.schema = schema;
+        if (n.pinned_version && *n.pinned_version != schema->version)
+            problems.push_back(fmt::format("{}: '{}' pins version {}, but the installed component is version {}",
+                                           loc.at(src_node("use"), where + ".use"), n.use, *n.pinned_version, schema->version));
+        std::vector<std::string> known;
+        for (auto &p : schema->params) known.push_back(p.key);
+        for (auto &k : {"use", "inputs", "enabled"}) known.push_back(k);
+        for (auto &&[k, v] : n.config) {
+            std::string key(k.str());
+            const ParamSpec *p = schema->param(key);
+            if (!p) {
+                problems.push_back(fmt::format("{}: unknown key for {}{}", loc.at(src_node(key), where + "." + key),
+                                               schema->id(), suggestion(key, known)));
+                continue;
+            }
+            if (!type_matches(v, p->type)) {
+                problems.push_back(fmt::format("{}: expected {}", loc.at(src_node(key), where + "." + key), type_name(p->type)));
+                continue;
+            }
+            if (p->type == PARLEY_TYPE_PATH) {
+                fs::path path(v.as_string()->get());
+                if (!path.is_absolute()) path = (base / path).lexically_normal();
+                *v.as_string() = path.string();
+                if ((p->flags & PARLEY_PARAM_MUST_EXIST) && !fs::exists(path))
+                    problems.push_back(fmt::format("{}: file not found: {} (set it in the graph or on the command line: "
+                                                   "{}.{}=PATH)",
+                                                   loc.at(src_node(key), where + "." + key), path.string(), where, key));
+            }
+        }
+        for (auto &p : schema->params)
+            if ((p.flags & PARLEY_PARAM_REQUIRED) && !n.config.contains(p.key))
+                problems.push_back(fmt::format("{}: missing required key '{}' ({}) — add it, or pass {}.{}=VALUE",
+                                               loc.at(src, where), p.key, p.doc, where, p.key));
+        // Inputs.
+        std::vector<std::string> port_names;
+        for (auto &p : schema->inputs) port_names.push_back(p.name);
+        for (auto &[port, targets] : n.inputs) {
+            const PortSpec *ps = schema->port(port);
+            const toml::node *inputs_node = src_node("inputs");
+            const toml::node *pn = inputs_node && inputs_node->as_table() ? inputs_node->as_table()->get(port) : nullptr;
+            if (!ps) {
+                problems.push_back(fmt::format("{}: {} has no input '{}'{}", loc.at(pn, where + ".inputs." + port),
+                                               schema->id(), port, suggestion(port, port_names)));
+                continue;
+            }
+            if (!ps->multiple && targets.size() > 1)
+                problems.push_back(fmt::format("{}: takes one node", loc.at(pn, where + ".inputs." + port)));
+            for (auto &t : targets) {
+                const NodeSpec *target = g.find(t);
+                if (!target) {
+                    problems.push_back(fmt::format("{}: no node named '{}'{}", loc.at(pn, where + ".inputs." + port), t,
+                                                   suggestion(t, node_names)));
+                    continue;
+                }
+                if (target == &n) problems.push_back(fmt::format("{}: a node cannot feed itself", loc.at(pn, where + ".inputs." + port)));
+            }
+        }
+        if (schema->kind != kKindCore && !n.inputs.empty() && schema->inputs.empty())
+            problems.push_back(fmt::format("{}: {} takes no inputs", loc.at(src_node("inputs"), where + ".inputs"), schema->id()));
+        for (auto &p : schema->inputs)
+            if (p.required && !n.inputs.count(p.name))
+                problems.push_back(fmt::format("{}: missing input '{}' ({})", loc.at(src, where + ".inputs"), p.name, p.doc));
+    }
+    // Kinds of connected nodes (needs every schema resolved first).
+    for (auto &n : g.nodes) {
+        if (!n.schema) continue;
+        for (auto &[port, targets] : n.inputs) {
+            const PortSpec *ps = n.schema->port(port);
+            if (!ps) continue;
+            for (auto &t : targets) {
+                const NodeSpec *target = g.find(t);
+                if (target && target->schema && target->schema->kind != ps->kind)
+                    problems.push_back(fmt::format("{}: input '{}' needs a {} node, but '{}' is a {} ({})",
+                                                   loc.at(nullptr, "nodes." + n.name + ".inputs." + port), port,
+                                                   kind_name(ps->kind), t, kind_name(target->schema->kind), target->use));
+            }
+        }
+    }
+    if (problems.empty()) {
+        try {
+            (void)topological_order(g);
+        } catch (const GraphError &e) {
+            problems = e.problems();
+        }
+    }
+    if (!problems.empty()) throw GraphError(problems);
+}
+
+std::vector<const NodeSpec *> topological_order(const Graph &g) {
+    std::vector<const NodeSpec *> order;
+    std::map<std::string, int> state; // 0 new, 1 visiting, 2 done
+    std::function<void(const NodeSpec &)> visit = [&](const NodeSpec &n) {
+        int &s = state[n.name];
+        if (s == 2) return;
+        if (s == 1) throw GraphError({fmt::format("{}: nodes.{}: the inputs form a cycle", g.file.string(), n.name)});
+        s = 1;
+        for (auto &[port, targets] : n.inputs)
+            for (auto &t : targets)
+                if (auto *target = g.find(t)) visit(*target);
+        s = 2;
+        order.push_back(&n);
+    };
+    for (auto &n : g.nodes) visit(n);
+    return order;
+}
+
+} // namespace parley::core

@@ -1,0 +1,110 @@
+#include <parley/core/plugin_loader.hpp>
+#include <parley/core/schema.hpp>
+
+namespace parley::core {
+
+const char *kind_name(int32_t kind) {
+    switch (kind) {
+    case PARLEY_KIND_DOMAIN: return "domain";
+    case PARLEY_KIND_BACKEND: return "backend";
+    case PARLEY_KIND_FILTER: return "filter";
+    case kKindCore: return "core";
+    default: return "invalid";
+    }
+}
+
+const char *type_name(int32_t type) {
+    switch (type) {
+    case PARLEY_TYPE_STRING: return "string";
+    case PARLEY_TYPE_INT: return "integer";
+    case PARLEY_TYPE_FLOAT: return "number";
+    case PARLEY_TYPE_BOOL: return "boolean";
+    case PARLEY_TYPE_STRING_ARRAY: return "array of strings";
+    case PARLEY_TYPE_PATH: return "path";
+    case PARLEY_TYPE_ANY: return "any";
+    default: return "invalid";
+    }
+}
+
+const ParamSpec *ComponentSchema::param(std::string_view key) const {
+    for (auto &p : params)
+        if (p.key == key) return &p;
+    return nullptr;
+}
+
+const PortSpec *ComponentSchema::port(std::string_view n) const {
+    for (auto &p : inputs)
+        if (p.name == n) return &p;
+    return nullptr;
+}
+
+ComponentSchema schema_of(const LoadedPlugin &plugin, const parley_component &c) {
+    ComponentSchema s;
+    s.plugin = plugin.name;
+    s.name = c.name;
+    s.kind = c.kind;
+    s.version = c.version;
+    s.plugin_version = plugin.desc->version;
+    s.abi_version = plugin.abi_version();
+    s.description = c.description ? c.description : "";
+    s.component = &c;
+    s.loaded = &plugin;
+    for (size_t i = 0; i < c.n_params && c.params; ++i) {
+        const parley_param &p = c.params[i];
+        if (!p.key) continue;
+        s.params.push_back({p.key, p.type, p.flags, p.default_text ? p.default_text : "", p.doc ? p.doc : ""});
+    }
+    if (c.kind == PARLEY_KIND_DOMAIN) {
+        s.params.push_back({"data", PARLEY_TYPE_PATH, PARLEY_PARAM_REQUIRED | PARLEY_PARAM_MUST_EXIST, "",
+                            "the release file or folder to evaluate (host key)"});
+        s.params.push_back({"limit", PARLEY_TYPE_INT, 0, "0", "evaluate only the first N items; 0 = all (host key)"});
+        s.params.push_back({"skip_malformed", PARLEY_TYPE_BOOL, 0, "false",
+                            "skip and count malformed rows instead of failing (host key)"});
+    }
+    return s;
+}
+
+const std::vector<ComponentSchema> &core_schemas() {
+    static const std::vector<ComponentSchema> schemas = [] {
+        std::vector<ComponentSchema> v;
+        ComponentSchema cot;
+        cot.plugin = "core";
+        cot.name = "cot_eval";
+        cot.kind = kKindCore;
+        cot.version = 1;
+        cot.plugin_version = PARLEY_VERSION;
+        cot.abi_version = "-";
+        cot.description = "Single-agent chain-of-thought evaluation (Coral's simple_cot baseline)";
+        cot.params = {
+            {"max_tokens", PARLEY_TYPE_INT, 0, "1024", "completion tokens per answer"},
+            {"temperature", PARLEY_TYPE_FLOAT, 0, "0.2", "sampling temperature (Coral's default; 0 = greedy)"},
+            {"top_p", PARLEY_TYPE_FLOAT, 0, "0.9", "nucleus sampling"},
+            {"top_k", PARLEY_TYPE_INT, 0, "0", "top-k sampling; 0 = off"},
+            {"min_p", PARLEY_TYPE_FLOAT, 0, "0", "min-p sampling; 0 = off"},
+            {"seed", PARLEY_TYPE_INT, 0, "42", "base seed; each (item, trial) derives its own"},
+            {"trials", PARLEY_TYPE_INT, 0, "1", "samples per item, each with its own seed"},
+            {"stop", PARLEY_TYPE_STRING_ARRAY, 0, "[]", "stop strings"},
+            {"extraction", PARLEY_TYPE_STRING, 0, "rule",
+             "\"rule\": read the answer from the response; \"llm\": ask the extractor backend (Coral's way)"},
+            {"extractor_max_tokens", PARLEY_TYPE_INT, 0, "32", "completion tokens of the LLM extractor"},
+            {"max_in_flight", PARLEY_TYPE_INT, 0, "256", "requests outstanding at once"},
+            {"system_prompt", PARLEY_TYPE_BOOL, 0, "true", "send the domain's simple_cot system prompt"},
+        };
+        cot.inputs = {
+            {"domains", PARLEY_KIND_DOMAIN, true, true, "domain nodes to evaluate"},
+            {"backend", PARLEY_KIND_BACKEND, false, true, "the model answering"},
+            {"extractor", PARLEY_KIND_BACKEND, false, false, "the model extracting beliefs (extraction = \"llm\"); default: backend"},
+        };
+        v.push_back(std::move(cot));
+        return v;
+    }();
+    return schemas;
+}
+
+const ComponentSchema *find_core_schema(std::string_view name) {
+    for (auto &s : core_schemas())
+        if (s.name == name) return &s;
+    return nullptr;
+}
+
+} // namespace parley::core
