@@ -1,0 +1,166 @@
+// plugins/common/csv.hpp — a small, strict RFC-4180 CSV reader (header-only, plugin-side).
+//
+// Fields are separated by ',' and records by "\n" or "\r\n" (a lone "\r" also ends a record).
+// A field that starts with '"' is quoted: it may hold ',', '"' (written "") and line breaks, and
+// must be followed by ',', a line break or the end of the file. A '"' anywhere inside an unquoted
+// field is an error, as is a quoted field left open at the end of the file. A UTF-8 BOM at the
+// start is skipped; empty lines are skipped.
+//
+// Error messages name line numbers and 1-based field positions only, never cell contents, so a
+// caller with sensitive text (GPQA) can pass them on unchanged.
+#pragma once
+
+#include <cstddef>
+#include <map>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace parley::common {
+
+struct CsvRecord {
+    std::vector<std::string> fields;
+    size_t line = 0;     // 1-based line where the record starts
+    size_t end_line = 0; // 1-based line where it ends (records may span lines)
+};
+
+class CsvSyntaxError : public std::runtime_error {
+  public:
+    CsvSyntaxError(size_t line, size_t field, const std::string &what)
+        : std::runtime_error(what), line(line), field(field) {}
+    size_t line;  // where the problem is
+    size_t field; // 1-based field position in the record
+};
+
+class CsvReader {
+  public:
+    // `data` must outlive the reader.
+    explicit CsvReader(std::string_view data) : s_(data) {
+        if (s_.substr(0, 3) == "\xEF\xBB\xBF") pos_ = 3;
+    }
+
+    // Reads the next record into `rec`; false at the end of the data. Throws CsvSyntaxError on a
+    // malformed record; the reader then resumes at the line after the error, so a caller that
+    // skips malformed rows can go on calling next().
+    bool next(CsvRecord &rec) {
+        rec.fields.clear();
+        for (;;) {
+            if (pos_ >= s_.size()) return false;
+            // Skip empty lines.
+            if (s_[pos_] == '\n') { ++pos_; ++line_; continue; }
+            if (s_[pos_] == '\r') {
+                ++pos_;
+                if (pos_ < s_.size() && s_[pos_] == '\n') ++pos_;
+                ++line_;
+                continue;
+            }
+            break;
+        }
+        rec.line = line_;
+        std::string field;
+        for (;;) {
+            field.clear();
+            const size_t field_no = rec.fields.size() + 1;
+            if (pos_ < s_.size() && s_[pos_] == '"') {
+                const size_t open_line = line_;
+                ++pos_;
+                bool closed = false;
+                while (pos_ < s_.size()) {
+                    char c = s_[pos_];
+                    if (c == '"') {
+                        if (pos_ + 1 < s_.size() && s_[pos_ + 1] == '"') {
+                            field += '"';
+                            pos_ += 2;
+                            continue;
+                        }
+                        ++pos_;
+                        closed = true;
+                        break;
+                    }
+                    if (c == '\n') ++line_;
+                    field += c;
+                    ++pos_;
+                }
+                if (!closed)
+                    fail(open_line, field_no,
+                         "broken quote: quoted field " + std::to_string(field_no) + " opened at line " +
+                             std::to_string(open_line) + " is never closed");
+                if (pos_ < s_.size() && s_[pos_] != ',' && s_[pos_] != '\n' && s_[pos_] != '\r')
+                    fail(line_, field_no,
+                         "broken quote: unexpected character after the closing quote of field " + std::to_string(field_no));
+            } else {
+                while (pos_ < s_.size()) {
+                    char c = s_[pos_];
+                    if (c == ',' || c == '\n' || c == '\r') break;
+                    if (c == '"')
+                        fail(line_, field_no, "broken quote: stray '\"' inside unquoted field " + std::to_string(field_no));
+                    field += c;
+                    ++pos_;
+                }
+            }
+            rec.fields.push_back(field);
+            if (pos_ >= s_.size()) break;
+            char c = s_[pos_];
+            if (c == ',') {
+                ++pos_;
+                continue;
+            }
+            // end of record
+            ++pos_;
+            if (c == '\r' && pos_ < s_.size() && s_[pos_] == '\n') ++pos_;
+            rec.end_line = line_;
+            ++line_;
+            return true;
+        }
+        rec.end_line = line_;
+        return true;
+    }
+
+    size_t line() const { return line_; }
+
+  private:
+    [[noreturn]] void fail(size_t at_line, size_t field_no, const std::string &msg) {
+        // Resynchronise: skip to the start of the next line.
+        while (pos_ < s_.size() && s_[pos_] != '\n') ++pos_;
+        if (pos_ < s_.size()) {
+            ++pos_;
+            ++line_;
+        }
+        throw CsvSyntaxError(at_line, field_no, msg);
+    }
+
+    std::string_view s_;
+    size_t pos_ = 0;
+    size_t line_ = 1;
+};
+
+// The header of a CSV file: column name -> index.
+class CsvHeader {
+  public:
+    CsvHeader() = default;
+    explicit CsvHeader(std::vector<std::string> names) : names_(std::move(names)) {
+        for (size_t i = 0; i < names_.size(); ++i) index_.emplace(names_[i], i);
+    }
+    // Index of `name`, or npos.
+    size_t find(const std::string &name) const {
+        auto it = index_.find(name);
+        return it == index_.end() ? npos : it->second;
+    }
+    bool duplicated(std::string &which) const {
+        if (index_.size() == names_.size()) return false;
+        std::map<std::string, int> seen;
+        for (auto &n : names_)
+            if (++seen[n] == 2) { which = n; return true; }
+        return false;
+    }
+    const std::vector<std::string> &names() const { return names_; }
+    size_t size() const { return names_.size(); }
+    static constexpr size_t npos = static_cast<size_t>(-1);
+
+  private:
+    std::vector<std::string> names_;
+    std::map<std::string, size_t> index_;
+};
+
+} // namespace parley::common

@@ -1,0 +1,161 @@
+#include "mmlu_pro.hpp"
+
+#include "common/jsonl.hpp"
+#include "common/mc.hpp"
+
+#include <set>
+
+namespace parley::mmlu_pro {
+
+using common::ojson;
+using common::RowError;
+
+MmluPro::MmluPro(const parley::Config &cfg) : profile_(common::parse_profile(cfg)) {}
+
+static bool ends_with(const std::string &s, const char *suffix) {
+    std::string_view x(suffix);
+    return s.size() >= x.size() && s.compare(s.size() - x.size(), x.size(), x) == 0;
+}
+
+void MmluPro::load(const std::string &path, parley::LoadContext &ctx) {
+    if (ends_with(path, ".parquet"))
+        throw Error(PARLEY_ERR_UNSUPPORTED, path + ": parquet is not read directly; convert it to JSON Lines (one row per line, same fields)");
+    const std::string data = common::read_file(path);
+
+    std::vector<Item> items;
+    std::vector<Row> rows;
+    std::set<std::string> ids;
+    common::for_each_line(data, [&](size_t line, std::string_view text) {
+        try {
+            ojson j = common::parse_row(path, line, text);
+            std::string where = common::at(path, line);
+
+            // id = question_id
+            const ojson &qid = common::field(j, where, "question_id");
+            std::string id;
+            if (qid.is_number_integer()) id = std::to_string(qid.get<int64_t>());
+            else if (qid.is_string() && !qid.get<std::string>().empty()) id = qid.get<std::string>();
+            else throw RowError(where + ": field 'question_id': expected an integer");
+            where += ": question_id " + id;
+            if (ids.count(id)) throw RowError(where + ": field 'question_id': duplicate id");
+
+            Row r;
+            r.question = common::string_field(j, where, "question");
+
+            const ojson &opts = common::field(j, where, "options");
+            if (!opts.is_array()) throw RowError(where + ": field 'options': expected a list of strings");
+            for (size_t k = 0; k < opts.size(); ++k) {
+                if (!opts[k].is_string())
+                    throw RowError(where + ": field 'options': element " + std::to_string(k) + " is not a string");
+                r.options.push_back(opts[k].get<std::string>());
+            }
+            // Older revisions and the validation split pad to 10 options with "N/A"; the official
+            // evaluator drops them. Only trailing padding is removed, so letters never shift.
+            while (!r.options.empty() && r.options.back() == "N/A") r.options.pop_back();
+            if (r.options.size() < 2 || r.options.size() > 26)
+                throw RowError(where + ": field 'options': " + std::to_string(r.options.size()) +
+                               " options (after removing \"N/A\" padding), expected 2 to 26");
+
+            // gold = answer (a letter), checked against answer_index when present
+            int gold_index = -1;
+            auto ans = j.find("answer");
+            if (ans != j.end() && !ans->is_null()) {
+                if (!ans->is_string()) throw RowError(where + ": field 'answer': expected a letter");
+                std::string a = ans->get<std::string>();
+                if (a.empty()) throw RowError(where + ": field 'answer': empty (no gold answer)");
+                if (a.size() != 1 || a[0] < 'A' || a[0] > 'Z')
+                    throw RowError(where + ": field 'answer': expected a single letter A-Z");
+                gold_index = a[0] - 'A';
+            }
+            auto aidx = j.find("answer_index");
+            if (aidx != j.end() && !aidx->is_null()) {
+                if (!aidx->is_number_integer()) throw RowError(where + ": field 'answer_index': expected an integer");
+                int64_t ai = aidx->get<int64_t>();
+                if (gold_index < 0) gold_index = ai < 0 || ai > 25 ? 26 : static_cast<int>(ai);
+                else if (ai != gold_index)
+                    throw RowError(where + ": field 'answer_index': " + std::to_string(ai) + " disagrees with 'answer'");
+            }
+            if (gold_index < 0) throw RowError(where + ": field 'answer': missing (no gold answer)");
+            if (static_cast<size_t>(gold_index) >= r.options.size())
+                throw RowError(where + ": field 'answer': option " + std::string(1, char('A' + std::min(gold_index, 25))) +
+                               " does not exist (" + std::to_string(r.options.size()) + " options)");
+            r.gold = static_cast<char>('A' + gold_index);
+
+            std::string category;
+            if (auto c = j.find("category"); c != j.end() && c->is_string()) category = c->get<std::string>();
+
+            ojson choices = ojson::object();
+            for (size_t k = 0; k < r.options.size(); ++k) choices[std::string(1, char('A' + k))] = r.options[k];
+            j["choices"] = choices;
+
+            Item it;
+            it.id = id;
+            it.gold = std::string(1, r.gold);
+            it.category = category;
+            it.metadata_json = common::dump(j);
+            it.text = r.question;
+            ids.insert(id);
+            items.push_back(std::move(it));
+            rows.push_back(std::move(r));
+        } catch (const RowError &e) {
+            ctx.malformed(e.what());
+        }
+    });
+    if (items.empty() && ctx.skipped() == 0) throw Error(PARLEY_ERR_PARSE, path + ": no rows");
+    this->items = std::move(items);
+    rows_ = std::move(rows);
+}
+
+std::string MmluPro::options_block(size_t index) const {
+    const Row &r = rows_.at(index);
+    std::string s;
+    for (size_t k = 0; k < r.options.size(); ++k) {
+        if (k) s += '\n';
+        s += '(';
+        s += char('A' + k);
+        s += ") ";
+        s += r.options[k];
+    }
+    return s;
+}
+
+std::string MmluPro::render(size_t index, int what, std::string_view input) {
+    const Row &r = rows_.at(index);
+    switch (what) {
+    case PARLEY_TEXT_TASK:
+        return "I'm trying to solve this problem: \"" + r.question + "\"\n" + "And the choices are:\n" + options_block(index);
+    case PARLEY_TEXT_TASK_TEACHER_FIRST:
+        throw Error(PARLEY_ERR_UNSUPPORTED, "MMLU-Pro has no teacher-first task message (Coral asserts first_role == student)");
+    case PARLEY_TEXT_SYSTEM_COLLABORATE: return parley::coral::assistant_sbs_short(kTaskName, kTaskInst);
+    case PARLEY_TEXT_SYSTEM_COT: return parley::coral::simple_cot(kTaskName, kTaskInst);
+    case PARLEY_TEXT_EXTRACTOR_SYSTEM: return parley::coral::extractor_system();
+    case PARLEY_TEXT_EXTRACTOR_PROMPT:
+        return common::extractor_prompt("**This is the original question:**\n" + r.question + "\n\n" +
+                                        "\n\n**And the options are:**\n" + options_block(index) + "\n\n" +
+                                        "**This is the response you need to extract answer from:**\n\n" +
+                                        std::string(input) +
+                                        "\n\n**Extract the answer in ([A-Z]) format, or say \"not sure yet\".**");
+    default: throw Error(PARLEY_ERR_UNSUPPORTED, "unknown text kind " + std::to_string(what));
+    }
+}
+
+parley::Belief MmluPro::extract(size_t index, int mode, std::string_view text) {
+    return common::mc::extract(mode, text, static_cast<int>(rows_.at(index).options.size()), profile_);
+}
+
+double MmluPro::score(size_t index, std::string_view belief) {
+    return common::mc::correct(belief, rows_.at(index).gold, profile_) ? 1.0 : 0.0;
+}
+
+parley::DomainInfo MmluPro::info() const {
+    parley::DomainInfo d;
+    d.task_name = kTaskName;
+    d.task_specific_inst = kTaskInst;
+    d.matcher_name = "MMLUProMatchEvaluator";
+    d.extractor_name = "MMLUProExtractionPromptingEvaluator";
+    d.score_json_type = PARLEY_SCORE_JSON_BOOL;
+    d.sensitive_text = false;
+    return d;
+}
+
+} // namespace parley::mmlu_pro
