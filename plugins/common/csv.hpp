@@ -10,6 +10,8 @@
 // caller with sensitive text (GPQA) can pass them on unchanged.
 #pragma once
 
+#include <parley/sdk.hpp>
+
 #include <cstddef>
 #include <map>
 #include <stdexcept>
@@ -162,5 +164,48 @@ class CsvHeader {
     std::vector<std::string> names_;
     std::map<std::string, size_t> index_;
 };
+
+// Reads the header record and checks that every `required` column is present (once). Any
+// problem is fatal for the file: PARLEY_ERR_PARSE "file:line: field 'x': missing column in header".
+inline CsvHeader read_csv_header(const std::string &file, CsvReader &reader, const std::vector<std::string> &required) {
+    CsvRecord rec;
+    try {
+        if (!reader.next(rec)) throw Error(PARLEY_ERR_PARSE, file + ": empty file, expected a CSV header");
+    } catch (const CsvSyntaxError &e) {
+        throw Error(PARLEY_ERR_PARSE, file + ":" + std::to_string(e.line) + ": header: " + e.what());
+    }
+    CsvHeader h(rec.fields);
+    std::string dup;
+    if (h.duplicated(dup)) throw Error(PARLEY_ERR_PARSE, file + ":" + std::to_string(rec.line) + ": field '" + dup + "': duplicate column in header");
+    for (auto &name : required)
+        if (h.find(name) == CsvHeader::npos)
+            throw Error(PARLEY_ERR_PARSE, file + ":" + std::to_string(rec.line) + ": field '" + name + "': missing column in header");
+    return h;
+}
+
+// Reads the next data record. A syntax error (broken quote) is fatal even when skipping malformed
+// rows, because the record boundaries after it are unknown: PARLEY_ERR_PARSE
+// "file:line: field 'x' (column k): broken quote: ...".
+inline bool next_csv_record(const std::string &file, CsvReader &reader, const CsvHeader &h, CsvRecord &rec) {
+    try {
+        return reader.next(rec);
+    } catch (const CsvSyntaxError &e) {
+        std::string col = e.field >= 1 && e.field <= h.size() ? "field '" + h.names()[e.field - 1] + "' (column " + std::to_string(e.field) + ")"
+                                                             : "column " + std::to_string(e.field);
+        throw Error(PARLEY_ERR_PARSE, file + ":" + std::to_string(e.line) + ": " + col + ": " + e.what());
+    }
+}
+
+// Empty when `rec` has as many fields as the header; otherwise the message for a RowError naming
+// the first missing (or the first extra) column.
+inline std::string csv_width_problem(const CsvHeader &h, const CsvRecord &rec) {
+    const size_t n = rec.fields.size(), m = h.size();
+    if (n == m) return "";
+    if (n < m)
+        return "field '" + h.names()[n] + "' (column " + std::to_string(n + 1) + "): missing, the row has " +
+               std::to_string(n) + " of " + std::to_string(m) + " fields";
+    return "column " + std::to_string(m + 1) + ": unexpected, the row has " + std::to_string(n) + " fields, the header " +
+           std::to_string(m);
+}
 
 } // namespace parley::common
