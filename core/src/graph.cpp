@@ -23,6 +23,15 @@ struct Locator {
             return fmt::format("{}:{}:{}: {}", file, n->source().begin.line, n->source().begin.column, dotted);
         return fmt::format("{}: {}", file, dotted);
     }
+    // Points at the key itself (where a user looks for a typo) rather than at its value.
+    std::string at_key(const toml::table *t, const std::string &key, const std::string &dotted) const {
+        if (overridden.count(dotted)) return fmt::format("command line: {}", dotted);
+        if (t)
+            for (auto &&[k, v] : *t)
+                if (k.str() == key && k.source().begin.line > 0)
+                    return fmt::format("{}:{}:{}: {}", file, k.source().begin.line, k.source().begin.column, dotted);
+        return at(t ? t->get(key) : nullptr, dotted);
+    }
 };
 
 std::string expand_env(const std::string &s) {
@@ -211,7 +220,7 @@ Graph parse_graph(const fs::path &file, const std::vector<std::string> &override
             for (auto &&[k, v] : *gt->as_table()) {
                 std::string key(k.str());
                 if (!kGraphKeys.count(key))
-                    problems.push_back(fmt::format("{}: unknown key{}", loc.at(&v, "graph." + key),
+                    problems.push_back(fmt::format("{}: unknown key{}", loc.at_key(gt->as_table(), key, "graph." + key),
                                                    suggestion(key, {kGraphKeys.begin(), kGraphKeys.end()})));
             }
     }
@@ -315,12 +324,12 @@ void validate_graph(Graph &g, const SchemaResolver &resolve) {
             std::string key(k.str());
             const ParamSpec *p = schema->param(key);
             if (!p) {
-                problems.push_back(fmt::format("{}: unknown key for {}{}", loc.at(src_node(key), where + "." + key),
+                problems.push_back(fmt::format("{}: unknown key for {}{}", loc.at_key(src, key, where + "." + key),
                                                schema->id(), suggestion(key, known)));
                 continue;
             }
             if (!type_matches(v, p->type)) {
-                problems.push_back(fmt::format("{}: expected {}", loc.at(src_node(key), where + "." + key), type_name(p->type)));
+                problems.push_back(fmt::format("{}: expected {}", loc.at_key(src, key, where + "." + key), type_name(p->type)));
                 continue;
             }
             if (p->type == PARLEY_TYPE_PATH) {
@@ -330,7 +339,7 @@ void validate_graph(Graph &g, const SchemaResolver &resolve) {
                 if ((p->flags & PARLEY_PARAM_MUST_EXIST) && !fs::exists(path))
                     problems.push_back(fmt::format("{}: file not found: {} (set it in the graph or on the command line: "
                                                    "{}.{}=PATH)",
-                                                   loc.at(src_node(key), where + "." + key), path.string(), where, key));
+                                                   loc.at_key(src, key, where + "." + key), path.string(), where, key));
             }
         }
         for (auto &p : schema->params)

@@ -61,8 +61,9 @@ int run_graph(const fs::path &file, const RunOptions &options) {
     }
     if (!graph.log_level.empty()) configure_logging(graph.log_level);
     PluginLoader loader(plugin_search_path(options.plugin_paths, graph.plugin_path));
+    SchemaResolver resolver = make_resolver(loader); // owns the schemas the nodes point at
     try {
-        validate_graph(graph, make_resolver(loader));
+        validate_graph(graph, resolver);
     } catch (const GraphError &e) {
         for (auto &p : e.problems()) logger().error("{}", p);
         logger().error("{}: {} problem(s); nothing was run", graph.display_file, e.problems().size());

@@ -2,7 +2,8 @@
 #
 # Builds libparley-<name>.so: a MODULE with hidden visibility and a version script that exports
 # only parley_plugin_init. The file name is what the host looks for when a graph says "<name>/...".
-set(_PARLEY_PLUGIN_MAP "${CMAKE_CURRENT_LIST_DIR}/plugin.map")
+# A global property, so the function works from any directory scope.
+set_property(GLOBAL PROPERTY PARLEY_PLUGIN_MAP "${CMAKE_CURRENT_LIST_DIR}/plugin.map")
 
 function(parley_add_plugin name)
   cmake_parse_arguments(ARG "NO_INSTALL" "OUTPUT_DIRECTORY" "SOURCES;LINK" ${ARGN})
@@ -25,7 +26,9 @@ function(parley_add_plugin name)
   if(ARG_OUTPUT_DIRECTORY)
     set_target_properties(${target} PROPERTIES LIBRARY_OUTPUT_DIRECTORY ${ARG_OUTPUT_DIRECTORY})
   endif()
-  target_link_options(${target} PRIVATE "LINKER:--version-script=${_PARLEY_PLUGIN_MAP}" "LINKER:--no-undefined")
+  get_property(map GLOBAL PROPERTY PARLEY_PLUGIN_MAP)
+  target_link_options(${target} PRIVATE "LINKER:--version-script=${map}" "LINKER:--no-undefined")
+  set_property(TARGET ${target} APPEND PROPERTY LINK_DEPENDS "${map}")
   if(NOT ARG_NO_INSTALL AND DEFINED PARLEY_PLUGIN_INSTALL_DIR)
     install(TARGETS ${target} LIBRARY DESTINATION ${PARLEY_PLUGIN_INSTALL_DIR})
   endif()

@@ -30,7 +30,8 @@ struct RunContext {
     std::map<std::string, std::string> plugin_versions; // node -> "plugin@version (component vN)"
 };
 
-// Builds the loader's search path for a graph and resolves schemas through it.
+// Resolves "plugin/component" through `loader` (and core nodes). The schemas it returns live as
+// long as the resolver (copies share them).
 SchemaResolver make_resolver(PluginLoader &loader);
 
 // Returns the process exit code; errors are logged.

@@ -1,0 +1,57 @@
+// Freezes the released ABI: offsets of every 1.0 member. A failing assertion means a struct was
+// changed in a way that breaks plugins built against 1.0 — only appending is allowed.
+#include <parley/plugin.h>
+
+#include <catch2/catch.hpp>
+
+#include <cstddef>
+
+#define FROZEN(T, M, OFF) static_assert(offsetof(T, M) == (OFF), #T "." #M " moved: ABI 1.0 is frozen")
+
+static_assert(PARLEY_ABI_MAJOR == 1, "a new major needs a new layout table here");
+FROZEN(parley_error, message, 4);
+FROZEN(parley_host_api, host_ctx, 16);
+FROZEN(parley_host_api, log, 24);
+FROZEN(parley_host_api, config_get_string, 32);
+FROZEN(parley_host_api, config_get_json, 80);
+FROZEN(parley_host_api, buffer_append, 88);
+FROZEN(parley_host_api, buffer_clear, 96);
+FROZEN(parley_param, default_text, 16);
+FROZEN(parley_param, doc, 24);
+FROZEN(parley_component, kind, 4);
+FROZEN(parley_component, name, 8);
+FROZEN(parley_component, version, 16);
+FROZEN(parley_component, description, 24);
+FROZEN(parley_component, params, 32);
+FROZEN(parley_component, n_params, 40);
+FROZEN(parley_component, vtable, 48);
+FROZEN(parley_plugin_desc, name, 16);
+FROZEN(parley_plugin_desc, components, 40);
+FROZEN(parley_plugin_desc, n_components, 48);
+FROZEN(parley_plugin_desc, shutdown, 56);
+FROZEN(parley_item_info, id, 8);
+FROZEN(parley_item_info, metadata_json, 56);
+FROZEN(parley_domain_info, score_json_type, 56);
+FROZEN(parley_domain_vtable, create, 8);
+FROZEN(parley_domain_vtable, get_info, 64);
+FROZEN(parley_request, messages, 8);
+FROZEN(parley_request, prompt, 24);
+FROZEN(parley_request, temperature, 40);
+FROZEN(parley_request, seed, 72);
+FROZEN(parley_request, n, 88);
+FROZEN(parley_request, stop, 96);
+FROZEN(parley_request, conversation, 112);
+FROZEN(parley_request, agent, 120);
+FROZEN(parley_request, deadline_s, 128);
+FROZEN(parley_request, extra_json, 136);
+FROZEN(parley_completion, choices, 40);
+FROZEN(parley_completion, total_s, 96);
+FROZEN(parley_backend_vtable, submit, 24);
+FROZEN(parley_backend_vtable, get_proc_address, 56);
+FROZEN(parley_filter_vtable, report, 40);
+
+TEST_CASE("ABI 1.0 layout is frozen", "[abi]") {
+    // The static_asserts above are the test; this case records that they compiled.
+    REQUIRE(sizeof(parley_error) == 4 + PARLEY_ERROR_MESSAGE_SIZE);
+    REQUIRE(offsetof(parley_backend_vtable, struct_size) == 0);
+}

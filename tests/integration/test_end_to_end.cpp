@@ -1,0 +1,239 @@
+// End-to-end: the `parley` executable running graphs, as a user would.
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+namespace {
+
+struct Result {
+    int code;
+    std::string output;
+};
+
+Result run(const std::string &cmd) {
+    std::string full = cmd + " 2>&1";
+    FILE *p = popen(full.c_str(), "r");
+    REQUIRE(p);
+    std::string out;
+    std::array<char, 4096> buf{};
+    size_t n;
+    while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
+    int status = pclose(p);
+    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+std::string parley() { return std::string(PARLEY_EXE) + " --plugin-path " + PARLEY_PLUGIN_DIR; }
+std::string shared_dir() {
+    const char *e = std::getenv("PARLEY_SHARED_DIR");
+    return e && *e ? e : PARLEY_SHARED_DIR;
+}
+std::string quote(const fs::path &p) { return "'" + p.string() + "'"; }
+
+struct TempDir {
+    fs::path path;
+    explicit TempDir(const std::string &tag) {
+        path = fs::temp_directory_path() / ("parley-e2e-" + tag + "-" + std::to_string(::getpid()));
+        fs::remove_all(path);
+        fs::create_directories(path);
+    }
+    ~TempDir() { fs::remove_all(path); }
+};
+
+std::vector<json> read_jsonl(const fs::path &p) {
+    std::vector<json> rows;
+    std::ifstream in(p);
+    std::string line;
+    while (std::getline(in, line))
+        if (!line.empty()) rows.push_back(json::parse(line));
+    return rows;
+}
+
+json read_json(const fs::path &p) {
+    std::ifstream in(p);
+    return json::parse(in);
+}
+
+// A CoT graph over the MMLU-Pro sample answered by the scripted test double.
+std::string scripted_graph(const std::string &reply) {
+    return "[graph]\nname = \"scripted\"\n\n[nodes.mmlu_pro]\nuse = \"mmlu_pro/domain\"\ndata = \"" + shared_dir() +
+           "/data/mmlu_pro/test_sample_60.jsonl\"\n\n[nodes.model]\nuse = \"scripted/backend\"\ndefault_reply = \"" + reply +
+           "\"\n\n[nodes.cot]\nuse = \"core/cot_eval\"\ninputs = { domains = [\"mmlu_pro\"], backend = \"model\" }\n"
+           "temperature = 0.0\n";
+}
+
+size_t gold_count(const std::string &letter) {
+    size_t n = 0;
+    for (auto &r : read_jsonl(shared_dir() + "/data/mmlu_pro/test_sample_60.jsonl")) n += r["answer"] == letter;
+    return n;
+}
+
+} // namespace
+
+TEST_CASE("parley plugins --json lists the shipped plugins with ABI versions", "[e2e]") {
+    auto r = run(parley() + " plugins --json");
+    REQUIRE(r.code == 0);
+    auto j = json::parse(r.output.substr(r.output.find('{')));
+    std::map<std::string, json> by_name;
+    for (auto &p : j["plugins"]) by_name[p["name"]] = p;
+    REQUIRE(by_name.count("mmlu_pro"));
+    CHECK(by_name["mmlu_pro"]["abi_version"] == "1.0");
+    CHECK(by_name["mmlu_pro"]["kinds"][0] == "domain");
+    REQUIRE(by_name.count("scripted"));
+    CHECK(by_name["scripted"]["kinds"][0] == "backend");
+}
+
+TEST_CASE("broken plugins are listed as rejected and the run continues without them", "[e2e]") {
+    TempDir d("broken");
+    std::ofstream(d.path / "g.toml") << scripted_graph("The correct answer is (A).");
+    auto r = run(parley() + " --plugin-path " + PARLEY_FIXTURE_DIR + " run " + quote(d.path / "g.toml") +
+                 " graph.output_dir=" + quote(d.path / "out"));
+    // fixture plugins are only opened when named, so nothing is even reported here
+    CHECK(r.code == 0);
+    auto l = run(parley() + " --plugin-path " + PARLEY_FIXTURE_DIR + " plugins");
+    CHECK(l.code == 0);
+    CHECK(l.output.find("libparley-fixture_newer_major.so: built for ABI 2.0") != std::string::npos);
+    CHECK(l.output.find("libparley-fixture_missing_symbol.so: missing entry symbol 'parley_plugin_init'") != std::string::npos);
+    CHECK(l.output.find("mmlu_pro") != std::string::npos);
+}
+
+TEST_CASE("a CoT graph scores scripted answers against the gold letters", "[e2e]") {
+    TempDir d("cot");
+    std::ofstream(d.path / "g.toml") << scripted_graph("Let me think. The correct answer is (C).");
+    auto r = run(parley() + " run " + quote(d.path / "g.toml") + " graph.output_dir=" + quote(d.path / "out"));
+    INFO(r.output);
+    REQUIRE(r.code == 0);
+    auto results = read_json(d.path / "out/cot/results.json");
+    auto samples = read_jsonl(d.path / "out/cot/samples_mmlu_pro.jsonl");
+    REQUIRE(samples.size() == 60);
+    double expected = gold_count("C") / 60.0;
+    CHECK(results["results"]["mmlu_pro"]["final_success_rate,rule_extract"].get<double>() == Approx(expected));
+    CHECK(results["results"]["mmlu_pro"]["valid_answer_rate,rule_extract"].get<double>() == Approx(1.0));
+    CHECK(results["n-samples"]["mmlu_pro"]["effective"] == 60);
+    CHECK(results.contains("versions"));
+    CHECK(results.contains("total_evaluation_time_seconds"));
+    for (auto &s : samples) {
+        CHECK(s["extracted"] == "The answer is (C).");
+        CHECK(s["correct"] == (s["gold"] == "C"));
+    }
+}
+
+TEST_CASE("a re-run resumes: finished samples are kept, torn lines dropped, results identical", "[e2e]") {
+    TempDir d("resume");
+    std::ofstream(d.path / "g.toml") << scripted_graph("The correct answer is (B).");
+    std::string cmd = parley() + " run " + quote(d.path / "g.toml") + " graph.output_dir=" + quote(d.path / "out");
+    REQUIRE(run(cmd).code == 0);
+    fs::path samples = d.path / "out/cot/samples_mmlu_pro.jsonl";
+    auto full = read_jsonl(samples);
+    auto first = read_json(d.path / "out/cot/results.json");
+    // Simulate a crash: keep 40 rows and a torn 41st.
+    {
+        std::ofstream out(samples, std::ios::trunc);
+        for (size_t i = 0; i < 40; ++i) out << full[i].dump() << "\n";
+        out << full[40].dump().substr(0, 25);
+    }
+    auto r = run(cmd);
+    INFO(r.output);
+    REQUIRE(r.code == 0);
+    CHECK(r.output.find("resuming: 40 finished samples kept, 20 to run") != std::string::npos);
+    auto again = read_jsonl(samples);
+    REQUIRE(again.size() == 60);
+    std::set<std::string> ids;
+    for (auto &s : again) ids.insert(s["id"].dump());
+    CHECK(ids.size() == 60);
+    auto second = read_json(d.path / "out/cot/results.json");
+    CHECK(second["results"] == first["results"]);
+}
+
+TEST_CASE("a misspelt key fails before any work with file:line and the key", "[e2e]") {
+    TempDir d("typo");
+    std::string g = scripted_graph("x");
+    g.replace(g.find("temperature"), 11, "temprature");
+    std::ofstream(d.path / "g.toml") << g;
+    auto r = run(parley() + " run " + quote(d.path / "g.toml") + " graph.output_dir=" + quote(d.path / "out"));
+    INFO(r.output);
+    CHECK(r.code == 2);
+    CHECK(r.output.find("g.toml:15:1: nodes.cot.temprature: unknown key for core/cot_eval (did you mean 'temperature'?)") !=
+          std::string::npos);
+    CHECK_FALSE(fs::exists(d.path / "out"));
+}
+
+TEST_CASE("a missing model file says which key sets it", "[e2e]") {
+    if (!fs::exists(fs::path(PARLEY_PLUGIN_DIR) / "libparley-llama_cpp.so")) {
+        WARN("llama_cpp plugin not built; skipped");
+        return;
+    }
+    auto r = run(parley() + " validate " + PARLEY_SOURCE_DIR + "/examples/cot-mmlu_pro.toml nodes.model.model=/nonexistent/m.gguf");
+    CHECK(r.code == 2);
+    CHECK(r.output.find("command line: nodes.model.model: file not found: /nonexistent/m.gguf") != std::string::npos);
+}
+
+TEST_CASE("a component whose create fails stops the run with the node named", "[e2e]") {
+    TempDir d("createfail");
+    std::ofstream(d.path / "data.jsonl") << "";
+    std::ofstream(d.path / "g.toml") << "[nodes.q]\nuse = \"fixture_create_error/domain\"\ndata = \"data.jsonl\"\n";
+    auto r = run(parley() + " --plugin-path " + PARLEY_FIXTURE_DIR + " run " + quote(d.path / "g.toml") +
+                 " graph.output_dir=" + quote(d.path / "out"));
+    CHECK(r.code == 1);
+    CHECK(r.output.find("node 'q' (fixture_create_error/domain): cannot create: fixture: create refused (as designed)") !=
+          std::string::npos);
+}
+
+TEST_CASE("the out-of-tree example plugin builds against the installed SDK and runs in a graph", "[e2e][sdk]") {
+    TempDir d("oot");
+    std::string cmake = PARLEY_CMAKE_COMMAND;
+    auto inst = run(cmake + " --install " + PARLEY_BINARY_DIR + " --prefix " + quote(d.path / "prefix"));
+    INFO(inst.output);
+    REQUIRE(inst.code == 0);
+    fs::path src = fs::path(PARLEY_SOURCE_DIR) / "examples/plugins/arithmetic";
+    auto cfg = run(cmake + " -S " + quote(src) + " -B " + quote(d.path / "build") + " -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH=" +
+                   quote(d.path / "prefix"));
+    INFO(cfg.output);
+    REQUIRE(cfg.code == 0);
+    auto build = run(cmake + " --build " + quote(d.path / "build"));
+    INFO(build.output);
+    REQUIRE(build.code == 0);
+    REQUIRE(fs::exists(d.path / "build/libparley-arithmetic.so"));
+    auto r = run(std::string(PARLEY_EXE) + " --plugin-path " + quote(d.path / "build") + " --plugin-path " + PARLEY_PLUGIN_DIR +
+                 " run " + quote(src / "graph.toml") + " graph.output_dir=" + quote(d.path / "out"));
+    INFO(r.output);
+    REQUIRE(r.code == 0);
+    auto results = read_json(d.path / "out/eval/results.json");
+    CHECK(results["results"]["sums"]["final_success_rate,rule_extract"].get<double>() == Approx(1.0 / 3.0));
+    auto samples = read_jsonl(d.path / "out/eval/samples_sums.jsonl");
+    REQUIRE(samples.size() == 3);
+    CHECK(results["configs"]["sums"]["plugin"].get<std::string>().find("arithmetic@1.0.0") != std::string::npos);
+}
+
+TEST_CASE("the README's CoT graph runs end to end on stories260K with llama.cpp", "[e2e][llama]") {
+    if (!fs::exists(fs::path(PARLEY_PLUGIN_DIR) / "libparley-llama_cpp.so")) {
+        WARN("llama_cpp plugin not built; skipped");
+        return;
+    }
+    TempDir d("llama");
+    auto r = run(parley() + " run " + PARLEY_SOURCE_DIR + "/examples/cot-mmlu_pro.toml nodes.mmlu_pro.limit=8 nodes.cot.max_tokens=24 "
+                 "graph.output_dir=" + quote(d.path / "out"));
+    INFO(r.output);
+    REQUIRE(r.code == 0);
+    auto results = read_json(d.path / "out/cot/results.json");
+    auto samples = read_jsonl(d.path / "out/cot/samples_mmlu_pro.jsonl");
+    REQUIRE(samples.size() == 8);
+    for (auto &s : samples) {
+        CHECK(s["completion_tokens"].get<int>() > 0);
+        CHECK(s["prompt_tokens"].get<int>() > 0);
+        CHECK_FALSE(s["response"].get<std::string>().empty());
+        CHECK_FALSE(s.contains("error"));
+    }
+    CHECK(results["config"]["model"].get<std::string>().find("stories260K") != std::string::npos);
+    CHECK(results["usage"]["completion_tokens"].get<int>() > 0);
+}
