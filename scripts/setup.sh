@@ -46,6 +46,12 @@ fi
 # --- 2. llama.cpp from the npm package's bundled source ---------------------------------------------
 # Keyed by version and CPU flags: the build uses -march=native, so a cache must not move between
 # machine kinds.
+llama_cuda=()
+# CUDA when asked (PARLEY_LLAMA_CUDA=ON) or, by default, when both nvcc and a visible GPU exist.
+has_gpu() { command -v nvcc >/dev/null 2>&1 && nvidia-smi -L 2>/dev/null | grep -q '^GPU'; }
+if [[ "${PARLEY_LLAMA_CUDA:-auto}" == ON ]] || { [[ "${PARLEY_LLAMA_CUDA:-auto}" == auto ]] && has_gpu; }; then
+  llama_cuda=(-DGGML_CUDA=ON); PARLEY_LLAMA_SUFFIX="${PARLEY_LLAMA_SUFFIX:-}-cuda"
+fi
 cpu_key="$(grep -m1 '^flags' /proc/cpuinfo | md5sum | cut -c1-8)"
 LLAMA_ROOT="$DEPS/llama.cpp-$NODE_LLAMA_CPP_VERSION-$(uname -m)-$cpu_key${PARLEY_LLAMA_SUFFIX:-}"
 LLAMA_SRC="$LLAMA_ROOT/src"
@@ -54,12 +60,7 @@ LLAMA_TOOLS="$LLAMA_ROOT/tools"
 mkdir -p "$LLAMA_ROOT"
 launcher=(); command -v ccache >/dev/null && launcher=(-DCMAKE_C_COMPILER_LAUNCHER=ccache -DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
 llama_common=(-DCMAKE_BUILD_TYPE=Release -DBUILD_SHARED_LIBS=ON -DLLAMA_CURL=OFF -DLLAMA_OPENSSL=OFF
-  -DLLAMA_USE_PREBUILT_UI=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_APP=OFF -G Ninja "${launcher[@]}")
-# CUDA when asked (PARLEY_LLAMA_CUDA=ON) or, by default, when both nvcc and a visible GPU exist.
-has_gpu() { command -v nvcc >/dev/null 2>&1 && nvidia-smi -L 2>/dev/null | grep -q '^GPU'; }
-if [[ "${PARLEY_LLAMA_CUDA:-auto}" == ON ]] || { [[ "${PARLEY_LLAMA_CUDA:-auto}" == auto ]] && has_gpu; }; then
-  llama_common+=(-DGGML_CUDA=ON)
-fi
+  -DLLAMA_USE_PREBUILT_UI=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_APP=OFF -G Ninja "${launcher[@]}" "${llama_cuda[@]}")
 
 if [[ ! -f "$LLAMA_SRC/.parley-ok" ]]; then
   say "fetching llama.cpp from npm node-llama-cpp@$NODE_LLAMA_CPP_VERSION"

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# The main job: set up (first run installs and builds; later runs take seconds), then evaluate on
+# the embedded llama.cpp backend with the model and data in ../shared. Extra arguments are
+# graph overrides, e.g. nodes.model.model=/path/to/model.gguf
+set -euo pipefail
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+"$REPO/scripts/setup.sh"
+GRAPH="${PARLEY_GRAPH:-$REPO/examples/cot-mmlu_pro.toml}"
+exec "${PARLEY_BUILD:-$REPO/build}/bin/parley" run "$GRAPH" "$@"
