@@ -4,6 +4,7 @@
 #include <parley/core/plugin_loader.hpp>
 #include <parley/core/run.hpp>
 #include <parley/core/schema.hpp>
+#include <parley/core/score.hpp>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -24,6 +25,8 @@ usage:
   parley validate GRAPH.toml [KEY=VALUE ...]         check a graph without running anything
   parley plugins [--json]                            list discovered plugins with kind, version and ABI
   parley inspect PLUGIN[/COMPONENT] [--json]         show a plugin's components and their parameters
+  parley score --domain NAME --data PATH --responses FILE.jsonl [--out FILE.jsonl] [--profile coral|fixed]
+               [--set KEY=VALUE ...]                  re-score saved responses (rows {"id","response"}) without a model
   parley version
 
 options:
@@ -37,6 +40,8 @@ struct Args {
     std::vector<std::string> positional;
     std::vector<fs::path> plugin_paths;
     bool json = false;
+    std::map<std::string, std::string> flags; // --domain, --data, --responses, --out, --profile
+    std::vector<std::string> sets;            // --set KEY=VALUE
 };
 
 Args parse_args(int argc, char **argv) {
@@ -53,6 +58,9 @@ Args parse_args(int argc, char **argv) {
         else if (s.rfind("--plugin-path=", 0) == 0) a.plugin_paths.emplace_back(s.substr(14));
         else if (s == "--log-level") core::configure_logging(value("--log-level"));
         else if (s.rfind("--log-level=", 0) == 0) core::configure_logging(s.substr(12));
+        else if (s == "--domain" || s == "--data" || s == "--responses" || s == "--out" || s == "--profile")
+            a.flags[s.substr(2)] = value(s.c_str());
+        else if (s == "--set") a.sets.push_back(value("--set"));
         else if (s.size() > 1 && s[0] == '-') throw std::runtime_error(fmt::format("unknown option '{}' (see parley --help)", s));
         else if (a.command.empty()) a.command = s;
         else a.positional.push_back(s);
@@ -171,6 +179,29 @@ int main(int argc, char **argv) {
         }
         if (a.command == "plugins") return cmd_plugins(a);
         if (a.command == "inspect") return cmd_inspect(a);
+        if (a.command == "score") {
+            core::ScoreOptions o;
+            for (const char *required : {"domain", "data", "responses"})
+                if (!a.flags.count(required))
+                    throw std::runtime_error(fmt::format("parley score needs --{} (see parley --help)", required));
+            o.domain = a.flags["domain"];
+            o.data = a.flags["data"];
+            o.responses = a.flags["responses"];
+            if (a.flags.count("out")) o.out = a.flags["out"];
+            if (a.flags.count("profile")) o.profile = a.flags["profile"];
+            o.plugin_paths = a.plugin_paths;
+            for (auto &kv : a.sets) {
+                auto eq = kv.find('=');
+                if (eq == std::string::npos) throw std::runtime_error(fmt::format("--set {}: expected KEY=VALUE", kv));
+                try {
+                    auto t = toml::parse("v = " + kv.substr(eq + 1));
+                    o.config.insert_or_assign(kv.substr(0, eq), *t.get("v"));
+                } catch (const toml::parse_error &) {
+                    o.config.insert_or_assign(kv.substr(0, eq), kv.substr(eq + 1));
+                }
+            }
+            return core::score_responses(o);
+        }
         if (a.command == "run" || a.command == "validate") {
             if (a.positional.empty()) throw std::runtime_error(fmt::format("usage: parley {} GRAPH.toml [KEY=VALUE ...]", a.command));
             core::RunOptions o;
