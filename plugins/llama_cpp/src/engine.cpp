@@ -1,0 +1,1003 @@
+// See engine.hpp for the design.
+#include "engine.hpp"
+
+#include <llama.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstring>
+#include <deque>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <set>
+#include <thread>
+#include <unordered_map>
+#include <utility>
+
+namespace parley::llama_cpp {
+
+namespace {
+
+constexpr const char *kLog = "llama_cpp";
+constexpr int kMaxSeq = 256; // LLAMA_MAX_SEQ in llama.cpp's src/llama-cparams.h (not in its public header)
+using Clock = std::chrono::steady_clock;
+
+double seconds(Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double>(b - a).count(); }
+
+// ---------------------------------------------------------------------------------------------
+// llama.cpp's log, forwarded through the host's log (WARN and ERROR only).
+// ---------------------------------------------------------------------------------------------
+
+thread_local std::string t_last_error; // the last llama.cpp error on this thread (model loading)
+std::mutex g_log_mu;
+int g_log_users = 0;
+
+void forward_log(ggml_log_level level, const char *text, void *) {
+    if (level != GGML_LOG_LEVEL_WARN && level != GGML_LOG_LEVEL_ERROR) return; // drop CONT, debug, info
+    std::string msg(text ? text : "");
+    while (!msg.empty() && (msg.back() == '\n' || msg.back() == '\r')) msg.pop_back();
+    if (msg.empty()) return;
+    if (level == GGML_LOG_LEVEL_ERROR) t_last_error = msg;
+    parley::log(level == GGML_LOG_LEVEL_ERROR ? PARLEY_LOG_ERROR : PARLEY_LOG_WARN, kLog, msg);
+}
+
+void acquire_log() {
+    static std::once_flag once;
+    std::call_once(once, [] { llama_backend_init(); });
+    std::lock_guard<std::mutex> lock(g_log_mu);
+    if (g_log_users++ == 0) llama_log_set(&forward_log, nullptr);
+}
+
+void release_log() {
+    std::lock_guard<std::mutex> lock(g_log_mu);
+    if (--g_log_users == 0) {
+        // Leave no pointer into this library behind once the last engine is gone (the plugin may
+        // be unloaded while libllama stays), but only if the callback is still ours.
+        ggml_log_callback cb = nullptr;
+        void *ud = nullptr;
+        llama_log_get(&cb, &ud);
+        if (cb == &forward_log) llama_log_set(nullptr, nullptr);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// UTF-8
+// ---------------------------------------------------------------------------------------------
+
+constexpr const char *kReplacement = "\xEF\xBF\xBD"; // U+FFFD
+
+// Length of the sequence a lead byte starts (0: not a lead byte).
+int utf8_len(unsigned char b) {
+    if (b < 0x80) return 1;
+    if (b >= 0xC2 && b <= 0xDF) return 2;
+    if (b >= 0xE0 && b <= 0xEF) return 3;
+    if (b >= 0xF0 && b <= 0xF4) return 4;
+    return 0;
+}
+
+// Whether byte k (1-based) of a sequence led by `lead` may be `b` (RFC 3629 table).
+bool utf8_cont_ok(unsigned char lead, int k, unsigned char b) {
+    if (k == 1) {
+        if (lead == 0xE0) return b >= 0xA0 && b <= 0xBF;
+        if (lead == 0xED) return b >= 0x80 && b <= 0x9F;
+        if (lead == 0xF0) return b >= 0x90 && b <= 0xBF;
+        if (lead == 0xF4) return b >= 0x80 && b <= 0x8F;
+    }
+    return b >= 0x80 && b <= 0xBF;
+}
+
+// Moves the complete, valid UTF-8 prefix of `pending` to `out`; invalid bytes become U+FFFD and
+// an incomplete (so far valid) tail stays in `pending` for the next piece.
+void drain_utf8(std::string &pending, std::string &out) {
+    size_t i = 0;
+    const size_t n = pending.size();
+    while (i < n) {
+        const auto lead = static_cast<unsigned char>(pending[i]);
+        const int len = utf8_len(lead);
+        if (len == 0) {
+            out += kReplacement;
+            ++i;
+            continue;
+        }
+        int k = 1;
+        while (k < len && i + k < n && utf8_cont_ok(lead, k, static_cast<unsigned char>(pending[i + k]))) ++k;
+        if (k == len) {
+            out.append(pending, i, len);
+            i += len;
+        } else if (i + k == n) {
+            break; // incomplete but valid so far: wait for more bytes
+        } else {
+            out += kReplacement; // broken sequence: replace the lead, resynchronise on the next byte
+            ++i;
+        }
+    }
+    pending.erase(0, i);
+}
+
+} // namespace
+
+int physical_cores() {
+    std::ifstream in("/proc/cpuinfo");
+    std::set<std::pair<std::string, std::string>> cores;
+    std::string line, physical = "0";
+    while (std::getline(in, line)) {
+        auto colon = line.find(':');
+        if (colon == std::string::npos) continue;
+        std::string key = line.substr(0, colon);
+        while (!key.empty() && (key.back() == ' ' || key.back() == '\t')) key.pop_back();
+        std::string value = line.substr(colon + 1);
+        while (!value.empty() && value.front() == ' ') value.erase(0, 1);
+        if (key == "physical id") physical = value;
+        else if (key == "core id") cores.emplace(physical, value);
+    }
+    if (!cores.empty()) return static_cast<int>(cores.size());
+    unsigned hc = std::thread::hardware_concurrency();
+    return hc > 0 ? static_cast<int>(hc) : 1;
+}
+
+// =============================================================================================
+// Engine::Impl
+// =============================================================================================
+
+struct Engine::Impl {
+    // One sample of a request (n > 1 gives several), decoded in its own sequence.
+    struct Choice {
+        int slot = -1;
+        llama_sampler *smpl = nullptr;
+        llama_token pending = LLAMA_TOKEN_NULL; // sampled, not yet in the KV cache
+        bool finished = false;
+        int32_t finish_reason = PARLEY_FINISH_NONE;
+        int64_t n_gen = 0;
+        std::string text;    // valid UTF-8 so far
+        std::string partial; // bytes of an incomplete UTF-8 sequence
+        int batch_idx = -1;  // where its logits are in the current batch
+    };
+
+    struct Req {
+        uint64_t id = 0;
+        parley::Request q;
+        Done done;
+        std::vector<llama_token> prompt;
+        int max_tokens = 0;
+        uint64_t seed = 0;
+        size_t max_stop = 0;
+        bool keyed = false;
+        Clock::time_point t_submit, t_start, t_first;
+        std::optional<Clock::time_point> deadline;
+        bool started = false, got_first = false;
+        parley_status prefail = PARLEY_OK; // fails as soon as the worker sees it
+        std::string prefail_msg;
+        std::atomic<bool> cancel{false};
+
+        enum class Phase { Queued, Prefill, Generate } phase = Phase::Queued;
+        int64_t n_past = 0; // prompt tokens in the primary sequence
+        int64_t cached = 0; // of those, reused from a resident sequence
+        int prefill_idx = -1;
+        std::vector<Choice> choices;
+    };
+    using ReqPtr = std::shared_ptr<Req>;
+
+    struct Slot {
+        enum class State { Free, Idle, Busy } state = State::Free;
+        bool keyed = false;
+        uint64_t conversation = 0;
+        uint32_t agent = 0;
+        std::vector<llama_token> tokens; // what the KV cache holds for this sequence, at positions 0..
+        size_t shared = 0;               // leading tokens whose cells belong to another sequence too
+        uint64_t last_used = 0;
+    };
+
+    // --- fixed after construction ---
+    EngineOptions opt;
+    std::string model_path;
+    std::string tmpl; // resolved chat template
+    llama_model *model = nullptr;
+    llama_context *ctx = nullptr;
+    const llama_vocab *vocab = nullptr;
+    llama_memory_t mem = nullptr;
+    llama_batch batch{};
+    int n_batch = 0;
+    int64_t n_ctx = 0;
+    bool log_acquired = false;
+
+    // --- shared with callers, under mu ---
+    mutable std::mutex mu;
+    std::condition_variable cv;
+    bool stop = false;
+    bool cancel_pending = false;
+    uint64_t next_id = 1;
+    std::deque<ReqPtr> incoming;
+    std::unordered_map<uint64_t, ReqPtr> live; // submitted, not yet delivered
+    EngineStats stats;
+
+    // --- worker-owned; slots also read by resident_tokens() under slots_mu ---
+    mutable std::mutex slots_mu;
+    std::vector<Slot> slots;
+    std::deque<ReqPtr> waiting;
+    std::vector<ReqPtr> running; // in admission order
+    uint64_t tick = 0;
+    bool admission_blocked = false; // after a preemption, until some request finishes
+    std::vector<std::pair<ReqPtr, Completion>> finished;
+    std::thread worker;
+
+    // -----------------------------------------------------------------------------------------
+    explicit Impl(EngineOptions o) : opt(std::move(o)) {}
+
+    ~Impl() {
+        if (worker.joinable()) {
+            {
+                std::lock_guard<std::mutex> lock(mu);
+                stop = true;
+            }
+            cv.notify_all();
+            worker.join();
+        }
+        if (batch.token) llama_batch_free(batch);
+        if (ctx) llama_free(ctx);
+        if (model) llama_model_free(model);
+        if (log_acquired) release_log();
+    }
+
+    void load() {
+        model_path = opt.model;
+        std::error_code ec;
+        if (opt.model.empty()) throw Error(PARLEY_ERR_INVALID_ARGUMENT, "llama_cpp: no model path given");
+        if (!std::filesystem::is_regular_file(opt.model, ec))
+            throw Error(PARLEY_ERR_NOT_FOUND, "llama_cpp: model file not found: '" + opt.model + "'");
+        if (opt.n_parallel < 1 || opt.n_parallel > kMaxSeq)
+            throw Error(PARLEY_ERR_INVALID_ARGUMENT, "llama_cpp: n_parallel must be in 1.." + std::to_string(kMaxSeq));
+        if (opt.n_ctx < 16) throw Error(PARLEY_ERR_INVALID_ARGUMENT, "llama_cpp: n_ctx must be >= 16");
+        if (opt.n_batch < 1 || opt.n_ubatch < 1)
+            throw Error(PARLEY_ERR_INVALID_ARGUMENT, "llama_cpp: n_batch and n_ubatch must be >= 1");
+        if (opt.max_tokens < 1) throw Error(PARLEY_ERR_INVALID_ARGUMENT, "llama_cpp: max_tokens must be >= 1");
+        if (opt.threads <= 0) opt.threads = physical_cores();
+
+        acquire_log();
+        log_acquired = true;
+        if (ggml_backend_dev_count() == 0) ggml_backend_load_all(); // a GGML_BACKEND_DL build
+
+        t_last_error.clear();
+        llama_model_params mp = llama_model_default_params();
+        model = llama_model_load_from_file(opt.model.c_str(), mp);
+        if (!model) {
+            std::string why = t_last_error.empty() ? "not a GGUF model llama.cpp can load" : t_last_error;
+            throw Error(PARLEY_ERR_UNSUPPORTED, "llama_cpp: cannot load model '" + opt.model + "': " + why);
+        }
+        vocab = llama_model_get_vocab(model);
+
+        n_batch = std::max(opt.n_batch, opt.n_parallel); // one decode token per sequence always fits
+        llama_context_params cp = llama_context_default_params();
+        cp.n_ctx = static_cast<uint32_t>(opt.n_ctx);
+        cp.n_batch = static_cast<uint32_t>(n_batch);
+        cp.n_ubatch = static_cast<uint32_t>(std::min(opt.n_ubatch, n_batch));
+        cp.n_seq_max = static_cast<uint32_t>(opt.n_parallel);
+        cp.n_threads = opt.threads;
+        cp.n_threads_batch = opt.threads;
+        cp.kv_unified = true;
+        cp.no_perf = true;
+        t_last_error.clear();
+        ctx = llama_init_from_model(model, cp);
+        if (!ctx) {
+            std::string why = t_last_error.empty() ? "llama_init_from_model failed" : t_last_error;
+            throw Error(PARLEY_ERR_OUT_OF_MEMORY, "llama_cpp: cannot create a context for '" + opt.model +
+                                                      "' (n_ctx " + std::to_string(opt.n_ctx) + "): " + why);
+        }
+        mem = llama_get_memory(ctx);
+        n_ctx = llama_n_ctx_seq(ctx); // = llama_n_ctx with a unified cache
+        if (n_ctx > llama_model_n_ctx_train(model))
+            parley::log_warn(kLog, "n_ctx " + std::to_string(n_ctx) + " exceeds the model's training context (" +
+                                       std::to_string(llama_model_n_ctx_train(model)) +
+                                       "); long prompts may degrade");
+        batch = llama_batch_init(n_batch, 0, 1);
+        slots.resize(static_cast<size_t>(opt.n_parallel));
+
+        resolve_template();
+
+        char desc[256] = {0};
+        llama_model_desc(model, desc, sizeof desc);
+        parley::log_info(kLog, "loaded '" + opt.model + "' (" + desc + "), n_ctx " + std::to_string(n_ctx) +
+                                   ", n_parallel " + std::to_string(opt.n_parallel) + ", n_batch " +
+                                   std::to_string(n_batch) + ", threads " + std::to_string(opt.threads));
+        worker = std::thread([this] { run(); });
+    }
+
+    // --- chat template ------------------------------------------------------------------------
+
+    static std::string render(const std::string &t, const std::vector<parley::Message> &messages, bool add_ass,
+                              int32_t *rc_out = nullptr) {
+        std::vector<llama_chat_message> chat;
+        chat.reserve(messages.size());
+        size_t total = 0;
+        for (auto &m : messages) {
+            chat.push_back({m.role.c_str(), m.content.c_str()});
+            total += m.role.size() + m.content.size();
+        }
+        std::string buf(2 * total + 512, '\0');
+        int32_t n = llama_chat_apply_template(t.c_str(), chat.data(), chat.size(), add_ass, buf.data(),
+                                              static_cast<int32_t>(buf.size()));
+        if (n > static_cast<int32_t>(buf.size())) {
+            buf.assign(static_cast<size_t>(n), '\0');
+            n = llama_chat_apply_template(t.c_str(), chat.data(), chat.size(), add_ass, buf.data(),
+                                          static_cast<int32_t>(buf.size()));
+        }
+        if (rc_out) *rc_out = n;
+        if (n < 0) return {};
+        buf.resize(static_cast<size_t>(n));
+        return buf;
+    }
+
+    static bool template_works(const std::string &t) {
+        int32_t rc = 0;
+        render(t, {{"system", "s"}, {"user", "u"}, {"assistant", "a"}, {"user", "u"}}, true, &rc);
+        return rc >= 0;
+    }
+
+    void resolve_template() {
+        if (opt.chat_template.empty() || opt.chat_template == "auto") {
+            const char *own = llama_model_chat_template(model, nullptr);
+            if (own && template_works(own)) {
+                tmpl = own;
+            } else {
+                parley::log_warn(kLog, std::string("'") + opt.model + "': " +
+                                           (own ? "the model's chat template is not one llama.cpp can render"
+                                                : "the model has no chat template") +
+                                           "; using chatml");
+                tmpl = "chatml";
+            }
+        } else {
+            if (!template_works(opt.chat_template))
+                throw Error(PARLEY_ERR_INVALID_ARGUMENT,
+                            "llama_cpp: chat_template '" + opt.chat_template.substr(0, 80) +
+                                "' is neither a built-in template name nor a template llama.cpp recognises");
+            tmpl = opt.chat_template;
+        }
+    }
+
+    std::string apply_template(const std::vector<parley::Message> &messages) const {
+        if (messages.empty()) throw Error(PARLEY_ERR_INVALID_ARGUMENT, "llama_cpp: no messages to render");
+        int32_t rc = 0;
+        std::string out = render(tmpl, messages, true, &rc);
+        if (rc < 0)
+            throw Error(PARLEY_ERR_UNSUPPORTED, "llama_cpp: the chat template failed to render the messages");
+        return out;
+    }
+
+    std::vector<llama_token> tokenize(std::string_view text) const {
+        if (text.size() > static_cast<size_t>(INT32_MAX / 2))
+            throw Error(PARLEY_ERR_INVALID_ARGUMENT, "llama_cpp: prompt too long");
+        const auto len = static_cast<int32_t>(text.size());
+        std::vector<llama_token> toks(static_cast<size_t>(len) + 8);
+        int32_t n = llama_tokenize(vocab, text.data(), len, toks.data(), static_cast<int32_t>(toks.size()), true, true);
+        if (n < 0) {
+            if (n == INT32_MIN) throw Error(PARLEY_ERR_INVALID_ARGUMENT, "llama_cpp: prompt too long to tokenize");
+            toks.resize(static_cast<size_t>(-n));
+            n = llama_tokenize(vocab, text.data(), len, toks.data(), static_cast<int32_t>(toks.size()), true, true);
+            if (n < 0) throw Error(PARLEY_ERR_RUNTIME, "llama_cpp: tokenization failed");
+        }
+        toks.resize(static_cast<size_t>(n));
+        // A template that writes BOS itself plus add_special would give two.
+        const llama_token bos = llama_vocab_bos(vocab);
+        if (toks.size() >= 2 && bos != LLAMA_TOKEN_NULL && toks[0] == bos && toks[1] == bos) toks.erase(toks.begin());
+        return toks;
+    }
+
+    // --- submit / cancel (caller threads) -----------------------------------------------------
+
+    uint64_t submit(parley::Request q, Done done) {
+        if (!done) throw Error(PARLEY_ERR_INVALID_ARGUMENT, "llama_cpp: submit needs a callback");
+        if (q.n < 1) q.n = 1;
+        if (q.n > opt.n_parallel)
+            throw Error(PARLEY_ERR_INVALID_ARGUMENT, "llama_cpp: n = " + std::to_string(q.n) +
+                                                         " exceeds n_parallel = " + std::to_string(opt.n_parallel));
+        if (q.prompt.empty() && q.messages.empty())
+            throw Error(PARLEY_ERR_INVALID_ARGUMENT, "llama_cpp: the request has neither a prompt nor messages");
+
+        auto r = std::make_shared<Req>();
+        r->t_submit = Clock::now();
+        r->prompt = tokenize(q.prompt.empty() ? apply_template(q.messages) : q.prompt);
+        if (r->prompt.empty()) throw Error(PARLEY_ERR_INVALID_ARGUMENT, "llama_cpp: the prompt has no tokens");
+        r->max_tokens = q.max_tokens > 0 ? q.max_tokens : opt.max_tokens;
+        r->seed = q.seed ? *q.seed : std::random_device{}();
+        for (auto &s : q.stop) r->max_stop = std::max(r->max_stop, s.size());
+        q.stop.erase(std::remove_if(q.stop.begin(), q.stop.end(), [](const std::string &s) { return s.empty(); }),
+                     q.stop.end());
+        r->keyed = q.conversation != 0;
+        if (q.deadline_s > 0)
+            r->deadline = r->t_submit + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(q.deadline_s));
+        const int64_t need = static_cast<int64_t>(r->prompt.size()) + r->max_tokens;
+        if (need > n_ctx) {
+            r->prefail = PARLEY_ERR_CONTEXT_OVERFLOW;
+            r->prefail_msg = "llama_cpp: the prompt (" + std::to_string(r->prompt.size()) + " tokens) plus max_tokens (" +
+                             std::to_string(r->max_tokens) + ") exceeds the context size (" + std::to_string(n_ctx) +
+                             " tokens)";
+        }
+        r->q = std::move(q);
+        r->done = std::move(done);
+
+        uint64_t id;
+        {
+            std::lock_guard<std::mutex> lock(mu);
+            if (stop) throw Error(PARLEY_ERR_UNAVAILABLE, "llama_cpp: the engine is shutting down");
+            id = next_id++;
+            r->id = id;
+            live.emplace(id, r);
+            incoming.push_back(r);
+        }
+        cv.notify_one();
+        return id;
+    }
+
+    bool cancel(uint64_t id) {
+        {
+            std::lock_guard<std::mutex> lock(mu);
+            auto it = live.find(id);
+            if (it == live.end()) return false;
+            it->second->cancel.store(true);
+            cancel_pending = true;
+        }
+        cv.notify_one();
+        return true;
+    }
+
+    // --- slots --------------------------------------------------------------------------------
+
+    int64_t used_cells() const {
+        int64_t used = 0;
+        for (auto &s : slots)
+            if (s.state != Slot::State::Free) used += static_cast<int64_t>(s.tokens.size() - std::min(s.shared, s.tokens.size()));
+        return used;
+    }
+
+    void clear_slot(int i) {
+        Slot &s = slots[static_cast<size_t>(i)];
+        llama_memory_seq_rm(mem, i, -1, -1);
+        s.tokens.clear();
+        s.shared = 0;
+        s.keyed = false;
+        s.conversation = 0;
+        s.agent = 0;
+        s.state = Slot::State::Free;
+    }
+
+    // Idle resident sequences, least recently used first.
+    std::vector<int> idle_lru(int exclude) const {
+        std::vector<int> v;
+        for (int i = 0; i < static_cast<int>(slots.size()); ++i)
+            if (i != exclude && slots[static_cast<size_t>(i)].state == Slot::State::Idle) v.push_back(i);
+        std::sort(v.begin(), v.end(), [&](int a, int b) { return slots[static_cast<size_t>(a)].last_used < slots[static_cast<size_t>(b)].last_used; });
+        return v;
+    }
+
+    void evict(int i) {
+        clear_slot(i);
+        std::lock_guard<std::mutex> lock(mu);
+        ++stats.evictions;
+    }
+
+    llama_sampler *make_sampler(const parley::Request &q, uint64_t seed) const {
+        llama_sampler *chain = llama_sampler_chain_init(llama_sampler_chain_default_params());
+        if (q.temperature <= 0.0) {
+            llama_sampler_chain_add(chain, llama_sampler_init_greedy());
+            return chain;
+        }
+        if (q.top_k > 0) llama_sampler_chain_add(chain, llama_sampler_init_top_k(q.top_k));
+        if (q.top_p > 0.0 && q.top_p < 1.0) llama_sampler_chain_add(chain, llama_sampler_init_top_p(static_cast<float>(q.top_p), 1));
+        if (q.min_p > 0.0) llama_sampler_chain_add(chain, llama_sampler_init_min_p(static_cast<float>(q.min_p), 1));
+        llama_sampler_chain_add(chain, llama_sampler_init_temp(static_cast<float>(q.temperature)));
+        auto s32 = static_cast<uint32_t>(seed);
+        if (s32 == LLAMA_DEFAULT_SEED) s32 = LLAMA_DEFAULT_SEED - 1; // that value means "random" to llama.cpp
+        llama_sampler_chain_add(chain, llama_sampler_init_dist(s32));
+        return chain;
+    }
+
+    // Try to give `r` its sequences (FIFO admission). False: wait for running requests to finish.
+    bool try_admit(const ReqPtr &r) {
+        const int n = r->q.n;
+        int primary = -1;
+        if (r->keyed) {
+            for (int i = 0; i < static_cast<int>(slots.size()); ++i) {
+                const Slot &s = slots[static_cast<size_t>(i)];
+                if (s.state == Slot::State::Idle && s.keyed && s.conversation == r->q.conversation && s.agent == r->q.agent &&
+                    (primary < 0 || s.last_used > slots[static_cast<size_t>(primary)].last_used))
+                    primary = i;
+            }
+        }
+        std::vector<int> free_slots;
+        for (int i = 0; i < static_cast<int>(slots.size()); ++i)
+            if (slots[static_cast<size_t>(i)].state == Slot::State::Free) free_slots.push_back(i);
+        std::vector<int> idle = idle_lru(primary);
+        const int need = n - (primary >= 0 ? 1 : 0);
+        if (static_cast<int>(free_slots.size() + idle.size()) < need) return false;
+
+        // Reusable prefix: at least one prompt token is always decoded, for its logits.
+        int64_t lcp = 0;
+        if (primary >= 0) {
+            const auto &have = slots[static_cast<size_t>(primary)].tokens;
+            const size_t lim = std::min(have.size(), r->prompt.size() - 1);
+            while (static_cast<size_t>(lcp) < lim && have[static_cast<size_t>(lcp)] == r->prompt[static_cast<size_t>(lcp)]) ++lcp;
+        }
+
+        // KV room: what is resident now, less what trimming frees, plus this prompt and a first token each.
+        int64_t used = used_cells();
+        if (primary >= 0) used -= static_cast<int64_t>(slots[static_cast<size_t>(primary)].tokens.size()) - lcp;
+        const int64_t want = static_cast<int64_t>(r->prompt.size()) - lcp + n;
+        // Idle sequences taken as siblings are evicted anyway; count them out first.
+        size_t idle_pos = 0;
+        std::vector<int> take;
+        for (int f : free_slots) {
+            if (static_cast<int>(take.size()) == need) break;
+            take.push_back(f);
+        }
+        while (static_cast<int>(take.size()) < need) {
+            int i = idle[idle_pos++];
+            used -= static_cast<int64_t>(slots[static_cast<size_t>(i)].tokens.size());
+            take.push_back(i);
+        }
+        std::vector<int> extra_evict;
+        while (used + want > n_ctx && idle_pos < idle.size()) {
+            int i = idle[idle_pos++];
+            used -= static_cast<int64_t>(slots[static_cast<size_t>(i)].tokens.size());
+            extra_evict.push_back(i);
+        }
+        if (used + want > n_ctx && !running.empty()) return false;
+
+        // Commit.
+        for (int i : extra_evict) evict(i);
+        for (int i : take)
+            if (slots[static_cast<size_t>(i)].state == Slot::State::Idle) evict(i);
+        if (primary >= 0) {
+            Slot &s = slots[static_cast<size_t>(primary)];
+            if (static_cast<size_t>(lcp) < s.tokens.size()) {
+                if (llama_memory_seq_rm(mem, primary, static_cast<llama_pos>(lcp), -1)) {
+                    s.tokens.resize(static_cast<size_t>(lcp));
+                } else {
+                    llama_memory_seq_rm(mem, primary, -1, -1);
+                    s.tokens.clear();
+                    lcp = 0;
+                }
+            }
+        } else {
+            primary = take.front();
+            take.erase(take.begin());
+        }
+        Slot &ps = slots[static_cast<size_t>(primary)];
+        ps.state = Slot::State::Busy;
+        ps.keyed = r->keyed;
+        ps.conversation = r->q.conversation;
+        ps.agent = r->q.agent;
+        ps.shared = 0;
+        r->choices.assign(static_cast<size_t>(n), Choice{});
+        r->choices[0].slot = primary;
+        for (int k = 1; k < n; ++k) {
+            int i = take[static_cast<size_t>(k - 1)];
+            Slot &s = slots[static_cast<size_t>(i)];
+            s.state = Slot::State::Busy;
+            s.keyed = false;
+            r->choices[static_cast<size_t>(k)].slot = i;
+        }
+        for (int k = 0; k < n; ++k) r->choices[static_cast<size_t>(k)].smpl = make_sampler(r->q, r->seed + static_cast<uint64_t>(k));
+        r->cached = lcp;
+        r->n_past = lcp;
+        r->phase = Req::Phase::Prefill;
+        if (!r->started) {
+            r->started = true;
+            r->t_start = Clock::now();
+        }
+        running.push_back(r);
+        return true;
+    }
+
+    // Give back a request's sequences. A finished keyed request keeps its primary sequence resident.
+    void release(Req &r, bool keep_cache) {
+        for (size_t k = 0; k < r.choices.size(); ++k) {
+            Choice &c = r.choices[k];
+            if (c.smpl) llama_sampler_free(c.smpl);
+            c.smpl = nullptr;
+            if (c.slot < 0) continue;
+            if (k == 0 && keep_cache && r.keyed) {
+                // One resident copy per (conversation, agent): drop an older one.
+                for (int i = 0; i < static_cast<int>(slots.size()); ++i) {
+                    const Slot &s = slots[static_cast<size_t>(i)];
+                    if (i != c.slot && s.state == Slot::State::Idle && s.keyed && s.conversation == r.q.conversation &&
+                        s.agent == r.q.agent)
+                        clear_slot(i);
+                }
+                Slot &s = slots[static_cast<size_t>(c.slot)];
+                s.state = Slot::State::Idle;
+                s.shared = 0;
+                s.last_used = ++tick;
+            } else {
+                clear_slot(c.slot);
+            }
+            c.slot = -1;
+        }
+    }
+
+    void finish(const ReqPtr &r, parley_status status, std::string error, bool keep_cache) {
+        const auto now = Clock::now();
+        Completion c;
+        c.status = status;
+        c.error = std::move(error);
+        c.prompt_tokens = static_cast<int64_t>(r->prompt.size());
+        c.cached_tokens = r->cached;
+        for (auto &ch : r->choices) {
+            const int32_t reason = ch.finished ? ch.finish_reason
+                                               : (status == PARLEY_ERR_CANCELLED ? PARLEY_FINISH_CANCELLED : PARLEY_FINISH_ERROR);
+            c.completion_tokens += ch.n_gen;
+            c.choices.push_back(parley::Choice{std::move(ch.text), reason, ch.n_gen});
+        }
+        if (status != PARLEY_OK && status != PARLEY_ERR_CANCELLED) c.choices.clear();
+        c.total_s = seconds(r->t_submit, now);
+        if (r->started) {
+            c.queue_s = seconds(r->t_submit, r->t_start);
+            c.prefill_s = seconds(r->t_start, r->got_first ? r->t_first : now);
+        } else {
+            c.queue_s = c.total_s;
+        }
+        release(*r, keep_cache);
+        running.erase(std::remove(running.begin(), running.end(), r), running.end());
+        admission_blocked = false;
+        finished.emplace_back(r, std::move(c));
+    }
+
+    // Send a running request back to the head of the queue; it restarts from its prompt.
+    void preempt(const ReqPtr &r) {
+        release(*r, false);
+        r->choices.clear();
+        r->phase = Req::Phase::Queued;
+        r->n_past = 0;
+        r->cached = 0;
+        r->got_first = false;
+        running.erase(std::remove(running.begin(), running.end(), r), running.end());
+        waiting.push_front(r);
+        admission_blocked = true;
+        std::lock_guard<std::mutex> lock(mu);
+        ++stats.preemptions;
+    }
+
+    // --- generation ---------------------------------------------------------------------------
+
+    std::string piece(llama_token t) const {
+        char buf[256];
+        int32_t n = llama_token_to_piece(vocab, t, buf, sizeof buf, 0, false);
+        if (n >= 0) return std::string(buf, static_cast<size_t>(n));
+        std::string big(static_cast<size_t>(-n), '\0');
+        n = llama_token_to_piece(vocab, t, big.data(), static_cast<int32_t>(big.size()), 0, false);
+        if (n < 0) return {};
+        big.resize(static_cast<size_t>(n));
+        return big;
+    }
+
+    void end_choice(Choice &c, int32_t reason) {
+        c.finished = true;
+        c.finish_reason = reason;
+        c.pending = LLAMA_TOKEN_NULL;
+        c.partial.clear(); // an incomplete UTF-8 sequence at the end is dropped
+    }
+
+    // A token sampled for choice `c`: end of generation, stop string, length, or the next input.
+    void accept(Req &r, Choice &c, llama_token tok) {
+        if (!r.got_first) {
+            r.got_first = true;
+            r.t_first = Clock::now();
+        }
+        if (llama_vocab_is_eog(vocab, tok)) {
+            end_choice(c, PARLEY_FINISH_STOP);
+            return;
+        }
+        ++c.n_gen;
+        const size_t before = c.text.size();
+        c.partial += piece(tok);
+        drain_utf8(c.partial, c.text);
+        if (!r.q.stop.empty() && c.text.size() > before) {
+            const size_t from = before + 1 > r.max_stop ? before + 1 - r.max_stop : 0;
+            size_t cut = std::string::npos;
+            for (auto &s : r.q.stop) {
+                size_t p = c.text.find(s, from);
+                if (p < cut) cut = p;
+            }
+            if (cut != std::string::npos) {
+                c.text.resize(cut);
+                end_choice(c, PARLEY_FINISH_STOP);
+                return;
+            }
+        }
+        const Slot &s = slots[static_cast<size_t>(c.slot)];
+        if (c.n_gen >= r.max_tokens || static_cast<int64_t>(s.tokens.size()) >= n_ctx) {
+            end_choice(c, PARLEY_FINISH_LENGTH);
+            return;
+        }
+        c.pending = tok;
+    }
+
+    void add_token(llama_token t, llama_pos pos, int seq, bool logits) {
+        const int i = batch.n_tokens++;
+        batch.token[i] = t;
+        batch.pos[i] = pos;
+        batch.n_seq_id[i] = 1;
+        batch.seq_id[i][0] = seq;
+        batch.logits[i] = logits ? 1 : 0;
+    }
+
+    struct Chunk {
+        ReqPtr r;
+        int64_t take;
+    };
+
+    // One batch: a decode token per running sequence, then prefill chunks up to n_batch tokens.
+    std::vector<Chunk> build_batch() {
+        batch.n_tokens = 0;
+        std::vector<Chunk> chunks;
+        for (auto &r : running) {
+            if (r->phase != Req::Phase::Generate) continue;
+            for (auto &c : r->choices) {
+                c.batch_idx = -1;
+                if (c.finished) continue;
+                const Slot &s = slots[static_cast<size_t>(c.slot)];
+                c.batch_idx = batch.n_tokens;
+                add_token(c.pending, static_cast<llama_pos>(s.tokens.size()), c.slot, true);
+            }
+        }
+        int64_t budget = n_batch - batch.n_tokens;
+        for (auto &r : running) {
+            if (r->phase != Req::Phase::Prefill) continue;
+            r->prefill_idx = -1;
+            if (budget <= 0) continue;
+            const int64_t left = static_cast<int64_t>(r->prompt.size()) - r->n_past;
+            const int64_t take = std::min(budget, left);
+            const int seq = r->choices[0].slot;
+            for (int64_t k = 0; k < take; ++k) {
+                const int64_t p = r->n_past + k;
+                const bool last = p + 1 == static_cast<int64_t>(r->prompt.size());
+                if (last) r->prefill_idx = batch.n_tokens;
+                add_token(r->prompt[static_cast<size_t>(p)], static_cast<llama_pos>(p), seq, last);
+            }
+            budget -= take;
+            chunks.push_back({r, take});
+        }
+        return chunks;
+    }
+
+    // Decode one batch, recovering from a full KV cache; then sample.
+    void step() {
+        std::vector<Chunk> chunks;
+        for (;;) {
+            chunks = build_batch();
+            if (batch.n_tokens == 0) return;
+            // The cell count is exact for a unified cache (shared prefixes counted once), so a batch
+            // that cannot fit is handled here without asking llama_decode (which would log a warning).
+            const bool room = used_cells() + batch.n_tokens <= n_ctx;
+            const int32_t rc = room ? llama_decode(ctx, batch) : 1;
+            if (rc == 0) break;
+            if (rc == 1) {
+                // No KV room: drop an idle resident sequence, else send the newest request back to
+                // the queue, else (alone and still no room) fail it.
+                auto idle = idle_lru(-1);
+                if (!idle.empty()) {
+                    evict(idle.front());
+                } else if (running.size() > 1) {
+                    preempt(running.back());
+                } else {
+                    finish(running.back(), PARLEY_ERR_CONTEXT_OVERFLOW,
+                           "llama_cpp: the KV cache (" + std::to_string(n_ctx) +
+                               " cells) is full; raise n_ctx or lower max_tokens or n",
+                           false);
+                }
+                continue;
+            }
+            // Fatal: the cache may hold part of the batch; every request in it fails.
+            std::vector<ReqPtr> victims = running;
+            for (auto &r : victims)
+                finish(r, PARLEY_ERR_RUNTIME, "llama_cpp: llama_decode failed (" + std::to_string(rc) + ")", false);
+            return;
+        }
+        {
+            std::lock_guard<std::mutex> lock(mu);
+            ++stats.decode_calls;
+            std::set<int> seqs;
+            for (int i = 0; i < batch.n_tokens; ++i) seqs.insert(batch.seq_id[i][0]);
+            stats.max_batch_seqs = std::max<uint64_t>(stats.max_batch_seqs, seqs.size());
+        }
+
+        // The decoded tokens are in the cache now.
+        for (auto &r : running) {
+            if (r->phase != Req::Phase::Generate) continue;
+            for (auto &c : r->choices)
+                if (c.batch_idx >= 0) slots[static_cast<size_t>(c.slot)].tokens.push_back(c.pending);
+        }
+        for (auto &ch : chunks) {
+            Req &r = *ch.r;
+            auto &s = slots[static_cast<size_t>(r.choices[0].slot)];
+            s.tokens.insert(s.tokens.end(), r.prompt.begin() + r.n_past, r.prompt.begin() + r.n_past + ch.take);
+            r.n_past += ch.take;
+        }
+
+        // Sample.
+        std::vector<ReqPtr> done_now;
+        for (auto &rp : running) {
+            Req &r = *rp;
+            if (r.phase == Req::Phase::Generate) {
+                for (auto &c : r.choices) {
+                    if (c.batch_idx < 0 || c.finished) continue;
+                    accept(r, c, llama_sampler_sample(c.smpl, ctx, c.batch_idx));
+                }
+            } else if (r.phase == Req::Phase::Prefill && r.prefill_idx >= 0 &&
+                       r.n_past == static_cast<int64_t>(r.prompt.size())) {
+                // Prompt complete: the other samples share its cells, then every sample draws its
+                // first token from the same logits.
+                const int primary = r.choices[0].slot;
+                for (size_t k = 1; k < r.choices.size(); ++k) {
+                    const int seq = r.choices[k].slot;
+                    llama_memory_seq_cp(mem, primary, seq, -1, -1);
+                    Slot &s = slots[static_cast<size_t>(seq)];
+                    s.tokens = r.prompt;
+                    s.shared = r.prompt.size();
+                }
+                r.phase = Req::Phase::Generate;
+                for (auto &c : r.choices) accept(r, c, llama_sampler_sample(c.smpl, ctx, r.prefill_idx));
+            }
+            if (r.phase == Req::Phase::Generate &&
+                std::all_of(r.choices.begin(), r.choices.end(), [](const Choice &c) { return c.finished; }))
+                done_now.push_back(rp);
+        }
+        for (auto &r : done_now) finish(r, PARLEY_OK, {}, true);
+    }
+
+    // Cancellations, deadlines and requests that failed at submit.
+    void sweep() {
+        const auto now = Clock::now();
+        auto verdict = [&](const ReqPtr &r, parley_status &st, std::string &msg) {
+            if (r->cancel.load()) {
+                st = PARLEY_ERR_CANCELLED;
+                msg = "llama_cpp: request cancelled";
+                return true;
+            }
+            if (r->prefail != PARLEY_OK) {
+                st = r->prefail;
+                msg = r->prefail_msg;
+                return true;
+            }
+            if (r->deadline && now >= *r->deadline) {
+                st = PARLEY_ERR_UNAVAILABLE;
+                msg = "llama_cpp: deadline of " + std::to_string(r->q.deadline_s) + " s exceeded";
+                return true;
+            }
+            return false;
+        };
+        parley_status st;
+        std::string msg;
+        for (auto it = waiting.begin(); it != waiting.end();) {
+            if (verdict(*it, st, msg)) {
+                ReqPtr r = *it;
+                it = waiting.erase(it);
+                finish(r, st, msg, false);
+            } else {
+                ++it;
+            }
+        }
+        std::vector<ReqPtr> snapshot = running;
+        for (auto &r : snapshot)
+            if (verdict(r, st, msg)) finish(r, st, msg, true); // its cache is consistent: keep it
+    }
+
+    void deliver() {
+        for (auto &[r, c] : finished) {
+            {
+                // Finished: from now on cancel() says "unknown id", even while the callback runs.
+                std::lock_guard<std::mutex> lock(mu);
+                live.erase(r->id);
+            }
+            try {
+                r->done(std::move(c));
+            } catch (const std::exception &e) {
+                parley::log(PARLEY_LOG_ERROR, kLog, std::string("a completion callback threw: ") + e.what());
+            } catch (...) {
+                parley::log(PARLEY_LOG_ERROR, kLog, "a completion callback threw");
+            }
+        }
+        finished.clear();
+    }
+
+    std::optional<Clock::time_point> next_deadline() const {
+        std::optional<Clock::time_point> d;
+        for (auto &r : waiting)
+            if (r->deadline && (!d || *r->deadline < *d)) d = r->deadline;
+        return d;
+    }
+
+    void run() {
+        for (;;) {
+            bool stopping = false;
+            {
+                std::unique_lock<std::mutex> lock(mu);
+                auto ready = [&] { return stop || cancel_pending || !incoming.empty() || !running.empty(); };
+                if (!ready()) {
+                    if (waiting.empty()) {
+                        cv.wait(lock, ready);
+                    } else {
+                        // Nothing runs yet requests wait (should not last): wake for their deadlines.
+                        auto until = Clock::now() + std::chrono::milliseconds(50);
+                        if (auto d = next_deadline(); d && *d < until) until = *d;
+                        cv.wait_until(lock, until, ready);
+                    }
+                }
+                stopping = stop;
+                cancel_pending = false;
+                while (!incoming.empty()) {
+                    waiting.push_back(std::move(incoming.front()));
+                    incoming.pop_front();
+                }
+            }
+            if (stopping) break;
+            {
+                std::lock_guard<std::mutex> lock(slots_mu);
+                sweep();
+                while (!waiting.empty() && (!admission_blocked || running.empty())) {
+                    ReqPtr r = waiting.front();
+                    if (!try_admit(r)) break;
+                    waiting.pop_front();
+                }
+                if (running.empty()) admission_blocked = false;
+                step();
+            }
+            deliver();
+        }
+        // Shutting down: everything outstanding is cancelled.
+        {
+            std::lock_guard<std::mutex> lock(mu);
+            while (!incoming.empty()) {
+                waiting.push_back(std::move(incoming.front()));
+                incoming.pop_front();
+            }
+        }
+        {
+            std::lock_guard<std::mutex> lock(slots_mu);
+            std::vector<ReqPtr> all(running.begin(), running.end());
+            all.insert(all.end(), waiting.begin(), waiting.end());
+            waiting.clear();
+            for (auto &r : all) finish(r, PARLEY_ERR_CANCELLED, "llama_cpp: the backend was destroyed", false);
+        }
+        deliver();
+    }
+};
+
+// =============================================================================================
+// Engine
+// =============================================================================================
+
+Engine::Engine(EngineOptions options) : impl_(std::make_unique<Impl>(std::move(options))) { impl_->load(); }
+Engine::~Engine() = default;
+
+uint64_t Engine::submit(parley::Request request, Done done) { return impl_->submit(std::move(request), std::move(done)); }
+bool Engine::cancel(uint64_t id) { return impl_->cancel(id); }
+std::string Engine::apply_template(const std::vector<parley::Message> &messages) const { return impl_->apply_template(messages); }
+
+std::vector<int32_t> Engine::tokenize(std::string_view text) const {
+    auto t = impl_->tokenize(text);
+    return {t.begin(), t.end()};
+}
+
+std::vector<int32_t> Engine::resident_tokens(uint64_t conversation, uint32_t agent) const {
+    std::lock_guard<std::mutex> lock(impl_->slots_mu);
+    for (auto &s : impl_->slots)
+        if (s.state != Impl::Slot::State::Free && s.keyed && s.conversation == conversation && s.agent == agent)
+            return {s.tokens.begin(), s.tokens.end()};
+    return {};
+}
+
+const std::string &Engine::model_path() const { return impl_->model_path; }
+const std::string &Engine::chat_template() const { return impl_->tmpl; }
+int64_t Engine::context_size() const { return impl_->n_ctx; }
+int Engine::n_parallel() const { return impl_->opt.n_parallel; }
+int Engine::threads() const { return impl_->opt.threads; }
+EngineStats Engine::stats() const {
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    return impl_->stats;
+}
+
+} // namespace parley::llama_cpp

@@ -1,0 +1,67 @@
+// libparley-llama_cpp.so: the `llama_cpp/backend` component over parley::llama_cpp::Engine.
+#include "engine.hpp"
+
+#include <parley/sdk.hpp>
+
+#include <string>
+
+namespace {
+
+const parley_param kParams[] = {
+    {"model", PARLEY_TYPE_PATH, PARLEY_PARAM_REQUIRED | PARLEY_PARAM_MUST_EXIST, nullptr, "GGUF model file"},
+    {"chat_template", PARLEY_TYPE_STRING, 0, "auto",
+     "\"auto\" (the GGUF's own template, else chatml), a llama.cpp built-in name (chatml, llama2, llama3, "
+     "phi3, gemma, ...) or a template string"},
+    {"n_ctx", PARLEY_TYPE_INT, 0, "8192", "KV cache cells shared by all sequences; also the per-request limit"},
+    {"n_parallel", PARLEY_TYPE_INT, 0, "16", "sequence slots: requests decoded together or kept resident (<= 256)"},
+    {"n_batch", PARLEY_TYPE_INT, 0, "2048", "tokens per decode step (one per running sequence + prefill chunks)"},
+    {"n_ubatch", PARLEY_TYPE_INT, 0, "512", "physical micro-batch size"},
+    {"threads", PARLEY_TYPE_INT, 0, "physical cores", "CPU threads for decoding and prefill"},
+    {"max_tokens", PARLEY_TYPE_INT, 0, "512", "tokens to generate when a request leaves max_tokens unset"},
+};
+
+int positive(const parley::Config &cfg, const char *key, int fallback, bool zero_ok = false) {
+    const int64_t v = cfg.get(key, static_cast<int64_t>(fallback));
+    if (v < (zero_ok ? 0 : 1) || v > (int64_t{1} << 30))
+        throw parley::Error(PARLEY_ERR_INVALID_ARGUMENT,
+                            std::string("llama_cpp: '") + key + "' must be " + (zero_ok ? ">= 0" : "> 0") + ", got " +
+                                std::to_string(v));
+    return static_cast<int>(v);
+}
+
+parley::llama_cpp::EngineOptions options(const parley::Config &cfg) {
+    parley::llama_cpp::EngineOptions o;
+    o.model = cfg.get("model", "");
+    if (o.model.empty()) throw parley::Error(PARLEY_ERR_INVALID_ARGUMENT, "llama_cpp: 'model' is required");
+    o.chat_template = cfg.get("chat_template", "auto");
+    o.n_ctx = positive(cfg, "n_ctx", o.n_ctx);
+    o.n_parallel = positive(cfg, "n_parallel", o.n_parallel);
+    o.n_batch = positive(cfg, "n_batch", o.n_batch);
+    o.n_ubatch = positive(cfg, "n_ubatch", o.n_ubatch);
+    o.threads = positive(cfg, "threads", 0, true); // 0: physical cores
+    o.max_tokens = positive(cfg, "max_tokens", o.max_tokens);
+    return o;
+}
+
+class LlamaBackend final : public parley::Backend {
+  public:
+    explicit LlamaBackend(const parley::Config &cfg) : engine_(options(cfg)) {}
+
+    uint64_t submit(parley::Request request, Done done) override { return engine_.submit(std::move(request), std::move(done)); }
+    bool cancel(uint64_t id) override { return engine_.cancel(id); }
+    parley::BackendInfo info() override { return {engine_.model_path(), engine_.context_size(), engine_.n_parallel()}; }
+    std::string apply_template(const std::vector<parley::Message> &messages) override {
+        return engine_.apply_template(messages);
+    }
+
+  private:
+    parley::llama_cpp::Engine engine_;
+};
+
+} // namespace
+
+PARLEY_PLUGIN("llama_cpp", "0.1.0", "Embedded llama.cpp inference (continuous batching, prefix reuse)",
+              parley::backend<LlamaBackend>("backend", 1,
+                                            "llama.cpp engine: one model, continuous batching over n_parallel "
+                                            "sequences, per-conversation KV reuse",
+                                            kParams));

@@ -1,0 +1,498 @@
+// Tests of the llama.cpp engine (directly) and of libparley-llama_cpp.so (through the C ABI),
+// on the tiny models in shared/models. Threads are kept at 2.
+#include "engine.hpp"
+
+#include <parley/testing.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <dlfcn.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdlib>
+#include <future>
+#include <mutex>
+#include <thread>
+
+using parley::Completion;
+using parley::Request;
+using parley::llama_cpp::Engine;
+using parley::llama_cpp::EngineOptions;
+
+namespace {
+
+const char *kGolden = ", there was a little girl named Lily. She loved to play outside in the park.";
+
+std::string shared_dir() {
+    if (const char *env = std::getenv("PARLEY_SHARED_DIR"); env && *env) return env;
+    return PARLEY_SHARED_DIR;
+}
+std::string stories() { return shared_dir() + "/models/stories260K.gguf"; }
+std::string tiny_llama2() { return shared_dir() + "/models/llama-2-tiny-random.gguf"; }
+
+EngineOptions opts(std::string model = stories(), int n_ctx = 2048, int n_parallel = 16) {
+    EngineOptions o;
+    o.model = std::move(model);
+    o.n_ctx = n_ctx;
+    o.n_parallel = n_parallel;
+    o.threads = 2;
+    return o;
+}
+
+Request raw(std::string prompt, int max_tokens, double temperature = 0.0) {
+    Request r;
+    r.prompt = std::move(prompt);
+    r.max_tokens = max_tokens;
+    r.temperature = temperature;
+    return r;
+}
+
+// Collects completions and counts callbacks per request.
+struct Pending {
+    std::shared_ptr<std::promise<Completion>> promise = std::make_shared<std::promise<Completion>>();
+    std::shared_ptr<std::atomic<int>> calls = std::make_shared<std::atomic<int>>(0);
+    std::future<Completion> future = promise->get_future();
+    uint64_t id = 0;
+
+    Completion get() {
+        REQUIRE(future.wait_for(std::chrono::seconds(20)) == std::future_status::ready);
+        return future.get();
+    }
+};
+
+Pending submit(Engine &e, Request r) {
+    Pending p;
+    auto promise = p.promise;
+    auto calls = p.calls;
+    p.id = e.submit(std::move(r), [promise, calls](Completion &&c) {
+        if (calls->fetch_add(1) == 0) promise->set_value(std::move(c));
+    });
+    return p;
+}
+
+Completion run(Engine &e, Request r) { return submit(e, std::move(r)).get(); }
+
+std::string text_of(const Completion &c, size_t i = 0) {
+    REQUIRE(c.status == PARLEY_OK);
+    REQUIRE(c.choices.size() > i);
+    return c.choices[i].text;
+}
+
+bool valid_utf8(const std::string &s) {
+    size_t i = 0;
+    while (i < s.size()) {
+        auto b = static_cast<unsigned char>(s[i]);
+        int len = b < 0x80 ? 1 : (b >> 5) == 6 ? 2 : (b >> 4) == 14 ? 3 : (b >> 3) == 30 ? 4 : 0;
+        if (len == 0 || i + len > s.size()) return false;
+        for (int k = 1; k < len; ++k)
+            if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return false;
+        i += len;
+    }
+    return true;
+}
+
+} // namespace
+
+TEST_CASE("greedy raw prompt gives the golden stories260K text", "[llama]") {
+    parley::testing::TestHost host;
+    Engine e(opts());
+    CHECK(e.threads() == 2);
+    auto c = run(e, raw("Once upon a time", 40));
+    const std::string t = text_of(c);
+    INFO(t);
+    CHECK(t.rfind(kGolden, 0) == 0);
+    CHECK(c.prompt_tokens == 5);
+    CHECK(c.cached_tokens == 0);
+    CHECK(c.completion_tokens == 40);
+    CHECK(c.choices[0].finish_reason == PARLEY_FINISH_LENGTH);
+    CHECK(c.total_s >= c.queue_s);
+    CHECK(c.prefill_s >= 0);
+}
+
+TEST_CASE("greedy text is the same alone and batched with 15 other requests", "[llama]") {
+    parley::testing::TestHost host;
+    Engine e(opts());
+    const std::string alone = text_of(run(e, raw("Once upon a time", 40)));
+
+    const char *others[] = {"The cat", "Tom had a", "One day, a bird", "Lily saw a big", "The sun was",
+                            "A little boy", "Mom said", "The dog ran", "Sue liked to", "There was a tree",
+                            "Ben and Anna", "The red ball", "In the park", "A frog jumped", "The old man"};
+    std::vector<Pending> batch;
+    batch.push_back(submit(e, raw("Once upon a time", 40)));
+    for (const char *p : others) batch.push_back(submit(e, raw(p, 40 + static_cast<int>(std::strlen(p)))));
+    std::vector<Completion> out;
+    for (auto &p : batch) out.push_back(p.get());
+    CHECK(text_of(out[0]) == alone);
+    for (auto &c : out) CHECK(c.status == PARLEY_OK);
+    CHECK(e.stats().max_batch_seqs > 1); // they really were decoded together
+
+    // And each of the others is the same as alone.
+    for (size_t i = 0; i < 3; ++i) {
+        const char *p = others[i];
+        CHECK(text_of(run(e, raw(p, 40 + static_cast<int>(std::strlen(p))))) == text_of(out[i + 1]));
+    }
+}
+
+TEST_CASE("long prompts are prefilled in chunks beside running decodes", "[llama]") {
+    parley::testing::TestHost host;
+    const std::string p = std::string("Once upon a time") + kGolden; // ~25 tokens
+    Engine ref(opts());
+    const std::string want_long = text_of(run(ref, raw(p, 30)));
+    const std::string want_short = text_of(run(ref, raw("The cat", 60)));
+
+    EngineOptions o = opts(stories(), 2048, 4);
+    o.n_batch = 4; // 1 decode token + 3 prompt tokens per step
+    o.n_ubatch = 4;
+    Engine e(o);
+    auto a = submit(e, raw("The cat", 60));
+    auto b = submit(e, raw(p, 30));
+    CHECK(text_of(a.get()) == want_short);
+    auto cb = b.get();
+    CHECK(text_of(cb) == want_long);
+    CHECK(cb.prompt_tokens > 20);
+    CHECK(e.stats().max_batch_seqs == 2); // prefill chunks rode along with the decode token
+}
+
+TEST_CASE("a later turn of the same conversation and agent reuses its prefix", "[llama]") {
+    parley::testing::TestHost host;
+    Engine e(opts());
+    Request t1 = raw("Once upon a time", 20);
+    t1.conversation = 7;
+    t1.agent = 1;
+    auto c1 = run(e, t1);
+    const std::string a1 = text_of(c1);
+    CHECK(c1.cached_tokens == 0);
+
+    const auto resident = e.resident_tokens(7, 1);
+    CHECK(resident.size() == 5 + 20 - 1); // prompt + the answer's tokens but its last (never decoded)
+
+    const std::string p2 = "Once upon a time" + a1 + " Then she went home. The next day";
+    const auto toks2 = e.tokenize(p2);
+    size_t lcp = 0;
+    while (lcp < resident.size() && lcp < toks2.size() - 1 && resident[lcp] == toks2[lcp]) ++lcp;
+
+    Request t2 = raw(p2, 20);
+    t2.conversation = 7;
+    t2.agent = 1;
+    auto c2 = run(e, t2);
+    CHECK(c2.prompt_tokens == static_cast<int64_t>(toks2.size()));
+    CHECK(c2.cached_tokens > 5);
+    CHECK(c2.cached_tokens == static_cast<int64_t>(lcp));
+
+    // Same text as computing the whole prompt from scratch.
+    CHECK(text_of(c2) == text_of(run(e, raw(p2, 20))));
+
+    // Another agent of the same conversation has its own history: nothing to reuse.
+    Request other = raw(p2, 5);
+    other.conversation = 7;
+    other.agent = 2;
+    CHECK(run(e, other).cached_tokens == 0);
+
+    // The first agent's sequence is still resident and grew with turn 2.
+    CHECK(e.resident_tokens(7, 1).size() > resident.size());
+}
+
+TEST_CASE("resident sequences are evicted least recently used first", "[llama]") {
+    parley::testing::TestHost host;
+    Engine e(opts(stories(), 2048, 2));
+    for (uint64_t conv = 1; conv <= 3; ++conv) {
+        Request r = raw("Once upon a time", 10);
+        r.conversation = conv;
+        CHECK(run(e, r).status == PARLEY_OK);
+    }
+    CHECK(e.resident_tokens(1, 0).empty()); // evicted for conversation 3
+    CHECK(!e.resident_tokens(2, 0).empty());
+    CHECK(!e.resident_tokens(3, 0).empty());
+    CHECK(e.stats().evictions >= 1);
+}
+
+TEST_CASE("cancel fires the callback once with PARLEY_ERR_CANCELLED", "[llama]") {
+    parley::testing::TestHost host;
+    Engine e(opts(stories(), 2048, 1));
+    auto running = submit(e, raw("Once upon a time", 1500, 1.0));
+    auto queued = submit(e, raw("The cat", 1500));
+    CHECK(e.cancel(queued.id));
+    CHECK(e.cancel(running.id));
+    auto cq = queued.get();
+    auto cr = running.get();
+    CHECK(cq.status == PARLEY_ERR_CANCELLED);
+    CHECK(cr.status == PARLEY_ERR_CANCELLED);
+    CHECK_FALSE(cr.error.empty());
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    CHECK(queued.calls->load() == 1);
+    CHECK(running.calls->load() == 1);
+    CHECK_FALSE(e.cancel(queued.id)); // delivered: unknown now
+    CHECK_FALSE(e.cancel(987654));
+    // The engine still works.
+    CHECK(text_of(run(e, raw("Once upon a time", 40))).rfind(kGolden, 0) == 0);
+}
+
+TEST_CASE("destroying the engine cancels what is outstanding", "[llama]") {
+    parley::testing::TestHost host;
+    std::vector<Pending> ps;
+    {
+        Engine e(opts(stories(), 2048, 2));
+        for (int i = 0; i < 6; ++i) ps.push_back(submit(e, raw("Once upon a time", 1000, 1.0)));
+    }
+    for (auto &p : ps) {
+        auto c = p.get();
+        CHECK((c.status == PARLEY_ERR_CANCELLED || c.status == PARLEY_OK));
+        CHECK(p.calls->load() == 1);
+    }
+}
+
+TEST_CASE("a deadline abandons a request with PARLEY_ERR_UNAVAILABLE", "[llama]") {
+    parley::testing::TestHost host;
+    Engine e(opts(stories(), 2048, 1));
+    auto busy = submit(e, raw("Once upon a time", 1500, 1.0));
+    Request late = raw("The cat", 10);
+    late.deadline_s = 0.001;
+    auto c = submit(e, late).get();
+    CHECK(c.status == PARLEY_ERR_UNAVAILABLE);
+    e.cancel(busy.id);
+    busy.get();
+}
+
+TEST_CASE("stop strings cut the text", "[llama]") {
+    parley::testing::TestHost host;
+    Engine e(opts());
+    Request r = raw("Once upon a time", 40);
+    r.stop = {"Lily"};
+    auto c = run(e, r);
+    CHECK(text_of(c) == ", there was a little girl named ");
+    CHECK(c.choices[0].finish_reason == PARLEY_FINISH_STOP);
+
+    r.stop = {"park.", "little girl"}; // spans tokens; the earliest match wins
+    c = run(e, r);
+    CHECK(text_of(c) == ", there was a ");
+    CHECK(c.choices[0].finish_reason == PARLEY_FINISH_STOP);
+
+    r.stop = {"never appears in the text"};
+    c = run(e, r);
+    CHECK(text_of(c).rfind(kGolden, 0) == 0);
+    CHECK(c.choices[0].finish_reason == PARLEY_FINISH_LENGTH);
+}
+
+TEST_CASE("n samples share the prompt and seeds make them reproducible", "[llama]") {
+    parley::testing::TestHost host;
+    Engine e(opts());
+    auto sample = [&](uint64_t seed, int n) {
+        Request r = raw("Once upon a time", 30, 1.0);
+        r.n = n;
+        r.seed = seed;
+        return run(e, r);
+    };
+    auto a = sample(42, 3);
+    REQUIRE(a.status == PARLEY_OK);
+    REQUIRE(a.choices.size() == 3);
+    CHECK(a.prompt_tokens == 5);
+    int64_t sum = 0;
+    for (auto &ch : a.choices) sum += ch.completion_tokens;
+    CHECK(a.completion_tokens == sum);
+    CHECK((a.choices[0].text != a.choices[1].text || a.choices[1].text != a.choices[2].text));
+
+    auto b = sample(42, 3);
+    for (size_t i = 0; i < 3; ++i) CHECK(b.choices[i].text == a.choices[i].text);
+
+    auto d = sample(4242, 3);
+    CHECK((d.choices[0].text != a.choices[0].text || d.choices[1].text != a.choices[1].text ||
+           d.choices[2].text != a.choices[2].text));
+
+    // Sample i is seeded seed + i.
+    CHECK(text_of(sample(43, 1)) == a.choices[1].text);
+}
+
+TEST_CASE("a missing or unusable model file throws with the path", "[llama]") {
+    parley::testing::TestHost host;
+    const std::string missing = shared_dir() + "/models/no-such-model.gguf";
+    try {
+        Engine e(opts(missing));
+        FAIL("no exception");
+    } catch (const parley::Error &err) {
+        CHECK(err.code() == PARLEY_ERR_NOT_FOUND);
+        CHECK(std::string(err.what()).find(missing) != std::string::npos);
+    }
+    const std::string not_gguf = shared_dir() + "/models/README.md";
+    try {
+        Engine e(opts(not_gguf));
+        FAIL("no exception");
+    } catch (const parley::Error &err) {
+        CHECK(err.code() == PARLEY_ERR_UNSUPPORTED);
+        CHECK(std::string(err.what()).find(not_gguf) != std::string::npos);
+    }
+}
+
+TEST_CASE("context overflow fails only that request", "[llama]") {
+    parley::testing::TestHost host;
+    Engine e(opts(stories(), 256, 4));
+    auto ok = submit(e, raw("Once upon a time", 40));
+    auto bad = submit(e, raw("Once upon a time", static_cast<int>(e.context_size())));
+    auto cb = bad.get();
+    CHECK(cb.status == PARLEY_ERR_CONTEXT_OVERFLOW);
+    CHECK(cb.error.find("context") != std::string::npos);
+    CHECK(text_of(ok.get()).rfind(kGolden, 0) == 0);
+}
+
+TEST_CASE("a full KV cache preempts the newest request and results stay the same", "[llama]") {
+    parley::testing::TestHost host;
+    Engine e(opts(stories(), 256, 4));
+    const int max_tokens = static_cast<int>(e.context_size()) - 16;
+    const char *prompts[] = {"Once upon a time", "The cat", "Tom had a", "Lily saw a big"};
+    std::vector<std::string> alone;
+    for (const char *p : prompts) alone.push_back(text_of(run(e, raw(p, max_tokens))));
+    std::vector<Pending> ps;
+    for (const char *p : prompts) ps.push_back(submit(e, raw(p, max_tokens)));
+    for (size_t i = 0; i < ps.size(); ++i) CHECK(text_of(ps[i].get()) == alone[i]);
+    INFO("preemptions " << e.stats().preemptions);
+}
+
+TEST_CASE("chat messages render through chatml on stories260K", "[llama]") {
+    parley::testing::TestHost host;
+    EngineOptions o = opts();
+    o.chat_template = "chatml";
+    Engine e(o);
+    CHECK(e.chat_template() == "chatml");
+    std::vector<parley::Message> msgs = {{"system", "You tell stories."}, {"user", "Tell me a story."}};
+    const std::string rendered = e.apply_template(msgs);
+    CHECK(rendered == "<|im_start|>system\nYou tell stories.<|im_end|>\n<|im_start|>user\nTell me a story.<|im_end|>\n"
+                      "<|im_start|>assistant\n");
+    Request r;
+    r.messages = msgs;
+    r.max_tokens = 16;
+    auto c = run(e, r);
+    CHECK(c.status == PARLEY_OK);
+    CHECK(c.prompt_tokens == static_cast<int64_t>(e.tokenize(rendered).size()));
+    CHECK(c.completion_tokens > 0);
+
+    // "auto" on a model without a template falls back to chatml with a warning.
+    parley::testing::TestHost host2;
+    Engine a(opts());
+    CHECK(a.chat_template() == "chatml");
+    bool warned = false;
+    for (auto &line : host2.logs()) warned = warned || line.find("no chat template") != std::string::npos;
+    CHECK(warned);
+
+    // A template name llama.cpp does not know is refused.
+    o.chat_template = "no-such-template";
+    CHECK_THROWS_AS(Engine(o), parley::Error);
+}
+
+TEST_CASE("llama-2-tiny-random loads and generates valid UTF-8", "[llama]") {
+    parley::testing::TestHost host;
+    Engine e(opts(tiny_llama2(), 1024, 4));
+    const auto toks = e.tokenize("Hello wörld, 世界 🙂");
+    CHECK(toks.size() > 5);
+    std::vector<Pending> ps;
+    for (int i = 0; i < 4; ++i) {
+        Request r = raw("Hello wörld, 世界 🙂", 48, i == 0 ? 0.0 : 1.0);
+        r.seed = 100 + i;
+        ps.push_back(submit(e, r));
+    }
+    for (auto &p : ps) {
+        auto c = p.get();
+        REQUIRE(c.status == PARLEY_OK);
+        CHECK(c.completion_tokens > 0);
+        CHECK(valid_utf8(c.choices[0].text));
+    }
+    Request chat;
+    chat.messages = {{"user", "Bonjour, ça va ?"}};
+    chat.max_tokens = 8;
+    CHECK(run(e, chat).status == PARLEY_OK);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Through the C ABI: load libparley-llama_cpp.so like the host does.
+// ---------------------------------------------------------------------------------------------
+
+namespace {
+struct CResult {
+    std::mutex mu;
+    std::condition_variable cv;
+    bool done = false;
+    int calls = 0;
+    parley_status status = -1;
+    std::string text;
+    std::string error;
+};
+void on_done(void *user, const parley_completion *c) {
+    auto *r = static_cast<CResult *>(user);
+    std::lock_guard<std::mutex> lock(r->mu);
+    ++r->calls;
+    r->status = c->status;
+    r->error.assign(c->error_message.data ? c->error_message.data : "", c->error_message.size);
+    if (c->n_choices > 0) r->text.assign(c->choices[0].text.data, c->choices[0].text.size);
+    r->done = true;
+    r->cv.notify_all();
+}
+} // namespace
+
+TEST_CASE("the plugin serves llama_cpp/backend through the C ABI", "[llama]") {
+    parley::testing::TestHost host;
+    const std::string lib = std::string(PARLEY_PLUGIN_DIR) + "/libparley-llama_cpp.so";
+    void *h = dlopen(lib.c_str(), RTLD_NOW | RTLD_LOCAL);
+    INFO(lib << ": " << (h ? "" : dlerror()));
+    REQUIRE(h);
+    auto init = reinterpret_cast<parley_plugin_init_fn>(dlsym(h, PARLEY_PLUGIN_ENTRY));
+    REQUIRE(init);
+    parley_error err{};
+    const parley_plugin_desc *desc = init(host.api(), &err);
+    REQUIRE(desc);
+    CHECK(std::string(desc->name) == "llama_cpp");
+    REQUIRE(desc->n_components == 1);
+    const parley_component *comp = desc->components[0];
+    CHECK(std::string(comp->name) == "backend");
+    CHECK(comp->kind == PARLEY_KIND_BACKEND);
+    CHECK(comp->version == 1);
+    bool model_required = false;
+    for (size_t i = 0; i < comp->n_params; ++i)
+        if (std::string(comp->params[i].key) == "model")
+            model_required = comp->params[i].type == PARLEY_TYPE_PATH &&
+                             (comp->params[i].flags & (PARLEY_PARAM_REQUIRED | PARLEY_PARAM_MUST_EXIST)) ==
+                                 (PARLEY_PARAM_REQUIRED | PARLEY_PARAM_MUST_EXIST);
+    CHECK(model_required);
+    auto *vt = static_cast<const parley_backend_vtable *>(comp->vtable);
+
+    // A bad path fails create with the path in the message.
+    auto bad_cfg = host.config({{"model", std::string("/nonexistent/model.gguf")}, {"threads", int64_t{2}}});
+    void *self = nullptr;
+    CHECK(vt->create(host.api(), bad_cfg.raw(), &self, &err) == PARLEY_ERR_NOT_FOUND);
+    CHECK(std::string(err.message).find("/nonexistent/model.gguf") != std::string::npos);
+
+    auto cfg = host.config({{"model", stories()}, {"threads", int64_t{2}}, {"n_ctx", int64_t{1024}},
+                            {"n_parallel", int64_t{4}}, {"chat_template", std::string("chatml")}});
+    REQUIRE(vt->create(host.api(), cfg.raw(), &self, &err) == PARLEY_OK);
+
+    parley_backend_info info{};
+    info.struct_size = sizeof info;
+    REQUIRE(vt->get_info(self, &info, &err) == PARLEY_OK);
+    CHECK(std::string(info.model.data, info.model.size) == stories());
+    CHECK(info.context_size == 1024);
+    CHECK(info.max_parallel == 4);
+
+    const std::string prompt = "Once upon a time";
+    parley_request req{};
+    req.struct_size = sizeof req;
+    req.prompt = {prompt.data(), prompt.size()};
+    req.max_tokens = 40;
+    req.n = 1;
+    CResult res;
+    uint64_t id = 0;
+    REQUIRE(vt->submit(self, &req, &on_done, &res, &id, &err) == PARLEY_OK);
+    {
+        std::unique_lock<std::mutex> lock(res.mu);
+        REQUIRE(res.cv.wait_for(lock, std::chrono::seconds(20), [&] { return res.done; }));
+    }
+    CHECK(res.status == PARLEY_OK);
+    CHECK(res.text.rfind(kGolden, 0) == 0);
+    CHECK(vt->cancel(self, id) == PARLEY_ERR_NOT_FOUND);
+
+    std::string out;
+    parley_message m{{"user", 4}, {"hi", 2}};
+    REQUIRE(vt->apply_template(self, &m, 1, parley::testing::TestHost::buffer(out), &err) == PARLEY_OK);
+    CHECK(out == "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n");
+
+    vt->destroy(self);
+    // The library stays loaded: libllama may outlive it in this process.
+}
