@@ -137,6 +137,10 @@ inline bool py_isupper(char32_t c) {
     if (c >= 0x139 && c <= 0x148) return (c % 2) == 1;
     if (c >= 0x14A && c <= 0x177) return (c % 2) == 0;
     if (c == 0x178 || c == 0x179 || c == 0x17B || c == 0x17D) return true;
+    if (c == 0x1C4 || c == 0x1C7 || c == 0x1CA || c == 0x1F1) return true; // DŽ LJ NJ DZ (not the titlecase forms)
+    if (c >= 0x1CD && c <= 0x1DC) return (c % 2) == 1;
+    if ((c >= 0x1DE && c <= 0x1EF) || (c >= 0x1F8 && c <= 0x21F) || (c >= 0x222 && c <= 0x233)) return (c % 2) == 0;
+    if (c == 0x1F4) return true;
     if (c == 0x386 || (c >= 0x388 && c <= 0x38A) || c == 0x38C || c == 0x38E || c == 0x38F) return true;
     if (c >= 0x391 && c <= 0x3AB) return c != 0x3A2;
     if (c == 0x3CF || (c >= 0x3D2 && c <= 0x3D4)) return true;
@@ -182,6 +186,11 @@ inline void py_lower_append(std::string &out, char32_t c) {
     } else if ((c >= 0x139 && c <= 0x148) || (c >= 0x4C1 && c <= 0x4CD)) {
         if (c % 2 == 1) l = c + 1;
     } else if (c == 0x178) l = 0xFF;
+    else if (c == 0x1C4 || c == 0x1C7 || c == 0x1CA || c == 0x1F1) l = c + 2;
+    else if (c == 0x1C5 || c == 0x1C8 || c == 0x1CB || c == 0x1F2) l = c + 1;
+    else if (c >= 0x1CD && c <= 0x1DC) { if (c % 2 == 1) l = c + 1; }
+    else if ((c >= 0x1DE && c <= 0x1EF) || (c >= 0x1F8 && c <= 0x21F) || (c >= 0x222 && c <= 0x233)) { if (c % 2 == 0) l = c + 1; }
+    else if (c == 0x1F4) l = 0x1F5;
     else if (c == 0x179 || c == 0x17B || c == 0x17D) l = c + 1;
     else if (c == 0x386) l = 0x3AC;
     else if (c >= 0x388 && c <= 0x38A) l = c + 37;
@@ -199,14 +208,49 @@ inline void py_lower_append(std::string &out, char32_t c) {
     utf8_append(out, l);
 }
 
-// str.lower().
+// A cased letter (has an upper- or lower-case form), within the coverage above.
+inline bool py_iscased(char32_t c) {
+    if (py_isupper(c)) return true;
+    if (c < 0x80) return c >= 'a' && c <= 'z';
+    if (c >= 0xDF && c <= 0xFF) return c != 0xF7;
+    if (c >= 0x100 && c <= 0x24F) return true;
+    if ((c >= 0x3AC && c <= 0x3CE) || (c >= 0x430 && c <= 0x45F) || (c >= 0x561 && c <= 0x587)) return true;
+    if (c >= 0x1E00 && c <= 0x1EFF) return true;
+    if ((c >= 0x2170 && c <= 0x217F) || (c >= 0x24D0 && c <= 0x24E9) || (c >= 0xFF41 && c <= 0xFF5A)) return true;
+    if (c >= 0xFB00 && c <= 0xFB06) return true; // ligatures ﬀ ﬁ … (lowercase)
+    return false;
+}
+
+// Case_Ignorable (the common ones): skipped by the Final_Sigma context.
+inline bool py_case_ignorable(char32_t c) {
+    return c == 0x27 || c == 0x2E || c == 0x3A || c == 0x5E || c == 0x60 || c == 0xA8 || c == 0xAD || c == 0xAF ||
+           c == 0xB4 || c == 0xB7 || c == 0xB8 || c == 0x2018 || c == 0x2019 || c == 0x2024 || c == 0x2027 ||
+           (c >= 0x300 && c <= 0x36F);
+}
+
+// str.lower(), including the Final_Sigma rule: Σ -> ς when a cased letter precedes it and none
+// follows it (case-ignorable characters skipped on both sides).
 inline std::string py_lower(std::string_view s) {
     std::string out;
     out.reserve(s.size());
+    bool cased_before = false; // a cased letter precedes, ignoring case-ignorables
     for (size_t i = 0, len = 0; i < s.size(); i += len) {
         char32_t c = utf8_decode(s, i, len);
-        if (len == 1 && c >= 0x80) out += s[i]; // an invalid byte, kept as is
-        else py_lower_append(out, c);
+        if (len == 1 && c >= 0x80) {
+            out += s[i]; // an invalid byte, kept as is
+        } else if (c == 0x3A3 && cased_before) {
+            bool cased_after = false;
+            for (size_t j = i + len, nlen = 0; j < s.size(); j += nlen) {
+                char32_t n = utf8_decode(s, j, nlen);
+                if (py_case_ignorable(n)) continue;
+                cased_after = py_iscased(n);
+                break;
+            }
+            utf8_append(out, cased_after ? 0x3C3 : 0x3C2);
+        } else {
+            py_lower_append(out, c);
+        }
+        if (!py_case_ignorable(c)) cased_before = py_iscased(c);
     }
     return out;
 }
