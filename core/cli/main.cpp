@@ -1,4 +1,5 @@
 // parley — the command-line host.
+#include <parley/core/coral_metrics.hpp>
 #include <parley/core/graph.hpp>
 #include <parley/core/log.hpp>
 #include <parley/core/plugin_loader.hpp>
@@ -10,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cstring>
+#include <fstream>
 #include <iostream>
 
 namespace core = parley::core;
@@ -27,6 +29,8 @@ usage:
   parley inspect PLUGIN[/COMPONENT] [--json]         show a plugin's components and their parameters
   parley score --domain NAME --data PATH --responses FILE.jsonl [--out FILE.jsonl] [--profile coral|fixed]
                [--set KEY=VALUE ...]                  re-score saved responses (rows {"id","response"}) without a model
+  parley metrics RECORDS.jsonl [--profile coral|matrix] [--max-turns N]
+                                                     recompute Coral's metrics.json from conversation records
   parley version
 
 options:
@@ -58,7 +62,8 @@ Args parse_args(int argc, char **argv) {
         else if (s.rfind("--plugin-path=", 0) == 0) a.plugin_paths.emplace_back(s.substr(14));
         else if (s == "--log-level") core::configure_logging(value("--log-level"));
         else if (s.rfind("--log-level=", 0) == 0) core::configure_logging(s.substr(12));
-        else if (s == "--domain" || s == "--data" || s == "--responses" || s == "--out" || s == "--profile")
+        else if (s == "--domain" || s == "--data" || s == "--responses" || s == "--out" || s == "--profile" ||
+                 s == "--max-turns")
             a.flags[s.substr(2)] = value(s.c_str());
         else if (s == "--set") a.sets.push_back(value("--set"));
         else if (s.size() > 1 && s[0] == '-') throw std::runtime_error(fmt::format("unknown option '{}' (see parley --help)", s));
@@ -164,6 +169,35 @@ int cmd_inspect(const Args &a) {
     return 0;
 }
 
+int cmd_metrics(Args &a) {
+    if (a.positional.empty()) throw std::runtime_error("usage: parley metrics RECORDS.jsonl [--profile coral|matrix] [--max-turns N]");
+    auto profile = core::parse_profile(a.flags.count("profile") ? a.flags["profile"] : "coral");
+    int max_turns = a.flags.count("max-turns") ? std::stoi(a.flags["max-turns"]) : 20;
+    core::MetricsAccumulator acc;
+    for (auto &file : a.positional) {
+        std::ifstream in(file);
+        if (!in) throw std::runtime_error(fmt::format("cannot open {}", file));
+        std::string line;
+        size_t line_no = 0;
+        while (std::getline(in, line)) {
+            ++line_no;
+            if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+            json record;
+            try {
+                record = json::parse(line);
+            } catch (const json::exception &e) {
+                throw std::runtime_error(fmt::format("{}:{}: not JSON ({})", file, line_no, e.what()));
+            }
+            if (!record.contains("conv_result") || !record["conv_result"].is_array())
+                throw std::runtime_error(fmt::format("{}:{}: field 'conv_result' is missing (not a Coral record)", file, line_no));
+            acc.add(core::conversation_metrics(record, max_turns, profile));
+        }
+    }
+    std::cout << acc.means().dump(2) << "\n";
+    std::cerr << fmt::format("{} conversations\n", acc.count());
+    return 0;
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
@@ -179,6 +213,7 @@ int main(int argc, char **argv) {
         }
         if (a.command == "plugins") return cmd_plugins(a);
         if (a.command == "inspect") return cmd_inspect(a);
+        if (a.command == "metrics") return cmd_metrics(a);
         if (a.command == "score") {
             core::ScoreOptions o;
             for (const char *required : {"domain", "data", "responses"})

@@ -111,6 +111,7 @@ int run_graph(const fs::path &file, const RunOptions &options) {
                 for (auto &[k, v] : domains) ctx.domains[k] = v.get();
                 for (auto &[k, v] : backends) ctx.backends[k] = v.get();
                 if (s.name == "cot_eval") run_cot_eval(ctx);
+                else if (s.name == "coral_eval") run_coral_eval(ctx);
                 break;
             }
             default: logger().warn("node '{}': {} nodes do not run on their own yet", n->name, kind_name(s.kind));

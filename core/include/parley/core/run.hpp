@@ -39,5 +39,6 @@ int run_graph(const fs::path &file, const RunOptions &options);
 
 // Core nodes.
 void run_cot_eval(RunContext &ctx);
+void run_coral_eval(RunContext &ctx);
 
 } // namespace parley::core
