@@ -16,12 +16,14 @@ inline bool word_byte(char c) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || u >= 0x80;
 }
 
-// `needle` occurs in `hay` with a non-word character (or an end) on both sides.
-inline bool contains_token(std::string_view hay, std::string_view needle) {
+// `needle` occurs in `hay` with a non-word character (or an end) on both sides. With
+// `underscore_separates`, '_' also counts as a separator (Hi-ToM beliefs join words with '_').
+inline bool contains_token(std::string_view hay, std::string_view needle, bool underscore_separates = false) {
     if (needle.empty()) return false;
+    auto word = [&](char c) { return word_byte(c) && !(underscore_separates && c == '_'); };
     for (size_t i = hay.find(needle); i != std::string_view::npos; i = hay.find(needle, i + 1)) {
         const size_t j = i + needle.size();
-        if ((i == 0 || !word_byte(hay[i - 1])) && (j == hay.size() || !word_byte(hay[j]))) return true;
+        if ((i == 0 || !word(hay[i - 1])) && (j == hay.size() || !word(hay[j]))) return true;
     }
     return false;
 }
@@ -137,7 +139,9 @@ inline bool match_fixed(std::string_view pred_raw, std::string_view target_raw) 
     if (contains(target, "does not know")) return contains(pred, "know") && negated(pred);
     if (starts_with(target, "knows about")) return contains(pred, "know") && !negated(pred);
     if (target == "yes" || target == "no") return first(pred, ',') == target || first(pred, '.') == target || first(pred, ' ') == target;
-    return contains_token(target, pred) || contains_token(pred, target);
+    // pred inside target: whole words ("drawer" does not name "green_drawer"); target inside
+    // pred: '_' may separate it from the surrounding words ("in_green_drawer").
+    return contains_token(target, pred) || contains_token(pred, target, true);
 }
 
 inline bool match(std::string_view pred, std::string_view target, Profile p) {
