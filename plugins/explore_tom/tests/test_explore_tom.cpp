@@ -281,3 +281,15 @@ TEST_CASE("explore_tom: malformed files name file, line and field", "[explore_to
         CHECK_THAT(try_load(e, f).message, Contains(dup_idx + ":2"));
     }
 }
+
+TEST_CASE("explore_tom: normaliser and matcher agree with the Python oracle", "[explore_tom][oracle]") {
+    // plugins/common/testdata/coral_oracle.json: Coral's formulas run by CPython on fuzzed strings.
+    auto cases = nlohmann::json::parse(read_text(PARLEY_COMMON_DIR "/testdata/coral_oracle.json"));
+    REQUIRE(cases.size() >= 300);
+    for (auto &c : cases) {
+        const std::string s = c["s"], t = c["t"];
+        CAPTURE(s, t);
+        CHECK(parley::common::tom::normalise_llm(s, false, Profile::Coral) == c["tom"].get<std::string>());
+        CHECK(parley::common::tom::match_coral(s, t) == (c["match"].get<int>() == 1));
+    }
+}

@@ -30,7 +30,10 @@ static std::string cell(const std::string &v) {
 }
 static std::string csv_line(const std::vector<std::string> &cells) {
     std::string s;
-    for (size_t i = 0; i < cells.size(); ++i) s += (i ? "," : "") + cell(cells[i]);
+    for (size_t i = 0; i < cells.size(); ++i) {
+        if (i) s += ',';
+        s += cell(cells[i]);
+    }
     return s + "\n";
 }
 
@@ -54,7 +57,10 @@ static RawCsv split_records(const std::string &data) {
     std::vector<std::string> texts;
     while (r.next(rec)) {
         std::string t;
-        for (size_t i = 0; i < rec.fields.size(); ++i) t += (i ? "," : "") + cell(rec.fields[i]);
+        for (size_t i = 0; i < rec.fields.size(); ++i) {
+            if (i) t += ',';
+            t += cell(rec.fields[i]);
+        }
         texts.push_back(t + "\n");
     }
     out.header = texts.at(0);

@@ -263,3 +263,14 @@ TEST_CASE("hitom: malformed input names file, line and field", "[hitom][errors]"
     auto nodata = tmp.file("nodata.json", "{\"items\": []}");
     CHECK_THAT(try_load(d, nodata).message, Contains("field 'data'"));
 }
+
+TEST_CASE("hitom: normaliser agrees with the Python oracle", "[hitom][oracle]") {
+    // plugins/common/testdata/coral_oracle.json: Coral's formulas run by CPython on fuzzed strings.
+    auto cases = nlohmann::json::parse(read_text(PARLEY_COMMON_DIR "/testdata/coral_oracle.json"));
+    REQUIRE(cases.size() >= 300);
+    for (auto &c : cases) {
+        const std::string s = c["s"];
+        CAPTURE(s);
+        CHECK(parley::common::tom::normalise_llm(s, true, Profile::Coral) == c["hitom"].get<std::string>());
+    }
+}

@@ -309,3 +309,14 @@ TEST_CASE("math: malformed input names file, line and field", "[math][errors]") 
     MathDomain d(host.config());
     CHECK(try_load(d, tmp.path() + "/missing").code == PARLEY_ERR_NOT_FOUND);
 }
+
+TEST_CASE("math: normalisation agrees with the Python oracle", "[math][oracle]") {
+    // plugins/common/testdata/coral_oracle.json: Coral's formulas run by CPython on fuzzed strings.
+    auto cases = nlohmann::json::parse(read_text(PARLEY_COMMON_DIR "/testdata/coral_oracle.json"));
+    REQUIRE(cases.size() >= 300);
+    for (auto &c : cases) {
+        const std::string s = c["s"];
+        CAPTURE(s);
+        CHECK(parley::math::normalise_llm(s) == c["math"].get<std::string>());
+    }
+}

@@ -333,3 +333,15 @@ TEST_CASE("mmlu_pro: the C ABI table works end to end", "[mmlu_pro][abi]") {
     CHECK(vt->get_item(self, 59, &ii, &err) == PARLEY_OK);
     vt->destroy(self);
 }
+
+TEST_CASE("mmlu_pro: normalisation and letter extraction agree with the Python oracle", "[mmlu_pro][oracle]") {
+    // plugins/common/testdata/coral_oracle.json: Coral's formulas run by CPython on fuzzed strings.
+    auto cases = nlohmann::json::parse(read_text(PARLEY_COMMON_DIR "/testdata/coral_oracle.json"));
+    REQUIRE(cases.size() >= 300);
+    for (auto &c : cases) {
+        const std::string s = c["s"];
+        CAPTURE(s);
+        CHECK(parley::common::mc::normalise_llm(s) == c["mc"].get<std::string>());
+        CHECK(parley::common::mc::extract_letter_coral(s) == c["letter"].get<std::string>());
+    }
+}
