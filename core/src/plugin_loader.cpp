@@ -21,6 +21,7 @@ size_t min_vtable_size(int32_t kind) {
     case PARLEY_KIND_DOMAIN: return offsetof(parley_domain_vtable, get_info) + sizeof(void *);
     case PARLEY_KIND_BACKEND: return offsetof(parley_backend_vtable, get_info) + sizeof(void *);
     case PARLEY_KIND_FILTER: return offsetof(parley_filter_vtable, report) + sizeof(void *);
+    case PARLEY_KIND_TRAINER: return offsetof(parley_trainer_vtable, train) + sizeof(void *);
     default: return 0;
     }
 }
@@ -38,6 +39,10 @@ bool required_members_present(int32_t kind, const void *vt) {
     case PARLEY_KIND_FILTER: {
         auto *v = static_cast<const parley_filter_vtable *>(vt);
         return v->create && v->destroy && v->push && v->finish && v->report;
+    }
+    case PARLEY_KIND_TRAINER: {
+        auto *v = static_cast<const parley_trainer_vtable *>(vt);
+        return v->create && v->destroy && v->train;
     }
     default: return false;
     }
@@ -184,6 +189,7 @@ const LoadedPlugin *PluginLoader::load_file(const fs::path &path) {
         if (!c || c->struct_size < offsetof(parley_component, vtable) + sizeof(void *) || !c->name)
             return reject(path, fmt::format("component #{} is malformed", i));
         size_t need = min_vtable_size(c->kind);
+        if (c->kind == PARLEY_KIND_TRAINER && desc->abi_minor < 1) need = 0; // trainers exist since 1.1
         if (need == 0) return reject(path, fmt::format("component '{}' has unknown kind {}", c->name, c->kind));
         if (!c->vtable || *static_cast<const uint32_t *>(c->vtable) < need || !required_members_present(c->kind, c->vtable))
             return reject(path, fmt::format("component '{}' has an incomplete function table", c->name));

@@ -8,6 +8,7 @@ const char *kind_name(int32_t kind) {
     case PARLEY_KIND_DOMAIN: return "domain";
     case PARLEY_KIND_BACKEND: return "backend";
     case PARLEY_KIND_FILTER: return "filter";
+    case PARLEY_KIND_TRAINER: return "trainer";
     case kKindCore: return "core";
     default: return "invalid";
     }

@@ -49,6 +49,11 @@ FROZEN(parley_completion, total_s, 96);
 FROZEN(parley_backend_vtable, submit, 24);
 FROZEN(parley_backend_vtable, get_proc_address, 56);
 FROZEN(parley_filter_vtable, report, 40);
+// 1.1
+FROZEN(parley_train_job, data_path, 8);
+FROZEN(parley_train_job, output_dir, 24);
+FROZEN(parley_train_job, result_json, 40);
+FROZEN(parley_trainer_vtable, train, 24);
 
 TEST_CASE("ABI 1.0 layout is frozen", "[abi]") {
     // The static_asserts above are the test; this case records that they compiled.

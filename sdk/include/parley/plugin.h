@@ -34,7 +34,7 @@
 #include <stdint.h>
 
 #define PARLEY_ABI_MAJOR 1
-#define PARLEY_ABI_MINOR 0
+#define PARLEY_ABI_MINOR 1
 
 #if defined(_WIN32)
 #define PARLEY_EXPORT __declspec(dllexport)
@@ -135,7 +135,8 @@ enum {
     PARLEY_KIND_INVALID = 0,
     PARLEY_KIND_DOMAIN = 1,  /* a benchmark: loads items, renders prompts, extracts, scores */
     PARLEY_KIND_BACKEND = 2, /* an inference engine: asynchronous chat completions          */
-    PARLEY_KIND_FILTER = 3   /* a record filter in a data pipeline                           */
+    PARLEY_KIND_FILTER = 3,  /* a record filter in a data pipeline                           */
+    PARLEY_KIND_TRAINER = 4  /* trains a model on preference pairs or SFT rows (since 1.1)   */
 };
 
 /* Types of configuration values, used by the host to validate a graph before anything runs. */
@@ -396,6 +397,31 @@ typedef struct parley_filter_vtable {
     /* A JSON object {"kept": n, "dropped": n, "reasons": {"<why>": n, ...}} into `out`. */
     parley_status (*report)(void *self, parley_buffer *out, parley_error *err);
 } parley_filter_vtable;
+
+/* ---------------------------------------------------------------------------------------------
+ * Trainers (since 1.1): train a model on rows produced by a generation graph
+ * ------------------------------------------------------------------------------------------- */
+
+typedef struct parley_train_job {
+    uint32_t struct_size;
+    /* JSONL training rows: Coral's {"src","tgt_chosen","tgt_rejected","pairwise"} or {"src","tgt"},
+     * or TRL's {"prompt": [...], "chosen": [...], "rejected": [...]} / {"messages": [...]}. */
+    parley_str data_path;
+    parley_str output_dir; /* checkpoints, logs and the exported model go here */
+    /* The trainer appends a JSON object summarising the run, at least
+     * {"model": "<path of the exported GGUF or adapter>", "adapter": bool, "metrics": {...}}. */
+    parley_buffer *result_json;
+} parley_train_job;
+
+typedef struct parley_trainer_vtable {
+    uint32_t struct_size;
+    parley_status (*create)(const parley_host_api *host, const parley_config *config, void **self,
+                            parley_error *err);
+    void (*destroy)(void *self);
+    /* Runs to completion (resuming from output_dir's last checkpoint if one exists). Blocking;
+     * progress goes to the host log. */
+    parley_status (*train)(void *self, const parley_train_job *job, parley_error *err);
+} parley_trainer_vtable;
 
 #ifdef __cplusplus
 } /* extern "C" */

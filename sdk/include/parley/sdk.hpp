@@ -231,11 +231,14 @@ inline const std::string &extractor_system() {
 }
 
 // Coral builds the extractor prompt with StringIO(sys_prompt).write(prompt), which overwrites from
-// position 0: a prompt shorter than the system prompt keeps the system prompt's tail.
+// position 0: a prompt shorter than the system prompt keeps the system prompt's tail. Python
+// counts characters (code points), not bytes; the system prompt is ASCII.
 inline std::string stringio_overwrite(const std::string &prompt) {
     const std::string &sys = extractor_system();
-    if (prompt.size() >= sys.size()) return prompt;
-    return prompt + sys.substr(prompt.size());
+    size_t chars = 0;
+    for (unsigned char c : prompt) chars += (c & 0xC0) != 0x80; // count UTF-8 lead bytes
+    if (chars >= sys.size()) return prompt;
+    return prompt + sys.substr(chars);
 }
 
 } // namespace coral
@@ -407,6 +410,22 @@ class Filter {
     virtual void push(std::string_view record_json, Emitter &out) = 0;
     virtual void finish(Emitter &) {}
     virtual std::string report() = 0; // {"kept":n,"dropped":n,"reasons":{...}}
+};
+
+// ---------------------------------------------------------------------------------------------
+// Trainers (ABI 1.1)
+// ---------------------------------------------------------------------------------------------
+
+struct TrainJob {
+    std::string data_path;
+    std::string output_dir;
+};
+
+class Trainer {
+  public:
+    virtual ~Trainer() = default;
+    // Returns the JSON summary {"model": path, "adapter": bool, "metrics": {...}}.
+    virtual std::string train(const TrainJob &job) = 0;
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -653,6 +672,26 @@ template <class T> struct FilterTable {
     }
 };
 
+template <class T> struct TrainerTable {
+    static parley_status train(void *p, const parley_train_job *job, parley_error *err) noexcept {
+        return guard(err, [&] {
+            if (!job) throw Error(PARLEY_ERR_INVALID_ARGUMENT, "train needs a job");
+            TrainJob j{std::string(view(job->data_path)), std::string(view(job->output_dir))};
+            std::string summary = static_cast<Trainer *>(static_cast<T *>(p))->train(j);
+            if (job->result_json) append(job->result_json, summary);
+        });
+    }
+    static const parley_trainer_vtable *table() {
+        static const parley_trainer_vtable vt = {
+            /* .struct_size = */ sizeof(parley_trainer_vtable),
+            /* .create      = */ &detail::create<T>,
+            /* .destroy     = */ &detail::destroy<Trainer, T>,
+            /* .train       = */ &train,
+        };
+        return &vt;
+    }
+};
+
 template <class T, int Kind>
 const parley_component *make_component(const char *name, uint32_t version, const char *description,
                                        const parley_param *params, size_t n_params, const void *vtable) {
@@ -719,6 +758,14 @@ template <class T> const parley_component *filter(const char *name, uint32_t ver
 template <class T, size_t N>
 const parley_component *filter(const char *name, uint32_t version, const char *description, const parley_param (&params)[N]) {
     return detail::make_component<T, PARLEY_KIND_FILTER>(name, version, description, params, N, detail::FilterTable<T>::table());
+}
+
+template <class T> const parley_component *trainer(const char *name, uint32_t version, const char *description) {
+    return detail::make_component<T, PARLEY_KIND_TRAINER>(name, version, description, nullptr, 0, detail::TrainerTable<T>::table());
+}
+template <class T, size_t N>
+const parley_component *trainer(const char *name, uint32_t version, const char *description, const parley_param (&params)[N]) {
+    return detail::make_component<T, PARLEY_KIND_TRAINER>(name, version, description, params, N, detail::TrainerTable<T>::table());
 }
 
 } // namespace parley
