@@ -1,0 +1,1082 @@
+#include "openai_backend.hpp"
+#include "router.hpp"
+
+#include <curl/curl.h>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <condition_variable>
+#include <cstdlib>
+#include <cstring>
+#include <deque>
+#include <mutex>
+#include <queue>
+#include <random>
+#include <thread>
+#include <unordered_map>
+#include <unordered_set>
+
+namespace parley::openai {
+namespace {
+
+using json = nlohmann::json;
+using Clock = std::chrono::steady_clock;
+constexpr const char *kLog = "openai";
+
+double seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
+Clock::duration to_duration(double s) {
+    return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(s));
+}
+
+std::string fmt_s(double s) {
+    char b[32];
+    std::snprintf(b, sizeof b, "%.2f", s);
+    return b;
+}
+
+[[noreturn]] void bad_config(const std::string &what) {
+    throw parley::Error(PARLEY_ERR_INVALID_ARGUMENT, "openai/backend: " + what);
+}
+
+// The string form of a config key that may be a string or an array of strings.
+std::vector<std::string> read_urls(const parley::Config &cfg) {
+    const parley_host_api &h = parley::host();
+    std::vector<std::string> raw;
+    size_t n = 0;
+    parley_status st = h.config_get_array_size(cfg.raw(), "url", &n);
+    if (st == PARLEY_OK) {
+        for (size_t i = 0; i < n; ++i) {
+            parley_str s{};
+            if (h.config_get_array_string(cfg.raw(), "url", i, &s) != PARLEY_OK) bad_config("`url` must be a string or an array of strings");
+            raw.emplace_back(s.data ? std::string(s.data, s.size) : std::string());
+        }
+    } else if (st == PARLEY_ERR_TYPE) {
+        parley_str s{};
+        if (h.config_get_string(cfg.raw(), "url", &s) != PARLEY_OK) bad_config("`url` must be a string or an array of strings");
+        // One string may list several replicas separated by commas or spaces.
+        std::string all = s.data ? std::string(s.data, s.size) : std::string();
+        std::string cur;
+        for (char c : all + ",") {
+            if (c == ',' || c == ' ' || c == '\t' || c == '\n') {
+                if (!cur.empty()) raw.push_back(cur);
+                cur.clear();
+            } else {
+                cur += c;
+            }
+        }
+    } else {
+        bad_config("`url` is required (a replica base URL such as http://127.0.0.1:8080, or an array of them)");
+    }
+    std::vector<std::string> out;
+    for (auto u : raw) {
+        while (!u.empty() && u.back() == '/') u.pop_back();
+        if (u.size() >= 3 && u.compare(u.size() - 3, 3, "/v1") == 0) u.resize(u.size() - 3); // an OpenAI base_url
+        if (u.rfind("http://", 0) != 0 && u.rfind("https://", 0) != 0)
+            bad_config("`url` entry '" + u + "' must start with http:// or https://");
+        if (std::find(out.begin(), out.end(), u) != out.end()) bad_config("`url` lists '" + u + "' twice");
+        out.push_back(u);
+    }
+    if (out.empty()) bad_config("`url` lists no replica");
+    return out;
+}
+
+// `extra_body`: a JSON object as a string, or (with the Parley host) a TOML table.
+json read_extra_body(const parley::Config &cfg) {
+    const parley_host_api &h = parley::host();
+    parley_str s{};
+    parley_status st = h.config_get_string(cfg.raw(), "extra_body", &s);
+    std::string text;
+    if (st == PARLEY_OK) {
+        text.assign(s.data ? s.data : "", s.size);
+    } else if (st == PARLEY_ERR_NOT_FOUND) {
+        return json::object();
+    } else if (h.config_get_json) {
+        // The ABI offers no way for a plugin to create a parley_buffer; both in-tree hosts (the
+        // Parley host and parley::testing::TestHost) represent one as a std::string.
+        if (h.config_get_json(cfg.raw(), "extra_body", reinterpret_cast<parley_buffer *>(&text)) != PARLEY_OK)
+            bad_config("`extra_body` must be a JSON object (string) or a table");
+    }
+    json j = json::parse(text, nullptr, false);
+    if (j.is_discarded() || !j.is_object()) bad_config("`extra_body` is not a JSON object");
+    return j;
+}
+
+bool is_number(const json &j, const char *k) { return j.is_object() && j.contains(k) && j[k].is_number(); }
+
+std::string truncate(std::string s, size_t n = 400) {
+    if (s.size() > n) {
+        s.resize(n);
+        s += "...";
+    }
+    return s;
+}
+
+// The server's error message from an error body (OpenAI, vLLM, llama-server, FastAPI shapes).
+std::string server_message(const std::string &body) {
+    json j = json::parse(body, nullptr, false);
+    if (j.is_object()) {
+        if (j.contains("error")) {
+            const json &e = j["error"];
+            if (e.is_object() && e.contains("message") && e["message"].is_string()) return e["message"].get<std::string>();
+            if (e.is_string()) return e.get<std::string>();
+        }
+        if (j.contains("message") && j["message"].is_string()) return j["message"].get<std::string>();
+        if (j.contains("detail") && j["detail"].is_string()) return j["detail"].get<std::string>();
+        if (j.contains("detail")) return j["detail"].dump();
+    }
+    std::string t = body;
+    while (!t.empty() && (t.back() == '\n' || t.back() == '\r' || t.back() == ' ')) t.pop_back();
+    return t.empty() ? std::string("(empty body)") : truncate(t);
+}
+
+bool mentions_context_overflow(std::string m) {
+    std::transform(m.begin(), m.end(), m.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    for (const char *k : {"context length", "context_length", "exceed_context", "context size", "maximum context",
+                          "context window", "too many tokens", "prompt is too long"})
+        if (m.find(k) != std::string::npos) return true;
+    return false;
+}
+
+int finish_code(const json &fr) {
+    if (!fr.is_string()) return PARLEY_FINISH_NONE;
+    const auto &s = fr.get_ref<const std::string &>();
+    if (s == "length") return PARLEY_FINISH_LENGTH;
+    return PARLEY_FINISH_STOP; // "stop", "eos", "tool_calls", "content_filter", ...
+}
+
+bool retryable_curl(CURLcode rc) {
+    switch (rc) {
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_RESOLVE_PROXY:
+    case CURLE_OPERATION_TIMEDOUT:
+    case CURLE_GOT_NOTHING:
+    case CURLE_SEND_ERROR:
+    case CURLE_RECV_ERROR:
+    case CURLE_PARTIAL_FILE:
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_HTTP2:
+    case CURLE_HTTP2_STREAM:
+    case CURLE_SEND_FAIL_REWIND:
+    case CURLE_WEIRD_SERVER_REPLY:
+        return true;
+    default:
+        return false;
+    }
+}
+
+// Failures that say the replica itself is unreachable or broken (not just busy or this stream).
+bool replica_fault(CURLcode rc) { return rc != CURLE_HTTP2_STREAM && rc != CURLE_SEND_FAIL_REWIND; }
+
+size_t write_to_string(char *ptr, size_t size, size_t nmemb, void *user) {
+    static_cast<std::string *>(user)->append(ptr, size * nmemb);
+    return size * nmemb;
+}
+
+void curl_global() {
+    static std::once_flag once;
+    std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+}
+
+struct Tag {
+    enum Kind { REQUEST, PROBE, MODELS, PROPS } kind;
+    int replica = -1;
+};
+
+struct Job : Tag {
+    Job() : Tag{REQUEST, -1} {}
+    uint64_t id = 0;
+    parley::Backend::Done done;
+    json body;              // until the first attempt renders body_text
+    std::string body_text;  // the POST body, kept for retries
+    const char *path = "/v1/chat/completions";
+    uint64_t conversation = 0;
+    Clock::time_point submitted, started, deadline, next_at;
+    bool has_deadline = false, has_started = false, waiting = false;
+    int attempts = 0;
+    int last_failed = -1;
+    CURL *easy = nullptr;
+    std::string response;
+    std::string last_error;     // for the completion: may quote the server's message
+    std::string last_error_log; // for the log: status and URL only (P14: no server text)
+    char errbuf[CURL_ERROR_SIZE] = {0};
+};
+
+struct Replica {
+    explicit Replica(std::string u) : url(std::move(u)) {}
+    std::string url;
+    std::atomic<int64_t> outstanding{0};
+    std::atomic<uint64_t> sent{0}, succeeded{0}, failed{0};
+    std::atomic<bool> up{true};
+    std::atomic<int64_t> limit{0};        // max_in_flight for this replica
+    std::atomic<bool> props_pending{false}; // asking llama-server's /props; no dispatch meanwhile
+    // Worker-only.
+    Clock::time_point down_until{};
+    int strikes = 0;
+    Tag probe_tag{Tag::PROBE, -1};
+    CURL *probe = nullptr;
+    std::string probe_body;
+    Tag models_tag{Tag::MODELS, -1};
+    CURL *models = nullptr;
+    std::string models_body;
+    Tag props_tag{Tag::PROPS, -1};
+    CURL *props = nullptr;
+    std::string props_body;
+    bool props_startup = false; // this query gates the first dispatch
+};
+
+using TimedId = std::pair<Clock::time_point, uint64_t>;
+using MinHeap = std::priority_queue<TimedId, std::vector<TimedId>, std::greater<TimedId>>;
+
+} // namespace
+
+struct OpenAIBackend::Impl {
+    // ---- configuration (immutable after construction) ----
+    std::string configured_model;
+    std::string api_key;
+    double timeout_s = 600, connect_timeout_s = 10, backoff_initial_s = 0.5, backoff_factor = 2.0;
+    double load_factor = 1.25, cooldown_s = 1.0;
+    int max_retries = 3;
+    int64_t max_in_flight = 256, max_host_connections = 256;
+    bool affinity = true;
+    bool auto_limit = false; // max_in_flight not configured: llama-server replicas get total_slots
+    json extra_body = json::object();
+
+    std::vector<std::unique_ptr<Replica>> replicas;
+    std::unique_ptr<Ring> ring;
+    CURLM *multi = nullptr;
+    curl_slist *headers = nullptr;     // POST
+    curl_slist *get_headers = nullptr; // GET (probes, models)
+
+    // ---- shared with submit/cancel/info ----
+    mutable std::mutex mu;
+    std::condition_variable model_cv;
+    std::vector<std::unique_ptr<Job>> incoming;
+    std::vector<uint64_t> cancels;
+    std::unordered_set<uint64_t> live;
+    uint64_t next_id = 0;
+    bool stopping = false;
+    bool model_ready = false;
+    std::string model;
+    int64_t context_size = 0;
+
+    // ---- worker-only ----
+    std::unordered_map<uint64_t, std::unique_ptr<Job>> jobs;
+    std::deque<uint64_t> ready;
+    MinHeap retry_heap, deadline_heap;
+    std::vector<CURL *> spare_easy;
+    uint64_t rr = 0;
+    std::mt19937_64 rng{std::random_device{}()};
+    bool model_known = false;        // worker's copy of model_ready
+    int props_startup_left = 0;      // startup GET /props still out: nothing is dispatched before
+    int discovery_round = 0;
+    int discovery_pending = 0;
+    bool discovery_answered = false; // some replica answered HTTP in this round
+    bool discovery_done = false;
+    Clock::time_point discovery_next{};
+
+    std::thread worker;
+
+    // ------------------------------------------------------------------------------------------
+    explicit Impl(const parley::Config &cfg) {
+        auto urls = read_urls(cfg);
+        configured_model = cfg.get("model", "");
+        std::string key_env = cfg.get("api_key_env", "OPENAI_API_KEY");
+        if (!key_env.empty())
+            if (const char *k = std::getenv(key_env.c_str()); k && *k) api_key = k;
+        timeout_s = cfg.get("timeout_s", 600.0);
+        connect_timeout_s = cfg.get("connect_timeout_s", 10.0);
+        max_retries = static_cast<int>(cfg.get("max_retries", int64_t{3}));
+        backoff_initial_s = cfg.get("backoff_initial_s", 0.5);
+        backoff_factor = cfg.get("backoff_factor", 2.0);
+        max_in_flight = cfg.get("max_in_flight", int64_t{256});
+        auto_limit = !cfg.has("max_in_flight");
+        max_host_connections = cfg.get("max_host_connections", int64_t{0});
+        extra_body = read_extra_body(cfg);
+        affinity = cfg.get("affinity", true);
+        load_factor = cfg.get("load_factor", 1.25);
+        cooldown_s = cfg.get("cooldown_s", 1.0);
+        if (max_retries < 0) bad_config("`max_retries` must be >= 0");
+        if (max_in_flight < 1) bad_config("`max_in_flight` must be >= 1");
+        if (max_host_connections <= 0) max_host_connections = max_in_flight;
+        if (backoff_initial_s < 0 || backoff_factor < 1.0) bad_config("`backoff_initial_s` must be >= 0 and `backoff_factor` >= 1");
+        if (load_factor < 1.0) bad_config("`load_factor` must be >= 1");
+        if (connect_timeout_s <= 0) bad_config("`connect_timeout_s` must be > 0");
+        if (cooldown_s < 0) bad_config("`cooldown_s` must be >= 0");
+
+        for (size_t i = 0; i < urls.size(); ++i) {
+            replicas.push_back(std::make_unique<Replica>(urls[i]));
+            replicas.back()->probe_tag.replica = static_cast<int>(i);
+            replicas.back()->models_tag.replica = static_cast<int>(i);
+            replicas.back()->props_tag.replica = static_cast<int>(i);
+            replicas.back()->limit = max_in_flight;
+        }
+        ring = std::make_unique<Ring>(urls);
+        if (!configured_model.empty()) {
+            model = configured_model;
+            model_ready = model_known = true;
+        }
+
+        curl_global();
+        multi = curl_multi_init();
+        if (!multi) throw parley::Error(PARLEY_ERR_RUNTIME, "openai/backend: curl_multi_init failed");
+        curl_multi_setopt(multi, CURLMOPT_MAX_HOST_CONNECTIONS, static_cast<long>(max_host_connections));
+        curl_multi_setopt(multi, CURLMOPT_MAXCONNECTS, static_cast<long>(max_host_connections * static_cast<int64_t>(replicas.size())));
+        curl_multi_setopt(multi, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
+        headers = curl_slist_append(headers, "Content-Type: application/json");
+        headers = curl_slist_append(headers, "Accept: application/json");
+        headers = curl_slist_append(headers, "Expect:"); // no 100-continue round trip for long prompts
+        if (!api_key.empty()) {
+            headers = curl_slist_append(headers, ("Authorization: Bearer " + api_key).c_str());
+            get_headers = curl_slist_append(get_headers, ("Authorization: Bearer " + api_key).c_str());
+        }
+        get_headers = curl_slist_append(get_headers, "Accept: application/json");
+
+        std::string list;
+        for (auto &r : replicas) list += (list.empty() ? "" : ", ") + r->url;
+        parley::log_info(kLog, "replicas: " + list + (api_key.empty() ? "" : " (with API key)") +
+                                   "; max_in_flight " + std::to_string(max_in_flight) + " per replica");
+        worker = std::thread([this] { run(); });
+    }
+
+    ~Impl() {
+        {
+            std::lock_guard<std::mutex> lock(mu);
+            stopping = true;
+        }
+        if (multi) curl_multi_wakeup(multi);
+        if (worker.joinable()) worker.join();
+        for (CURL *e : spare_easy) curl_easy_cleanup(e);
+        if (multi) curl_multi_cleanup(multi);
+        curl_slist_free_all(headers);
+        curl_slist_free_all(get_headers);
+    }
+
+    // ---- the calling side ---------------------------------------------------------------------
+    uint64_t submit(parley::Request &&req, parley::Backend::Done &&done) {
+        auto job = std::make_unique<Job>();
+        json &b = job->body;
+        b = json::object();
+        if (!req.prompt.empty()) {
+            job->path = "/v1/completions";
+            b["prompt"] = req.prompt;
+        } else {
+            if (req.messages.empty()) throw parley::Error(PARLEY_ERR_INVALID_ARGUMENT, "openai/backend: a request needs messages or a prompt");
+            json msgs = json::array();
+            for (auto &m : req.messages) msgs.push_back({{"role", m.role}, {"content", m.content}});
+            b["messages"] = std::move(msgs);
+        }
+        b["temperature"] = req.temperature < 0 ? 0.0 : req.temperature;
+        if (req.top_p > 0 && req.top_p < 1) b["top_p"] = req.top_p;
+        if (req.top_k > 0) b["top_k"] = req.top_k;   // vLLM, SGLang, llama-server extension
+        if (req.min_p > 0) b["min_p"] = req.min_p;   // likewise
+        if (req.seed) b["seed"] = *req.seed;
+        if (req.max_tokens > 0) b["max_tokens"] = req.max_tokens;
+        if (req.n > 1) b["n"] = req.n;
+        if (!req.stop.empty()) b["stop"] = req.stop;
+        b["stream"] = false;
+        for (auto &[k, v] : extra_body.items()) b[k] = v;
+        if (!req.extra_json.empty()) {
+            json x = json::parse(req.extra_json, nullptr, false);
+            if (x.is_discarded() || !x.is_object())
+                throw parley::Error(PARLEY_ERR_INVALID_ARGUMENT, "openai/backend: the request's extra_json is not a JSON object");
+            for (auto &[k, v] : x.items()) b[k] = v;
+        }
+        job->conversation = req.conversation;
+        job->done = std::move(done);
+        job->submitted = Clock::now();
+        double d = req.deadline_s > 0 ? req.deadline_s : timeout_s;
+        if (d > 0) {
+            job->has_deadline = true;
+            job->deadline = job->submitted + to_duration(d);
+        }
+        uint64_t id;
+        {
+            std::lock_guard<std::mutex> lock(mu);
+            if (stopping) throw parley::Error(PARLEY_ERR_UNAVAILABLE, "openai/backend: shutting down");
+            id = ++next_id;
+            job->id = id;
+            live.insert(id);
+            incoming.push_back(std::move(job));
+        }
+        curl_multi_wakeup(multi);
+        return id;
+    }
+
+    bool cancel(uint64_t id) {
+        {
+            std::lock_guard<std::mutex> lock(mu);
+            if (!live.count(id)) return false;
+            cancels.push_back(id);
+        }
+        curl_multi_wakeup(multi);
+        return true;
+    }
+
+    parley::BackendInfo info() {
+        std::unique_lock<std::mutex> lock(mu);
+        // The first call may wait briefly for the model name the worker asks the server for.
+        model_cv.wait_for(lock, std::chrono::duration<double>(connect_timeout_s + 5), [&] { return model_ready || stopping; });
+        return {model, context_size, 0};
+    }
+
+    // ---- the worker ---------------------------------------------------------------------------
+    void run() {
+        start_discovery(Clock::now());
+        if (auto_limit)
+            for (size_t i = 0; i < replicas.size(); ++i)
+                if (start_props(static_cast<int>(i), true)) ++props_startup_left;
+        for (;;) {
+            std::vector<std::unique_ptr<Job>> in;
+            std::vector<uint64_t> cx;
+            bool stop;
+            {
+                std::lock_guard<std::mutex> lock(mu);
+                in.swap(incoming);
+                cx.swap(cancels);
+                stop = stopping;
+            }
+            for (auto &j : in) {
+                uint64_t id = j->id;
+                if (j->has_deadline) deadline_heap.emplace(j->deadline, id);
+                ready.push_back(id);
+                jobs.emplace(id, std::move(j));
+            }
+            if (stop) break;
+            for (uint64_t id : cx) {
+                auto it = jobs.find(id);
+                if (it != jobs.end()) fail(*it->second, PARLEY_ERR_CANCELLED, "cancelled");
+            }
+            auto now = Clock::now();
+            expire(now);
+            promote(now);
+            probe_replicas(now);
+            discovery_tick(now);
+            if (model_known && props_startup_left == 0) dispatch(now);
+            int running = 0;
+            curl_multi_perform(multi, &running);
+            drain();
+            curl_multi_poll(multi, nullptr, 0, next_timeout_ms(Clock::now()), nullptr);
+        }
+        // Shutting down: everything outstanding is cancelled, exactly once.
+        std::vector<uint64_t> ids;
+        for (auto &[id, j] : jobs) ids.push_back(id);
+        std::sort(ids.begin(), ids.end());
+        for (uint64_t id : ids) fail(*jobs.at(id), PARLEY_ERR_CANCELLED, "cancelled: backend destroyed");
+        for (auto &r : replicas) {
+            for (CURL **h : {&r->probe, &r->models, &r->props})
+                if (*h) {
+                    curl_multi_remove_handle(multi, *h);
+                    curl_easy_cleanup(*h);
+                    *h = nullptr;
+                }
+        }
+        {
+            std::lock_guard<std::mutex> lock(mu);
+            model_ready = true;
+        }
+        model_cv.notify_all();
+    }
+
+    int next_timeout_ms(Clock::time_point now) {
+        double t = 1.0;
+        if (model_known && props_startup_left == 0 && !ready.empty() && can_dispatch()) t = 0;
+        if (!retry_heap.empty()) t = std::min(t, seconds(retry_heap.top().first - now));
+        if (!deadline_heap.empty()) t = std::min(t, seconds(deadline_heap.top().first - now));
+        for (auto &r : replicas)
+            if (!r->up.load() && !r->probe) t = std::min(t, seconds(r->down_until - now));
+        if (!model_known && discovery_pending == 0) t = std::min(t, seconds(discovery_next - now));
+        if (t <= 0) return 0;
+        return static_cast<int>(std::ceil(t * 1000));
+    }
+
+    // Whether choose_replica would find a replica now (same rule: healthy ones while any is).
+    bool can_dispatch() const {
+        bool any_up = false, open_up = false, open_any = false;
+        for (auto &r : replicas) {
+            bool open = r->outstanding.load() < r->limit.load() && !r->props_pending.load();
+            bool up = r->up.load();
+            any_up = any_up || up;
+            open_up = open_up || (open && up);
+            open_any = open_any || open;
+        }
+        return any_up ? open_up : open_any;
+    }
+
+    void expire(Clock::time_point now) {
+        while (!deadline_heap.empty() && deadline_heap.top().first <= now) {
+            uint64_t id = deadline_heap.top().second;
+            deadline_heap.pop();
+            auto it = jobs.find(id);
+            if (it == jobs.end()) continue;
+            Job &j = *it->second;
+            fail(j, PARLEY_ERR_UNAVAILABLE, deadline_message(j, now), deadline_message(j, now, true));
+        }
+    }
+
+    std::string deadline_message(const Job &j, Clock::time_point now, bool for_log = false) const {
+        std::string m = "deadline exceeded after " + fmt_s(seconds(now - j.submitted)) + " s (" + std::to_string(j.attempts) + " attempt" +
+                        (j.attempts == 1 ? "" : "s");
+        const std::string &last = for_log ? j.last_error_log : j.last_error;
+        if (!last.empty()) m += "; last error: " + last;
+        return m + ")";
+    }
+
+    void promote(Clock::time_point now) {
+        std::vector<uint64_t> due;
+        while (!retry_heap.empty() && retry_heap.top().first <= now) {
+            auto [t, id] = retry_heap.top();
+            retry_heap.pop();
+            auto it = jobs.find(id);
+            if (it == jobs.end() || !it->second->waiting || it->second->next_at != t) continue;
+            it->second->waiting = false;
+            due.push_back(id);
+        }
+        // Retries go ahead of first attempts, oldest first.
+        for (auto it = due.rbegin(); it != due.rend(); ++it) ready.push_front(*it);
+    }
+
+    void dispatch(Clock::time_point now) {
+        std::vector<ReplicaLoad> loads(replicas.size());
+        for (size_t i = 0; i < replicas.size(); ++i) {
+            loads[i].outstanding = replicas[i]->outstanding.load();
+            loads[i].up = replicas[i]->up.load();
+            loads[i].full = loads[i].outstanding >= replicas[i]->limit.load() || replicas[i]->props_pending.load();
+        }
+        while (!ready.empty()) {
+            auto it = jobs.find(ready.front());
+            if (it == jobs.end() || it->second->easy || it->second->waiting) {
+                ready.pop_front();
+                continue;
+            }
+            Job &j = *it->second;
+            RouteInput in;
+            in.conversation = j.conversation;
+            in.affinity = affinity;
+            in.load_factor = load_factor;
+            in.avoid = j.last_failed;
+            int r = choose_replica(*ring, loads, in, rr);
+            if (r < 0) break; // every replica is full: wait for a completion
+            ready.pop_front();
+            if (start_attempt(j, r, now)) {
+                loads[r].outstanding++;
+                loads[r].full = loads[r].outstanding >= replicas[r]->limit.load();
+            }
+        }
+    }
+
+    CURL *acquire_easy() {
+        if (!spare_easy.empty()) {
+            CURL *e = spare_easy.back();
+            spare_easy.pop_back();
+            curl_easy_reset(e);
+            return e;
+        }
+        return curl_easy_init();
+    }
+    void release_easy(CURL *e) {
+        if (spare_easy.size() < 1024) spare_easy.push_back(e);
+        else curl_easy_cleanup(e);
+    }
+
+    void common_options(CURL *e, const std::string &url, long timeout_ms) {
+        curl_easy_setopt(e, CURLOPT_URL, url.c_str());
+        curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+        curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+        curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
+        curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(connect_timeout_s * 1000));
+        if (timeout_ms >= 0) curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, std::max(1L, timeout_ms)); // < 0: none
+        curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+        if (url.rfind("http://", 0) == 0) curl_easy_setopt(e, CURLOPT_HTTP_VERSION, static_cast<long>(CURL_HTTP_VERSION_1_1));
+        curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, &write_to_string);
+    }
+
+    bool start_attempt(Job &j, int r, Clock::time_point now) {
+        Replica &rep = *replicas[r];
+        if (j.body_text.empty()) {
+            if (!j.body.contains("model")) j.body["model"] = model;
+            j.body_text = j.body.dump(-1, ' ', false, json::error_handler_t::replace);
+            j.body = json();
+        }
+        if (!j.has_started) {
+            j.started = now;
+            j.has_started = true;
+        }
+        long timeout_ms = j.has_deadline ? std::max(1L, static_cast<long>(std::ceil(seconds(j.deadline - now) * 1000))) : -1;
+        CURL *e = acquire_easy();
+        if (!e) {
+            fail(j, PARLEY_ERR_OUT_OF_MEMORY, "curl_easy_init failed");
+            return false;
+        }
+        std::string url = rep.url + j.path;
+        common_options(e, url, timeout_ms);
+        curl_easy_setopt(e, CURLOPT_POST, 1L);
+        curl_easy_setopt(e, CURLOPT_POSTFIELDS, j.body_text.data());
+        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(j.body_text.size()));
+        curl_easy_setopt(e, CURLOPT_HTTPHEADER, headers);
+        curl_easy_setopt(e, CURLOPT_WRITEDATA, &j.response);
+        curl_easy_setopt(e, CURLOPT_PRIVATE, static_cast<Tag *>(&j));
+        j.errbuf[0] = 0;
+        curl_easy_setopt(e, CURLOPT_ERRORBUFFER, j.errbuf);
+        j.response.clear();
+        j.replica = r;
+        ++j.attempts;
+        if (curl_multi_add_handle(multi, e) != CURLM_OK) {
+            release_easy(e);
+            j.replica = -1;
+            fail(j, PARLEY_ERR_RUNTIME, "curl_multi_add_handle failed");
+            return false;
+        }
+        j.easy = e;
+        rep.outstanding++;
+        rep.sent++;
+        return true;
+    }
+
+    // Takes an in-flight request off the wire (cancel, deadline, or after it finished).
+    void detach(Job &j) {
+        if (!j.easy) return;
+        curl_multi_remove_handle(multi, j.easy);
+        release_easy(j.easy);
+        j.easy = nullptr;
+        if (j.replica >= 0) replicas[j.replica]->outstanding--;
+    }
+
+    void deliver(Job &j, parley::Completion &&c) {
+        detach(j);
+        auto now = Clock::now();
+        c.queue_s = seconds((j.has_started ? j.started : now) - j.submitted);
+        c.total_s = seconds(now - j.submitted);
+        uint64_t id = j.id;
+        {
+            std::lock_guard<std::mutex> lock(mu);
+            live.erase(id);
+        }
+        parley::Backend::Done done = std::move(j.done);
+        jobs.erase(id); // `j` is gone from here on
+        try {
+            if (done) done(std::move(c));
+        } catch (...) {
+            parley::log_warn(kLog, "request " + std::to_string(id) + ": completion callback threw; ignored");
+        }
+    }
+
+    // `log_text` replaces `message` in the log when the message quotes the server.
+    void fail(Job &j, parley_status st, const std::string &message, const std::string &log_text = {}) {
+        if (st != PARLEY_ERR_CANCELLED)
+            parley::log_warn(kLog, "request " + std::to_string(j.id) + " failed: " + (log_text.empty() ? message : log_text));
+        parley::Completion c;
+        c.status = st;
+        c.error = message;
+        deliver(j, std::move(c));
+    }
+
+    void mark_down(int r, const std::string &why, Clock::time_point now) {
+        Replica &rep = *replicas[r];
+        if (!rep.up.load()) return;
+        rep.up = false;
+        rep.strikes = 1;
+        rep.down_until = now + to_duration(cooldown_s);
+        parley::log_warn(kLog, "replica " + rep.url + " marked down (" + why + "); health probe in " + fmt_s(cooldown_s) + " s");
+    }
+
+    void mark_up(int r, const char *how) {
+        Replica &rep = *replicas[r];
+        if (rep.up.load()) return;
+        rep.up = true;
+        rep.strikes = 0;
+        parley::log_info(kLog, "replica " + rep.url + " is back (" + how + ")");
+    }
+
+    // Schedules another attempt, or gives up.
+    void retry(Job &j, const std::string &error, const std::string &log_error, double retry_after_s, Clock::time_point now) {
+        j.last_error = error;
+        j.last_error_log = log_error;
+        j.last_failed = j.replica;
+        j.replica = -1;
+        if (j.attempts > max_retries) {
+            std::string head = "gave up after " + std::to_string(j.attempts) + " attempts: ";
+            fail(j, PARLEY_ERR_UNAVAILABLE, head + error, head + log_error);
+            return;
+        }
+        std::uniform_real_distribution<double> jitter(0.0, 1.0);
+        double delay = backoff_initial_s * (std::pow(backoff_factor, j.attempts - 1) + jitter(rng));
+        if (retry_after_s > delay) delay = std::min(retry_after_s, 60.0);
+        Clock::time_point at = now + to_duration(delay);
+        if (j.has_deadline && at >= j.deadline) {
+            fail(j, PARLEY_ERR_UNAVAILABLE, deadline_message(j, now), deadline_message(j, now, true));
+            return;
+        }
+        parley::log_info(kLog, "request " + std::to_string(j.id) + ": " + log_error + "; retry " + std::to_string(j.attempts) + "/" +
+                                   std::to_string(max_retries) + " in " + fmt_s(delay) + " s");
+        j.next_at = at;
+        j.waiting = true;
+        retry_heap.emplace(at, j.id);
+    }
+
+    void drain() {
+        CURLMsg *m;
+        int left = 0;
+        while ((m = curl_multi_info_read(multi, &left))) {
+            if (m->msg != CURLMSG_DONE) continue;
+            CURL *e = m->easy_handle;
+            CURLcode rc = m->data.result;
+            char *priv = nullptr;
+            curl_easy_getinfo(e, CURLINFO_PRIVATE, &priv);
+            Tag *tag = reinterpret_cast<Tag *>(priv);
+            if (!tag) continue;
+            switch (tag->kind) {
+            case Tag::REQUEST: on_request_done(*static_cast<Job *>(tag), rc); break;
+            case Tag::PROBE: on_probe_done(tag->replica, rc); break;
+            case Tag::MODELS: on_models_done(tag->replica, rc); break;
+            case Tag::PROPS: on_props_done(tag->replica, rc); break;
+            }
+        }
+    }
+
+    void on_request_done(Job &j, CURLcode rc) {
+        auto now = Clock::now();
+        long http = 0;
+        curl_off_t retry_after = 0;
+        curl_easy_getinfo(j.easy, CURLINFO_RESPONSE_CODE, &http);
+        curl_easy_getinfo(j.easy, CURLINFO_RETRY_AFTER, &retry_after);
+        int r = j.replica;
+        Replica &rep = *replicas[r];
+        detach(j);
+        j.replica = r; // detach keeps it; retry() reads it
+        const std::string where = rep.url + j.path;
+
+        if (rc != CURLE_OK) {
+            rep.failed++;
+            std::string err = std::string(curl_easy_strerror(rc));
+            if (j.errbuf[0]) err = j.errbuf;
+            err = where + ": " + err;
+            if (rc == CURLE_OPERATION_TIMEDOUT && j.has_deadline && now + std::chrono::milliseconds(5) >= j.deadline) {
+                j.last_error = j.last_error_log = err;
+                fail(j, PARLEY_ERR_UNAVAILABLE, deadline_message(j, now), deadline_message(j, now, true));
+            } else if (retryable_curl(rc)) {
+                if (replica_fault(rc)) mark_down(r, curl_easy_strerror(rc), now);
+                retry(j, err, err, 0, now);
+            } else {
+                fail(j, PARLEY_ERR_IO, err);
+            }
+            return;
+        }
+        if (http >= 200 && http < 300) {
+            parley::Completion c;
+            std::string err;
+            if (parse_success(j.response, c, err)) {
+                rep.succeeded++;
+                if (!rep.up.load()) mark_up(r, "answered a request");
+                c.status = PARLEY_OK;
+                deliver(j, std::move(c));
+            } else {
+                rep.failed++;
+                std::string e = "HTTP " + std::to_string(http) + " from " + where + ": " + err;
+                retry(j, e, e, 0, now);
+            }
+            return;
+        }
+        rep.failed++;
+        std::string head = "HTTP " + std::to_string(http) + " from " + where;
+        std::string msg = head + ": " + server_message(j.response);
+        if (http == 429 || http == 408) {
+            retry(j, msg, head, static_cast<double>(retry_after), now);
+        } else if (http >= 500) {
+            mark_down(r, "HTTP " + std::to_string(http), now);
+            retry(j, msg, head, static_cast<double>(retry_after), now);
+        } else {
+            parley_status st = PARLEY_ERR_RUNTIME;
+            if (http == 404) st = PARLEY_ERR_NOT_FOUND;
+            else if (http == 400 || http == 413 || http == 422)
+                st = mentions_context_overflow(msg) ? PARLEY_ERR_CONTEXT_OVERFLOW : PARLEY_ERR_INVALID_ARGUMENT;
+            fail(j, st, msg, head);
+        }
+    }
+
+    static bool parse_success(const std::string &text, parley::Completion &c, std::string &err) {
+        try {
+            json j = json::parse(text, nullptr, false);
+            if (j.is_discarded() || !j.is_object()) {
+                err = "malformed JSON body";
+                return false;
+            }
+            if (!j.contains("choices") || !j["choices"].is_array()) {
+                err = j.contains("error") ? server_message(text) : "no `choices` in the response";
+                return false;
+            }
+            std::vector<std::pair<int64_t, parley::Choice>> got;
+            int64_t pos = 0;
+            for (const json &ch : j["choices"]) {
+                parley::Choice choice;
+                if (ch.contains("message") && ch["message"].is_object()) {
+                    const json &m = ch["message"];
+                    if (m.contains("content") && m["content"].is_string()) choice.text = m["content"].get<std::string>();
+                } else if (ch.contains("text") && ch["text"].is_string()) {
+                    choice.text = ch["text"].get<std::string>();
+                }
+                choice.finish_reason = ch.contains("finish_reason") ? finish_code(ch["finish_reason"]) : PARLEY_FINISH_NONE;
+                int64_t idx = is_number(ch, "index") ? ch["index"].get<int64_t>() : pos;
+                got.emplace_back(idx, std::move(choice));
+                ++pos;
+            }
+            std::stable_sort(got.begin(), got.end(), [](auto &a, auto &b) { return a.first < b.first; });
+            for (auto &g : got) c.choices.push_back(std::move(g.second));
+
+            const json empty = json::object();
+            const json &usage = j.contains("usage") && j["usage"].is_object() ? j["usage"] : empty;
+            const json &timings = j.contains("timings") && j["timings"].is_object() ? j["timings"] : empty;
+            if (is_number(usage, "prompt_tokens")) c.prompt_tokens = usage["prompt_tokens"].get<int64_t>();
+            if (is_number(usage, "completion_tokens")) c.completion_tokens = usage["completion_tokens"].get<int64_t>();
+            if (usage.contains("prompt_tokens_details") && is_number(usage["prompt_tokens_details"], "cached_tokens"))
+                c.cached_tokens = usage["prompt_tokens_details"]["cached_tokens"].get<int64_t>();
+            else if (is_number(timings, "cache_n"))
+                c.cached_tokens = timings["cache_n"].get<int64_t>();
+            else if (is_number(usage, "tokens_cached"))
+                c.cached_tokens = usage["tokens_cached"].get<int64_t>();
+            else if (is_number(j, "tokens_cached"))
+                c.cached_tokens = j["tokens_cached"].get<int64_t>();
+            if (is_number(timings, "prompt_ms")) c.prefill_s = timings["prompt_ms"].get<double>() / 1000.0;
+            if (c.choices.size() == 1) c.choices[0].completion_tokens = c.completion_tokens;
+            return true;
+        } catch (const std::exception &e) {
+            err = std::string("unexpected response shape: ") + e.what();
+            return false;
+        }
+    }
+
+    // ---- health probes ------------------------------------------------------------------------
+    void probe_replicas(Clock::time_point now) {
+        for (size_t i = 0; i < replicas.size(); ++i) {
+            Replica &rep = *replicas[i];
+            if (rep.up.load() || rep.probe || now < rep.down_until) continue;
+            CURL *e = curl_easy_init();
+            if (!e) continue;
+            rep.probe_body.clear();
+            common_options(e, rep.url + "/health", static_cast<long>((connect_timeout_s + 5) * 1000));
+            curl_easy_setopt(e, CURLOPT_HTTPHEADER, get_headers);
+            curl_easy_setopt(e, CURLOPT_WRITEDATA, &rep.probe_body);
+            curl_easy_setopt(e, CURLOPT_PRIVATE, &rep.probe_tag);
+            curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
+            if (curl_multi_add_handle(multi, e) != CURLM_OK) {
+                curl_easy_cleanup(e);
+                continue;
+            }
+            rep.probe = e;
+        }
+    }
+
+    void on_probe_done(int r, CURLcode rc) {
+        Replica &rep = *replicas[r];
+        long http = 0;
+        curl_easy_getinfo(rep.probe, CURLINFO_RESPONSE_CODE, &http);
+        curl_multi_remove_handle(multi, rep.probe);
+        curl_easy_cleanup(rep.probe);
+        rep.probe = nullptr;
+        // Any HTTP answer below 500 means the server is serving (a hosted API may 404 /health).
+        if (rc == CURLE_OK && http > 0 && http < 500) {
+            mark_up(r, "health probe");
+            if (auto_limit) start_props(r); // it may have restarted with another -np
+            return;
+        }
+        auto now = Clock::now();
+        if (rep.up.load()) {
+            mark_down(r, "health probe failed", now);
+            return;
+        }
+        rep.strikes = std::min(rep.strikes + 1, 16);
+        double wait = std::min(std::max(cooldown_s, 0.05) * std::pow(2.0, rep.strikes - 1), 30.0);
+        rep.down_until = now + to_duration(wait);
+        parley::log_debug(kLog, "replica " + rep.url + " still down (" +
+                                    (rc == CURLE_OK ? "HTTP " + std::to_string(http) : std::string(curl_easy_strerror(rc))) +
+                                    "); next probe in " + fmt_s(wait) + " s");
+    }
+
+    // ---- llama-server's slot count: GET /props ------------------------------------------------
+    // llama-server decodes at most total_slots sequences, and its HTTP thread pool (about
+    // total_slots + 4 threads) holds each idle keep-alive connection for its keep-alive timeout
+    // (5 s): more connections than threads stall for seconds. Unless `max_in_flight` is set, a
+    // replica that reports total_slots gets that as its limit. vLLM and SGLang have no /props
+    // (404) and keep max_in_flight.
+    bool start_props(int r, bool startup = false) {
+        Replica &rep = *replicas[r];
+        if (rep.props) return false;
+        CURL *e = curl_easy_init();
+        if (!e) return false;
+        rep.props_body.clear();
+        common_options(e, rep.url + "/props", 5000);
+        curl_easy_setopt(e, CURLOPT_HTTPHEADER, get_headers);
+        curl_easy_setopt(e, CURLOPT_WRITEDATA, &rep.props_body);
+        curl_easy_setopt(e, CURLOPT_PRIVATE, &rep.props_tag);
+        if (curl_multi_add_handle(multi, e) != CURLM_OK) {
+            curl_easy_cleanup(e);
+            return false;
+        }
+        rep.props = e;
+        rep.props_pending = true;
+        rep.props_startup = startup;
+        return true;
+    }
+
+    void on_props_done(int r, CURLcode rc) {
+        Replica &rep = *replicas[r];
+        long http = 0;
+        curl_easy_getinfo(rep.props, CURLINFO_RESPONSE_CODE, &http);
+        curl_multi_remove_handle(multi, rep.props);
+        curl_easy_cleanup(rep.props);
+        rep.props = nullptr;
+        if (rc == CURLE_OK && http == 200) {
+            json j = json::parse(rep.props_body, nullptr, false);
+            if (is_number(j, "total_slots")) {
+                int64_t slots = j["total_slots"].get<int64_t>();
+                if (slots > 0 && slots != rep.limit.load()) {
+                    rep.limit = std::min(slots, max_in_flight);
+                    parley::log_info(kLog, "replica " + rep.url + ": llama-server with " + std::to_string(slots) +
+                                               " slots; max_in_flight " + std::to_string(rep.limit.load()));
+                }
+            }
+        }
+        rep.props_pending = false;
+        if (rep.props_startup) {
+            rep.props_startup = false;
+            --props_startup_left;
+        }
+    }
+
+    // ---- model discovery: GET /v1/models once at startup ---------------------------------------
+    void start_discovery(Clock::time_point now) {
+        discovery_pending = 0;
+        discovery_answered = false;
+        ++discovery_round;
+        for (size_t i = 0; i < replicas.size(); ++i) {
+            Replica &rep = *replicas[i];
+            CURL *e = curl_easy_init();
+            if (!e) continue;
+            rep.models_body.clear();
+            common_options(e, rep.url + "/v1/models", static_cast<long>((connect_timeout_s + 10) * 1000));
+            curl_easy_setopt(e, CURLOPT_HTTPHEADER, get_headers);
+            curl_easy_setopt(e, CURLOPT_WRITEDATA, &rep.models_body);
+            curl_easy_setopt(e, CURLOPT_PRIVATE, &rep.models_tag);
+            if (curl_multi_add_handle(multi, e) != CURLM_OK) {
+                curl_easy_cleanup(e);
+                continue;
+            }
+            rep.models = e;
+            ++discovery_pending;
+        }
+        (void)now;
+        if (discovery_pending == 0) settle_model("default", 0, "could not start GET /v1/models");
+    }
+
+    void discovery_tick(Clock::time_point now) {
+        if (model_known || discovery_done || discovery_pending > 0 || now < discovery_next) return;
+        start_discovery(now);
+    }
+
+    void settle_model(const std::string &name, int64_t ctx, const std::string &why) {
+        discovery_done = true;
+        bool announce = !model_known;
+        {
+            std::lock_guard<std::mutex> lock(mu);
+            if (!model_ready) model = name;
+            if (ctx > 0) context_size = ctx;
+            model_ready = true;
+        }
+        model_known = true;
+        model_cv.notify_all();
+        if (announce) {
+            if (why.empty()) parley::log_info(kLog, "model: " + name + " (from GET /v1/models)");
+            else parley::log_warn(kLog, "model: using '" + name + "' (" + why + "); set `model` to choose one");
+        }
+    }
+
+    void on_models_done(int r, CURLcode rc) {
+        Replica &rep = *replicas[r];
+        long http = 0;
+        curl_easy_getinfo(rep.models, CURLINFO_RESPONSE_CODE, &http);
+        curl_multi_remove_handle(multi, rep.models);
+        curl_easy_cleanup(rep.models);
+        rep.models = nullptr;
+        --discovery_pending;
+        if (discovery_done) return;
+        if (rc == CURLE_OK && http > 0) discovery_answered = true;
+        if (rc == CURLE_OK && http >= 200 && http < 300) {
+            json j = json::parse(rep.models_body, nullptr, false);
+            if (j.is_object() && j.contains("data") && j["data"].is_array() && !j["data"].empty() && j["data"][0].is_object()) {
+                const json &m = j["data"][0];
+                int64_t ctx = 0;
+                if (is_number(m, "max_model_len")) ctx = m["max_model_len"].get<int64_t>();               // vLLM
+                else if (m.contains("meta") && is_number(m["meta"], "n_ctx")) ctx = m["meta"]["n_ctx"].get<int64_t>(); // llama-server
+                if (m.contains("id") && m["id"].is_string()) {
+                    settle_model(m["id"].get<std::string>(), ctx, "");
+                    return;
+                }
+            }
+        }
+        if (discovery_pending > 0) return;
+        // Every replica has answered or failed in this round.
+        if (!configured_model.empty()) {
+            discovery_done = true; // only wanted the context size
+            return;
+        }
+        if (discovery_answered || discovery_round > max_retries) {
+            settle_model("default", 0, discovery_answered ? "GET /v1/models listed no model" : "no replica answered GET /v1/models");
+            return;
+        }
+        std::uniform_real_distribution<double> jitter(0.0, 1.0);
+        double delay = std::max(backoff_initial_s, 0.05) * (std::pow(backoff_factor, discovery_round - 1) + jitter(rng));
+        discovery_next = Clock::now() + to_duration(delay);
+        parley::log_info(kLog, "no replica answered GET /v1/models yet; asking again in " + fmt_s(delay) + " s");
+    }
+};
+
+// -----------------------------------------------------------------------------------------------
+
+namespace {
+int32_t ext_replica_of(void *self, uint64_t conversation) {
+    try {
+        return static_cast<OpenAIBackend *>(self)->replica_of(conversation);
+    } catch (...) {
+        return -1;
+    }
+}
+parley_status ext_replica_stats(void *self, parley_buffer *out) {
+    parley_error err{};
+    return parley::detail::guard(&err, [&] { parley::append(out, static_cast<OpenAIBackend *>(self)->stats_json()); });
+}
+} // namespace
+
+OpenAIBackend::OpenAIBackend(const parley::Config &config) : impl_(std::make_unique<Impl>(config)) {}
+OpenAIBackend::~OpenAIBackend() = default;
+
+uint64_t OpenAIBackend::submit(parley::Request request, Done done) { return impl_->submit(std::move(request), std::move(done)); }
+bool OpenAIBackend::cancel(uint64_t request_id) { return impl_->cancel(request_id); }
+parley::BackendInfo OpenAIBackend::info() { return impl_->info(); }
+
+void *OpenAIBackend::proc_address(const char *name) {
+    if (!name) return nullptr;
+    if (std::strcmp(name, PARLEY_OPENAI_REPLICA_OF) == 0) return reinterpret_cast<void *>(&ext_replica_of);
+    if (std::strcmp(name, PARLEY_OPENAI_REPLICA_STATS) == 0) return reinterpret_cast<void *>(&ext_replica_stats);
+    return nullptr;
+}
+
+std::vector<ReplicaStats> OpenAIBackend::replica_stats() const {
+    std::vector<ReplicaStats> out;
+    for (auto &r : impl_->replicas)
+        out.push_back({r->url, r->up.load(), r->outstanding.load(), r->limit.load(), r->sent.load(), r->succeeded.load(), r->failed.load()});
+    return out;
+}
+
+int OpenAIBackend::replica_of(uint64_t conversation) const { return impl_->ring->preferred(mix64(conversation)); }
+
+std::string OpenAIBackend::stats_json() const {
+    nlohmann::json a = nlohmann::json::array();
+    for (auto &s : replica_stats())
+        a.push_back({{"url", s.url}, {"up", s.up}, {"outstanding", s.outstanding}, {"max_in_flight", s.max_in_flight}, {"sent", s.sent}, {"succeeded", s.succeeded}, {"failed", s.failed}});
+    return a.dump();
+}
+
+} // namespace parley::openai

@@ -1,0 +1,28 @@
+// libparley-openai.so: component `openai/backend`.
+#include "openai_backend.hpp"
+
+namespace {
+
+const parley_param kParams[] = {
+    {"url", PARLEY_TYPE_ANY, PARLEY_PARAM_REQUIRED, nullptr,
+     "replica base URL(s): a string or an array of strings, e.g. \"http://127.0.0.1:8080\" (a trailing /v1 is dropped)"},
+    {"model", PARLEY_TYPE_STRING, 0, "", "model name sent in each body; empty: the first id of GET /v1/models, else \"default\""},
+    {"api_key_env", PARLEY_TYPE_STRING, 0, "OPENAI_API_KEY", "environment variable holding the API key (Authorization: Bearer); unset: none"},
+    {"timeout_s", PARLEY_TYPE_FLOAT, 0, "600", "deadline per request, retries included (a request's deadline_s overrides); <= 0: none"},
+    {"connect_timeout_s", PARLEY_TYPE_FLOAT, 0, "10", "TCP/TLS connect timeout per attempt"},
+    {"max_retries", PARLEY_TYPE_INT, 0, "3", "retries after the first attempt on 408/429/5xx, timeouts and connection errors"},
+    {"backoff_initial_s", PARLEY_TYPE_FLOAT, 0, "0.5", "retry k (k = 0, 1, ...) waits backoff_initial_s * (backoff_factor^k + U(0,1))"},
+    {"backoff_factor", PARLEY_TYPE_FLOAT, 0, "2", "exponential backoff base (>= 1)"},
+    {"max_in_flight", PARLEY_TYPE_INT, 0, "256", "requests outstanding per replica; more wait in the plugin's queue"},
+    {"max_host_connections", PARLEY_TYPE_INT, 0, "0", "keep-alive connections per replica (CURLMOPT_MAX_HOST_CONNECTIONS); 0: max_in_flight"},
+    {"extra_body", PARLEY_TYPE_ANY, 0, "{}", "fields merged into every request body: a JSON object string or a TOML table"},
+    {"affinity", PARLEY_TYPE_BOOL, 0, "true", "route all turns of a conversation to one replica (consistent hashing with bounded loads)"},
+    {"load_factor", PARLEY_TYPE_FLOAT, 0, "1.25", "affinity spills to the next replica on the ring above load_factor x mean outstanding"},
+    {"cooldown_s", PARLEY_TYPE_FLOAT, 0, "1", "a failed replica rests this long (doubling per failed probe, max 30 s) before GET /health"},
+};
+
+} // namespace
+
+PARLEY_PLUGIN("openai", "1.0.0", "OpenAI-compatible HTTP backend (vLLM, SGLang, llama-server, hosted APIs)",
+              parley::backend<parley::openai::OpenAIBackend>(
+                  "backend", 1, "Chat/text completions over HTTP with replica routing, affinity and retries", kParams));
