@@ -93,6 +93,22 @@ void buffer_clear(parley_buffer *b) {
     if (b) reinterpret_cast<std::string *>(b)->clear();
 }
 
+parley_buffer *buffer_create() {
+    try {
+        return reinterpret_cast<parley_buffer *>(new std::string());
+    } catch (...) {
+        return nullptr;
+    }
+}
+
+void buffer_destroy(parley_buffer *b) { delete reinterpret_cast<std::string *>(b); }
+
+const char *buffer_data(const parley_buffer *b, size_t *size) {
+    auto *s = reinterpret_cast<const std::string *>(b);
+    if (size) *size = s ? s->size() : 0;
+    return s ? s->c_str() : "";
+}
+
 nlohmann::json to_json(const toml::node &n) {
     if (auto *t = n.as_table()) {
         nlohmann::json j = nlohmann::json::object();
@@ -134,6 +150,9 @@ const parley_host_api *host_api() {
         a.config_get_json = &get_json;
         a.buffer_append = &buffer_append;
         a.buffer_clear = &buffer_clear;
+        a.buffer_create = &buffer_create;
+        a.buffer_destroy = &buffer_destroy;
+        a.buffer_data = &buffer_data;
         return a;
     }();
     return &api;

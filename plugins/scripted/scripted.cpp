@@ -1,175 +1,287 @@
-// scripted/backend — a test double for inference backends.
+// scripted/backend — a TEST DOUBLE for inference backends (no model).
 //
-// Answers each request from rules matched against the last message (first matching regex wins),
-// or with `default_reply`. Replies may contain {turn} (number of messages in the request),
-// {agent}, {conversation} and {n} (the sample index). Completions are delivered from a worker
-// thread, after an optional fixed latency, exactly like a real asynchronous backend; token counts
-// are whitespace-separated words. Use it to test engines and to measure orchestration overhead.
-#include <parley/sdk.hpp>
+// Answers each request from rules: the first `match` substring found in the last message selects
+// the `reply` at the same index, otherwise `default_reply`. Replies may contain {turn} (number of
+// messages in the request), {agent}, {conversation} and {n} (the sample index). Completions come
+// from a worker thread, after an optional fixed latency, exactly as from a real asynchronous
+// backend; token counts are whitespace-separated words.
+//
+// It is written straight against the C ABI (no SDK) and copies only what it needs from a request
+// (the last message and a few numbers), so orchestration benchmarks measure the host, not this.
+#include <parley/plugin.h>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
-#include <deque>
+#include <cstdio>
+#include <cstring>
 #include <mutex>
-#include <regex>
+#include <string>
+#include <string_view>
 #include <thread>
-#include <unordered_map>
+#include <unordered_set>
+#include <vector>
 
 namespace {
+
+const parley_host_api *g_host = nullptr;
 
 int64_t count_words(std::string_view s) {
     int64_t n = 0;
     bool in = false;
     for (char c : s) {
         bool space = c == ' ' || c == '\n' || c == '\t';
-        if (!space && !in) ++n;
+        n += !space && !in;
         in = !space;
     }
     return n;
 }
 
-void replace_all(std::string &s, std::string_view from, const std::string &to) {
-    for (size_t p = s.find(from); p != std::string::npos; p = s.find(from, p + to.size())) s.replace(p, from.size(), to);
+void fail(parley_error *err, parley_status code, const std::string &msg) {
+    if (!err) return;
+    err->code = code;
+    std::snprintf(err->message, sizeof err->message, "%s", msg.c_str());
 }
 
-class ScriptedBackend final : public parley::Backend {
+std::string view(parley_str s) { return s.size ? std::string(s.data, s.size) : std::string(); }
+
+struct Reply {
+    std::string text;
+    int64_t tokens = 0;
+    bool templated = false; // has {placeholders}
+};
+
+struct Pending {
+    uint64_t id;
+    parley_completion_fn done;
+    void *user;
+    Reply *reply; // chosen at submit (rules read the last message there)
+    size_t n_messages;
+    uint64_t conversation;
+    uint32_t agent;
+    int32_t n;
+    int64_t prompt_tokens;
+    std::chrono::steady_clock::time_point submitted;
+};
+
+class Scripted {
   public:
-    explicit ScriptedBackend(const parley::Config &cfg)
-        : default_reply_(cfg.get("default_reply", "The correct answer is (A).")),
-          latency_(std::chrono::microseconds(static_cast<int64_t>(cfg.get("latency_ms", 0.0) * 1000))),
-          fail_every_(cfg.get("fail_every", int64_t{0})) {
-        auto patterns = cfg.get("match", std::vector<std::string>{});
-        auto replies = cfg.get("reply", std::vector<std::string>{});
-        if (patterns.size() != replies.size())
-            throw parley::Error(PARLEY_ERR_INVALID_ARGUMENT, "`match` and `reply` must have the same length");
-        for (size_t i = 0; i < patterns.size(); ++i) {
-            try {
-                rules_.push_back({std::regex(patterns[i], std::regex::ECMAScript | std::regex::optimize), replies[i]});
-            } catch (const std::regex_error &e) {
-                throw parley::Error(PARLEY_ERR_INVALID_ARGUMENT, "match[" + std::to_string(i) + "]: bad regex: " + e.what());
-            }
+    std::string default_text = "The correct answer is (A).";
+    std::vector<std::string> match;
+    std::vector<Reply> replies;
+    Reply fallback;
+    std::chrono::microseconds latency{0};
+    int64_t fail_every = 0;
+
+    void start() {
+        fallback.text = default_text;
+        for (Reply *r : all_replies()) {
+            r->tokens = count_words(r->text);
+            r->templated = r->text.find('{') != std::string::npos;
         }
         worker_ = std::thread([this] { loop(); });
     }
 
-    ~ScriptedBackend() override {
+    ~Scripted() {
         {
             std::lock_guard<std::mutex> lock(mu_);
             stopping_ = true;
         }
         cv_.notify_all();
-        worker_.join();
+        if (worker_.joinable()) worker_.join();
     }
 
-    uint64_t submit(parley::Request request, Done done) override {
+    uint64_t submit(const parley_request *r, parley_completion_fn done, void *user) {
+        std::string_view last;
+        if (r->prompt.size) last = std::string_view(r->prompt.data, r->prompt.size);
+        else if (r->n_messages) last = std::string_view(r->messages[r->n_messages - 1].content.data, r->messages[r->n_messages - 1].content.size);
+        Reply *chosen = &fallback;
+        for (size_t i = 0; i < match.size(); ++i)
+            if (last.find(match[i]) != std::string_view::npos) {
+                chosen = &replies[i];
+                break;
+            }
+        int64_t prompt_tokens = count_words(last);
         std::lock_guard<std::mutex> lock(mu_);
         uint64_t id = ++next_id_;
-        queue_.push_back({id, std::move(request), std::move(done), std::chrono::steady_clock::now()});
-        cv_.notify_one();
+        queue_.push_back({id, done, user, chosen, r->n_messages, r->conversation, r->agent, r->n < 1 ? 1 : r->n, prompt_tokens,
+                          std::chrono::steady_clock::now()});
+        if (queue_.size() == 1) cv_.notify_one();
         return id;
     }
 
-    bool cancel(uint64_t id) override {
+    bool cancel(uint64_t id) {
         std::lock_guard<std::mutex> lock(mu_);
         for (auto &p : queue_)
             if (p.id == id) {
-                p.cancelled = true;
+                cancelled_.insert(id);
                 return true;
             }
         return false;
     }
 
-    parley::BackendInfo info() override { return {"scripted (test double)", 0, 0}; }
-
-    std::string apply_template(const std::vector<parley::Message> &messages) override {
-        std::string s;
-        for (auto &m : messages) s += "<|" + m.role + "|>\n" + m.content + "\n";
-        return s + "<|assistant|>\n";
+  private:
+    std::vector<Reply *> all_replies() {
+        std::vector<Reply *> v{&fallback};
+        for (auto &r : replies) v.push_back(&r);
+        return v;
     }
 
-  private:
-    struct Pending {
-        uint64_t id;
-        parley::Request request;
-        Done done;
-        std::chrono::steady_clock::time_point submitted;
-        bool cancelled = false;
-    };
-    struct Rule {
-        std::regex pattern;
-        std::string reply;
-    };
-
-    std::string answer(const parley::Request &r, int sample) const {
-        const std::string &last = r.prompt.empty() ? (r.messages.empty() ? r.prompt : r.messages.back().content) : r.prompt;
-        std::string reply = default_reply_;
-        for (auto &rule : rules_)
-            if (std::regex_search(last, rule.pattern)) {
-                reply = rule.reply;
-                break;
-            }
-        replace_all(reply, "{turn}", std::to_string(r.messages.size()));
-        replace_all(reply, "{agent}", std::to_string(r.agent));
-        replace_all(reply, "{conversation}", std::to_string(r.conversation));
-        replace_all(reply, "{n}", std::to_string(sample));
-        return reply;
+    static void substitute(std::string &s, std::string_view key, const std::string &value) {
+        for (size_t p = s.find(key); p != std::string::npos; p = s.find(key, p + value.size())) s.replace(p, key.size(), value);
     }
 
     void loop() {
+        std::vector<Pending> batch;
+        std::vector<parley_choice> choices;
+        std::vector<std::string> texts;
         std::unique_lock<std::mutex> lock(mu_);
         for (;;) {
             cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
             if (queue_.empty() && stopping_) return;
-            std::deque<Pending> batch;
+            batch.clear();
             batch.swap(queue_);
+            std::unordered_set<uint64_t> cancelled;
+            cancelled.swap(cancelled_);
+            const bool stopping = stopping_;
             lock.unlock();
-            if (latency_.count() > 0) std::this_thread::sleep_for(latency_);
+            if (latency.count() > 0 && !stopping) std::this_thread::sleep_for(latency);
             for (auto &p : batch) {
-                parley::Completion c;
-                if (p.cancelled || stopping_) {
+                parley_completion c{};
+                c.struct_size = sizeof c;
+                c.request_id = p.id;
+                c.total_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - p.submitted).count();
+                if (stopping || cancelled.count(p.id)) {
                     c.status = PARLEY_ERR_CANCELLED;
-                    c.error = "cancelled";
-                } else if (fail_every_ > 0 && p.id % static_cast<uint64_t>(fail_every_) == 0) {
+                    c.error_message = {"cancelled", 9};
+                } else if (fail_every > 0 && p.id % static_cast<uint64_t>(fail_every) == 0) {
+                    static const char msg[] = "scripted failure (fail_every)";
                     c.status = PARLEY_ERR_UNAVAILABLE;
-                    c.error = "scripted failure (fail_every)";
+                    c.error_message = {msg, sizeof msg - 1};
                 } else {
-                    for (int i = 0; i < p.request.n; ++i) {
-                        std::string text = answer(p.request, i);
-                        int64_t toks = count_words(text);
-                        c.choices.push_back({text, PARLEY_FINISH_STOP, toks});
+                    choices.clear();
+                    texts.clear();
+                    texts.reserve(static_cast<size_t>(p.n));
+                    for (int i = 0; i < p.n; ++i) {
+                        const std::string *text = &p.reply->text;
+                        if (p.reply->templated) {
+                            texts.push_back(p.reply->text);
+                            substitute(texts.back(), "{turn}", std::to_string(p.n_messages));
+                            substitute(texts.back(), "{agent}", std::to_string(p.agent));
+                            substitute(texts.back(), "{conversation}", std::to_string(p.conversation));
+                            substitute(texts.back(), "{n}", std::to_string(i));
+                            text = &texts.back();
+                        }
+                        int64_t toks = p.reply->templated ? count_words(*text) : p.reply->tokens;
+                        choices.push_back({{text->data(), text->size()}, PARLEY_FINISH_STOP, toks});
                         c.completion_tokens += toks;
                     }
-                    for (auto &m : p.request.messages) c.prompt_tokens += count_words(m.content);
-                    c.prompt_tokens += count_words(p.request.prompt);
+                    c.choices = choices.data();
+                    c.n_choices = choices.size();
+                    c.prompt_tokens = p.prompt_tokens;
                 }
-                c.total_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - p.submitted).count();
-                p.done(std::move(c));
+                p.done(p.user, &c);
             }
             lock.lock();
         }
     }
 
-    std::string default_reply_;
-    std::vector<Rule> rules_;
-    std::chrono::microseconds latency_;
-    int64_t fail_every_;
     std::mutex mu_;
     std::condition_variable cv_;
-    std::deque<Pending> queue_;
+    std::vector<Pending> queue_;
+    std::unordered_set<uint64_t> cancelled_;
     uint64_t next_id_ = 0;
     bool stopping_ = false;
     std::thread worker_;
 };
 
+parley_status create(const parley_host_api *host, const parley_config *cfg, void **self, parley_error *err) {
+    try {
+        auto s = std::make_unique<Scripted>();
+        parley_str str;
+        if (host->config_get_string(cfg, "default_reply", &str) == PARLEY_OK) s->default_text = view(str);
+        double latency_ms = 0;
+        if (host->config_get_float(cfg, "latency_ms", &latency_ms) == PARLEY_OK)
+            s->latency = std::chrono::microseconds(static_cast<int64_t>(latency_ms * 1000));
+        host->config_get_int(cfg, "fail_every", &s->fail_every);
+        auto strings = [&](const char *key) {
+            std::vector<std::string> out;
+            size_t n = 0;
+            if (host->config_get_array_size(cfg, key, &n) != PARLEY_OK) return out;
+            for (size_t i = 0; i < n; ++i)
+                if (host->config_get_array_string(cfg, key, i, &str) == PARLEY_OK) out.push_back(view(str));
+            return out;
+        };
+        s->match = strings("match");
+        for (auto &r : strings("reply")) s->replies.push_back({r, 0, false});
+        if (s->match.size() != s->replies.size()) {
+            fail(err, PARLEY_ERR_INVALID_ARGUMENT, "`match` and `reply` must have the same length");
+            return PARLEY_ERR_INVALID_ARGUMENT;
+        }
+        s->start();
+        *self = s.release();
+        return PARLEY_OK;
+    } catch (const std::exception &e) {
+        fail(err, PARLEY_ERR_RUNTIME, e.what());
+        return PARLEY_ERR_RUNTIME;
+    }
+}
+
+void destroy(void *self) { delete static_cast<Scripted *>(self); }
+
+parley_status submit(void *self, const parley_request *r, parley_completion_fn done, void *user, uint64_t *id, parley_error *err) {
+    if (!r || !done) {
+        fail(err, PARLEY_ERR_INVALID_ARGUMENT, "submit needs a request and a callback");
+        return PARLEY_ERR_INVALID_ARGUMENT;
+    }
+    try {
+        *id = static_cast<Scripted *>(self)->submit(r, done, user);
+        return PARLEY_OK;
+    } catch (const std::exception &e) {
+        fail(err, PARLEY_ERR_OUT_OF_MEMORY, e.what());
+        return PARLEY_ERR_OUT_OF_MEMORY;
+    }
+}
+
+parley_status cancel(void *self, uint64_t id) { return static_cast<Scripted *>(self)->cancel(id) ? PARLEY_OK : PARLEY_ERR_NOT_FOUND; }
+
+parley_status get_info(void *, parley_backend_info *out, parley_error *) {
+    static const char model[] = "scripted (test double)";
+    if (offsetof(parley_backend_info, model) + sizeof out->model <= out->struct_size) out->model = {model, sizeof model - 1};
+    return PARLEY_OK;
+}
+
+parley_status apply_template(void *, const parley_message *m, size_t n, parley_buffer *out, parley_error *) {
+    std::string s;
+    for (size_t i = 0; i < n; ++i) s += "<|" + view(m[i].role) + "|>\n" + view(m[i].content) + "\n";
+    s += "<|assistant|>\n";
+    g_host->buffer_append(out, s.data(), s.size());
+    return PARLEY_OK;
+}
+
 const parley_param kParams[] = {
     {"default_reply", PARLEY_TYPE_STRING, 0, "The correct answer is (A).", "reply when no rule matches"},
-    {"match", PARLEY_TYPE_STRING_ARRAY, 0, "[]", "regexes tried against the last message, in order"},
-    {"reply", PARLEY_TYPE_STRING_ARRAY, 0, "[]", "reply for each regex in `match` ({turn}, {agent}, {conversation}, {n})"},
+    {"match", PARLEY_TYPE_STRING_ARRAY, 0, "[]", "substrings looked for in the last message, in order"},
+    {"reply", PARLEY_TYPE_STRING_ARRAY, 0, "[]", "reply for each entry of `match` ({turn}, {agent}, {conversation}, {n})"},
     {"latency_ms", PARLEY_TYPE_FLOAT, 0, "0", "delay before each batch of completions"},
     {"fail_every", PARLEY_TYPE_INT, 0, "0", "fail every k-th request with PARLEY_ERR_UNAVAILABLE; 0 = never"},
 };
 
+const parley_backend_vtable kVtable = {sizeof(parley_backend_vtable), create, destroy, submit, cancel, get_info, apply_template, nullptr};
+const parley_component kBackend = {sizeof(parley_component), PARLEY_KIND_BACKEND, "backend", 2,
+                                   "Instant rule-based replies (test double, no model)", kParams,
+                                   sizeof kParams / sizeof kParams[0], &kVtable};
+const parley_component *const kComponents[] = {&kBackend};
+const parley_plugin_desc kDesc = {sizeof(parley_plugin_desc), PARLEY_ABI_MAJOR, 0, "scripted", "2.0.0",
+                                  "Test double: an instant backend answering from rules", kComponents, 1, nullptr};
+
 } // namespace
 
-PARLEY_PLUGIN("scripted", "1.0.0", "Test double: an instant backend answering from rules",
-              parley::backend<ScriptedBackend>("backend", 1, "Instant rule-based replies (test double, no model)", kParams));
+extern "C" PARLEY_EXPORT const parley_plugin_desc *parley_plugin_init(const parley_host_api *host, parley_error *err) {
+    if (!host || host->abi_major != PARLEY_ABI_MAJOR) {
+        fail(err, PARLEY_ERR_UNSUPPORTED, "host ABI major differs");
+        return nullptr;
+    }
+    g_host = host;
+    return &kDesc;
+}

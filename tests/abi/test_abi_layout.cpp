@@ -50,6 +50,8 @@ FROZEN(parley_backend_vtable, submit, 24);
 FROZEN(parley_backend_vtable, get_proc_address, 56);
 FROZEN(parley_filter_vtable, report, 40);
 // 1.1
+FROZEN(parley_host_api, buffer_create, 104);
+FROZEN(parley_host_api, buffer_data, 120);
 FROZEN(parley_train_job, data_path, 8);
 FROZEN(parley_train_job, output_dir, 24);
 FROZEN(parley_train_job, result_json, 40);

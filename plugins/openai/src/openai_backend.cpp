@@ -93,11 +93,10 @@ json read_extra_body(const parley::Config &cfg) {
         text.assign(s.data ? s.data : "", s.size);
     } else if (st == PARLEY_ERR_NOT_FOUND) {
         return json::object();
-    } else if (h.config_get_json) {
-        // The ABI offers no way for a plugin to create a parley_buffer; both in-tree hosts (the
-        // Parley host and parley::testing::TestHost) represent one as a std::string.
-        if (h.config_get_json(cfg.raw(), "extra_body", reinterpret_cast<parley_buffer *>(&text)) != PARLEY_OK)
-            bad_config("`extra_body` must be a JSON object (string) or a table");
+    } else {
+        auto table = cfg.json("extra_body"); // a TOML table, through a host-made buffer (ABI 1.1)
+        if (!table) bad_config("`extra_body` must be a JSON object (string) or a table");
+        text = *table;
     }
     json j = json::parse(text, nullptr, false);
     if (j.is_discarded() || !j.is_object()) bad_config("`extra_body` is not a JSON object");

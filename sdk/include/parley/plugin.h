@@ -125,6 +125,13 @@ typedef struct parley_host_api {
     /* Text sinks. `data` is borrowed; the host copies it. */
     void (*buffer_append)(parley_buffer *buffer, const char *data, size_t size);
     void (*buffer_clear)(parley_buffer *buffer);
+
+    /* since 1.1: buffers a plugin owns (e.g. to read config_get_json). A buffer made here is
+     * freed with buffer_destroy by the plugin; buffer_data's pointer is valid until the next
+     * change of the buffer and is NUL-terminated. */
+    parley_buffer *(*buffer_create)(void);
+    void (*buffer_destroy)(parley_buffer *buffer);
+    const char *(*buffer_data)(const parley_buffer *buffer, size_t *size);
 } parley_host_api;
 
 /* ---------------------------------------------------------------------------------------------

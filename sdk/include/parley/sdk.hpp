@@ -170,6 +170,25 @@ class Config {
         }
         return out;
     }
+    // Any value (a table, an array, ...) as JSON text; nullopt if absent. Needs a 1.1 host.
+    std::optional<std::string> json(const char *key) const {
+        const parley_host_api &h = host();
+        if (offsetof(parley_host_api, buffer_data) + sizeof(h.buffer_data) > h.struct_size || !h.buffer_create)
+            throw Error(PARLEY_ERR_UNSUPPORTED, "reading a table needs a host with ABI 1.1 or later");
+        parley_buffer *b = h.buffer_create();
+        if (!b) throw std::bad_alloc();
+        struct Free {
+            const parley_host_api &h;
+            parley_buffer *b;
+            ~Free() { h.buffer_destroy(b); }
+        } guard{h, b};
+        parley_status st = h.config_get_json(cfg_, key, b);
+        if (st == PARLEY_ERR_NOT_FOUND) return std::nullopt;
+        if (st != PARLEY_OK) throw Error(st, std::string("config key '") + key + "' cannot be read as JSON");
+        size_t n = 0;
+        const char *d = h.buffer_data(b, &n);
+        return std::string(d, n);
+    }
     const parley_config *raw() const { return cfg_; }
 
   private:

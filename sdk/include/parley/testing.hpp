@@ -80,11 +80,23 @@ class TestHost {
             *out = parley_str{(*a)[i].data(), (*a)[i].size()};
             return PARLEY_OK;
         };
-        api_.config_get_json = [](const parley_config *, const char *, parley_buffer *) -> parley_status {
-            return PARLEY_ERR_UNSUPPORTED;
+        api_.config_get_json = [](const parley_config *c, const char *k, parley_buffer *out) -> parley_status {
+            auto *v = find(c, k);
+            if (!v) return PARLEY_ERR_NOT_FOUND;
+            auto *s = std::get_if<std::string>(v); // a string holding JSON stands for a table here
+            if (!s) return PARLEY_ERR_UNSUPPORTED;
+            reinterpret_cast<std::string *>(out)->append(*s);
+            return PARLEY_OK;
         };
         api_.buffer_append = [](parley_buffer *b, const char *d, size_t n) { reinterpret_cast<std::string *>(b)->append(d, n); };
         api_.buffer_clear = [](parley_buffer *b) { reinterpret_cast<std::string *>(b)->clear(); };
+        api_.buffer_create = []() { return reinterpret_cast<parley_buffer *>(new std::string()); };
+        api_.buffer_destroy = [](parley_buffer *b) { delete reinterpret_cast<std::string *>(b); };
+        api_.buffer_data = [](const parley_buffer *b, size_t *n) {
+            auto *s = reinterpret_cast<const std::string *>(b);
+            if (n) *n = s->size();
+            return s->c_str();
+        };
         parley::detail::host_slot() = &api_;
     }
     TestHost(const TestHost &) = delete;
