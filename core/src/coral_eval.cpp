@@ -10,6 +10,7 @@
 // in Coral's record format, and a re-run skips finished (item, trial) pairs.
 #include <parley/core/coral_metrics.hpp>
 #include <parley/core/host_services.hpp>
+#include <parley/core/json_writer.hpp>
 #include <parley/core/log.hpp>
 #include <parley/core/progress.hpp>
 #include <parley/core/records.hpp>
@@ -23,6 +24,7 @@
 #include <deque>
 #include <mutex>
 #include <set>
+#include <unordered_set>
 
 namespace parley::core {
 namespace {
@@ -68,25 +70,38 @@ struct Role {
     int32_t max_tokens = 1024;
 };
 
+// Everything an LLM extractor call leaves behind (absent with rule-based extraction).
+struct ExtractorIO {
+    std::string prompt, response;
+};
+
+// One turn, kept small: at 100k conversations in flight, bytes per turn are the memory budget.
 struct Turn {
-    std::string role;
-    std::string content;
-    bool status_ok = true;
-    std::string error;
-    int64_t prompt_tokens = 0, completion_tokens = 0, cached_tokens = 0;
-    std::string finish_reason;
-    // annotation
-    bool annotated = false;
-    std::string extractor_prompt, extractor_response, belief;
-    bool valid = false, extractor_ok = true, agreement = false;
-    double score = 0.0;
+    std::string content;          // the text (the error message for a failed request)
+    const std::string *belief = nullptr; // interned normalised belief
+    std::unique_ptr<ExtractorIO> extractor;
+    int32_t prompt_tokens = 0, completion_tokens = 0, cached_tokens = 0;
+    float score = 0.0f;
+    uint8_t role = 0;             // index into roles; the asker of turn 0 too
+    int8_t finish = PARLEY_FINISH_NONE;
+    bool status_ok = true, annotated = false, valid = false, extractor_ok = true, agreement = false;
+};
+
+// Strings many conversations share (system prompts, beliefs), stored once.
+class InternPool {
+  public:
+    const std::string *intern(std::string s) { return &*pool_.insert(std::move(s)).first; }
+
+  private:
+    std::unordered_set<std::string> pool_; // node-based: element addresses are stable
 };
 
 enum class Stage { Idle, Speaking, Extracting, Done };
 
 struct Conversation {
-    std::string domain_node;
+    const std::string *domain_node = nullptr;
     Domain *domain = nullptr;
+    const std::string *system[2] = {nullptr, nullptr}; // interned, per role
     size_t index = 0;
     int trial = 0;
     uint64_t seed = 0;
@@ -153,7 +168,7 @@ void run_coral_eval(RunContext &ctx) {
     Backend *extractor = backend_of("extractor", teacher_backend);
 
     // Roles speak in this order after turn 0 (asked by `first_role`).
-    std::vector<Role> roles(2);
+    std::vector<Role> roles(2); // (the runtime's turn structures index roles with one byte)
     roles[0].name = "teacher";
     roles[0].backend = teacher_backend;
     roles[1].name = "student";
@@ -176,6 +191,7 @@ void run_coral_eval(RunContext &ctx) {
 
     struct DomainState {
         std::string extractor_name, matcher_name;
+        RaterNames names;
         int32_t score_type = PARLEY_SCORE_JSON_FLOAT;
         MetricsAccumulator metrics;
         std::unique_ptr<JsonlAppender> writer;
@@ -190,6 +206,7 @@ void run_coral_eval(RunContext &ctx) {
         st.extractor_name = (extraction == "llm" ? short_model_name(extractor->model()) : std::string("RuleBased")) + "-" + extractor_class;
         st.matcher_name = d->info().matcher_name.empty() ? "MatchEvaluator" : d->info().matcher_name;
         st.score_type = d->info().score_json_type;
+        st.names = {st.extractor_name, st.matcher_name};
         fs::path records = ctx.output_dir / fmt::format("records_{}.jsonl", domain_node);
         std::set<std::pair<std::string, int64_t>> done;
         for (auto &r : read_jsonl_for_resume(records)) {
@@ -205,7 +222,7 @@ void run_coral_eval(RunContext &ctx) {
             for (int64_t t = 0; t < trials; ++t) {
                 if (done.count({info.id, t})) continue;
                 Conversation conv;
-                conv.domain_node = domain_node;
+                conv.domain_node = &domain_node;
                 conv.domain = d;
                 conv.index = i;
                 conv.trial = static_cast<int>(t);
@@ -222,11 +239,14 @@ void run_coral_eval(RunContext &ctx) {
 
     const size_t total = pending.size();
     Inbox inbox;
+    InternPool strings;
     std::vector<Conversation> slots; // live conversations
     std::vector<size_t> free_slots;
-    size_t next_pending = 0, live = 0, finished = 0, requests_out = 0;
+    size_t next_pending = 0, live = 0, finished = 0;
     int64_t tokens = 0, turns_done = 0;
     Progress progress(ctx.node.name, total);
+    const std::string *error_belief = strings.intern("Error: extraction network error"); // Coral's wording
+    static const std::string kSystem = "system", kUser = "user", kAssistant = "assistant", kHi = "hi";
 
     auto system_text = [&](const Conversation &cv, const Role &r) -> std::string {
         if (r.system_prompt == "collaborate") return cv.domain->render(cv.index, PARLEY_TEXT_SYSTEM_COLLABORATE);
@@ -235,20 +255,29 @@ void run_coral_eval(RunContext &ctx) {
         return r.system_prompt;
     };
 
+    auto submit_to = [&](Backend *b, size_t slot, const GenerationRequest &q) {
+        try {
+            b->submit(q, [&inbox, slot](GenerationResult &&res) { inbox.push(slot, std::move(res)); });
+        } catch (const ComponentError &e) {
+            GenerationResult res;
+            res.status = e.code();
+            res.error = e.what();
+            inbox.push(slot, std::move(res));
+        }
+    };
+
+    GenerationRequest q; // reused: its vectors keep their capacity
     auto speak = [&](size_t slot) {
         Conversation &cv = slots[slot];
         const Role &r = roles[cv.next_role];
-        GenerationRequest q;
-        std::string sys = system_text(cv, r);
-        if (!sys.empty()) q.messages.push_back({"system", sys});
+        q.messages.clear();
+        const std::string &sys = *cv.system[cv.next_role];
+        if (!sys.empty()) q.messages.push_back({kSystem, sys});
         // Perspective flip: own turns are the assistant's, everyone else's the user's.
-        bool first = true;
-        for (auto &t : cv.turns) {
-            std::string role = t.role == r.name ? "assistant" : "user";
-            if (first && role == "assistant" && profile == AgreementProfile::Matrix)
-                q.messages.push_back({"user", "hi"}); // Matrix P2P's dummy opening turn
-            first = false;
-            q.messages.push_back({role, t.content});
+        for (size_t i = 0; i < cv.turns.size(); ++i) {
+            const bool own = cv.turns[i].role == cv.next_role;
+            if (i == 0 && own && profile == AgreementProfile::Matrix) q.messages.push_back({kUser, kHi}); // Matrix P2P's dummy turn
+            q.messages.push_back({own ? kAssistant : kUser, cv.turns[i].content});
         }
         q.temperature = r.temperature;
         q.top_p = top_p;
@@ -260,87 +289,116 @@ void run_coral_eval(RunContext &ctx) {
         q.conversation = cv.id;
         q.agent = static_cast<uint32_t>(cv.next_role);
         cv.stage = Stage::Speaking;
-        ++requests_out;
-        try {
-            r.backend->submit(q, [&inbox, slot](GenerationResult &&res) { inbox.push(slot, std::move(res)); });
-        } catch (const ComponentError &e) {
-            GenerationResult res;
-            res.status = e.code();
-            res.error = e.what();
-            inbox.push(slot, std::move(res));
-        }
+        submit_to(r.backend, slot, q);
     };
 
     auto extract = [&](size_t slot) {
         Conversation &cv = slots[slot];
         Turn &t = cv.turns.back();
-        GenerationRequest q;
-        t.extractor_prompt = cv.domain->render(cv.index, PARLEY_TEXT_EXTRACTOR_PROMPT, t.content);
-        q.messages = {{"system", cv.domain->render(cv.index, PARLEY_TEXT_EXTRACTOR_SYSTEM)}, {"user", t.extractor_prompt}};
-        q.temperature = 0.0;
-        q.max_tokens = extractor_max_tokens;
+        t.extractor = std::make_unique<ExtractorIO>();
+        t.extractor->prompt = cv.domain->render(cv.index, PARLEY_TEXT_EXTRACTOR_PROMPT, t.content);
+        std::string sys = cv.domain->render(cv.index, PARLEY_TEXT_EXTRACTOR_SYSTEM);
+        GenerationRequest eq;
+        eq.messages = {{kSystem, sys}, {kUser, t.extractor->prompt}};
+        eq.temperature = 0.0;
+        eq.max_tokens = extractor_max_tokens;
         cv.stage = Stage::Extracting;
-        ++requests_out;
-        try {
-            extractor->submit(q, [&inbox, slot](GenerationResult &&res) { inbox.push(slot, std::move(res)); });
-        } catch (const ComponentError &e) {
-            GenerationResult res;
-            res.status = e.code();
-            res.error = e.what();
-            inbox.push(slot, std::move(res));
-        }
+        submit_to(extractor, slot, eq);
     };
 
-    auto record_of = [&](const Conversation &cv) {
-        const DomainState &st = states.at(cv.domain_node);
-        json conv = json::array();
-        for (size_t i = 0; i < cv.turns.size(); ++i) {
-            const Turn &t = cv.turns[i];
-            json info;
-            if (i == 0) {
-                info = {{"usage", {{"prompt_tokens", 0}, {"total_tokens", 0}, {"completion_tokens", 0}}}};
-            } else if (!t.status_ok) {
-                info = {{"status_ok", false}, {"error", t.error}};
-            } else {
-                info = {{"status_ok", true},
-                        {"usage", {{"prompt_tokens", t.prompt_tokens}, {"completion_tokens", t.completion_tokens}}},
-                        {"parley", {{"cached_tokens", t.cached_tokens}, {"finish_reason", t.finish_reason}}}};
-            }
-            if (t.annotated) {
-                json ext_info = {{"prompt", t.extractor_prompt}, {"response", t.extractor_response}, {"extracted_answer", t.belief},
-                                 {"agreement", t.agreement}, {"status_ok", t.extractor_ok}};
-                json em = typed_score(t.score, st.score_type);
-                info["annotation"] = {{st.extractor_name, {{"score", t.valid}, {"info", ext_info}}},
-                                      {st.matcher_name, {{"score", em}, {"info", {{"metrics", {{"em", em}}}, {"status_ok", true}}}}}};
-                info["extracted_answer"] = t.belief;
-            }
-            conv.push_back({{"role", t.role}, {"content", t.content}, {"info", info}});
-        }
-        json metadata = json::object();
-        ItemInfo item = cv.domain->item(cv.index);
-        if (!item.metadata_json.empty()) {
-            try {
-                metadata = json::parse(item.metadata_json);
-            } catch (const json::exception &) {
-                metadata = json::object();
-            }
-        }
-        metadata["init_prompt"] = cv.turns.empty() ? "" : cv.turns[0].content;
-        metadata["teacher_inst"] = system_text(cv, roles[0]);
-        metadata["student_inst"] = system_text(cv, roles[1]);
-        json record = {{"conv_result", conv}, {"metadata", metadata}};
-        record["metrics"] = conversation_metrics(record, max_turns, profile);
-        record["parley"] = {{"id", cv.item_id}, {"trial", cv.trial}, {"domain", cv.domain_node}, {"seed", cv.seed},
-                            {"gold", item.gold}, {"profile", profile == AgreementProfile::Coral ? "coral" : "matrix"}};
-        return record;
-    };
-
+    // The record, written straight to JSON (Coral's field names and types), and its metrics
+    // computed from the same facts `parley metrics` reads back from that JSON.
+    std::string line;
+    std::vector<TurnFacts> facts;
     auto finish = [&](size_t slot) {
         Conversation &cv = slots[slot];
-        DomainState &st = states.at(cv.domain_node);
-        json record = record_of(cv);
-        st.metrics.add(record["metrics"]);
-        st.writer->append(record);
+        DomainState &st = states.at(*cv.domain_node);
+        facts.clear();
+        for (size_t i = 0; i < cv.turns.size(); ++i) {
+            const Turn &t = cv.turns[i];
+            TurnFacts f;
+            f.role = roles[t.role].name;
+            f.status_ok = i == 0 ? -1 : (t.status_ok ? 1 : 0);
+            f.completion_tokens = t.status_ok ? t.completion_tokens : 0;
+            if (t.annotated) {
+                f.has_answer = f.ext_has_answer = true;
+                f.answer = f.ext_answer = *t.belief;
+                f.ext_annotated = f.m_annotated = true;
+                f.ext_score = t.valid ? 1.0 : 0.0;
+                f.ext_status_ok = t.extractor_ok ? 1 : 0;
+                f.m_score = t.score;
+                f.m_status_ok = 1;
+            }
+            facts.push_back(f);
+        }
+        Metrics metrics = compute_metrics(facts, st.names, max_turns, profile);
+        st.metrics.add(metrics);
+
+        line.clear();
+        JsonWriter w(line);
+        w.begin_object().key("conv_result").begin_array();
+        for (size_t i = 0; i < cv.turns.size(); ++i) {
+            const Turn &t = cv.turns[i];
+            w.begin_object().key("role").value(roles[t.role].name).key("content").value(t.content).key("info").begin_object();
+            if (i == 0) {
+                w.key("usage").begin_object().key("prompt_tokens").value(0).key("total_tokens").value(0).key("completion_tokens").value(0).end_object();
+            } else if (!t.status_ok) {
+                w.key("status_ok").value(false).key("error").value(t.content);
+            } else {
+                w.key("status_ok").value(true);
+                w.key("usage").begin_object().key("prompt_tokens").value(int64_t{t.prompt_tokens}).key("completion_tokens").value(int64_t{t.completion_tokens}).end_object();
+                w.key("parley").begin_object().key("cached_tokens").value(int64_t{t.cached_tokens}).key("finish_reason").value(finish_name(t.finish)).end_object();
+            }
+            if (t.annotated) {
+                w.key("annotation").begin_object();
+                w.key(st.extractor_name).begin_object().key("score").value(t.valid).key("info").begin_object();
+                w.key("prompt").value(t.extractor ? std::string_view(t.extractor->prompt) : std::string_view());
+                w.key("response").value(t.extractor ? std::string_view(t.extractor->response) : std::string_view());
+                w.key("extracted_answer").value(*t.belief).key("agreement").value(t.agreement).key("status_ok").value(t.extractor_ok);
+                w.end_object().end_object();
+                w.key(st.matcher_name).begin_object();
+                auto em = [&] {
+                    if (st.score_type == PARLEY_SCORE_JSON_BOOL) w.value(t.score >= 1.0f);
+                    else if (st.score_type == PARLEY_SCORE_JSON_INT) w.value(static_cast<int64_t>(t.score));
+                    else w.value(static_cast<double>(t.score));
+                };
+                w.key("score");
+                em();
+                w.key("info").begin_object().key("metrics").begin_object().key("em");
+                em();
+                w.end_object().key("status_ok").value(true).end_object().end_object();
+                w.end_object();
+                w.key("extracted_answer").value(*t.belief);
+            }
+            w.end_object().end_object();
+        }
+        w.end_array();
+        // metadata: the item's source row plus what Coral adds.
+        ItemInfo item = cv.domain->item(cv.index);
+        std::string_view meta = item.metadata_json;
+        while (!meta.empty() && (meta.back() == ' ' || meta.back() == '\n')) meta.remove_suffix(1);
+        std::string extra; // metadata: the item's source row plus what Coral adds
+        JsonWriter m(extra);
+        m.key("init_prompt").value(cv.turns.empty() ? std::string_view() : std::string_view(cv.turns[0].content));
+        m.key("teacher_inst").value(*cv.system[0]).key("student_inst").value(*cv.system[1]);
+        std::string metadata;
+        if (meta.size() >= 2 && meta.front() == '{' && meta.back() == '}') {
+            metadata.assign(meta.substr(0, meta.size() - 1));
+            if (meta.find_first_not_of(" \n\t", 1) != meta.size() - 1) metadata += ',';
+        } else {
+            metadata = "{";
+        }
+        metadata += extra;
+        metadata += '}';
+        w.key("metadata").raw(metadata);
+        std::string metrics_json;
+        metrics.append_json(metrics_json);
+        w.key("metrics").raw(metrics_json);
+        w.key("parley").begin_object().key("id").value(cv.item_id).key("trial").value(cv.trial).key("domain").value(*cv.domain_node);
+        w.key("seed").value(cv.seed).key("gold").value(item.gold).key("profile").value(profile == AgreementProfile::Coral ? "coral" : "matrix");
+        w.end_object().end_object();
+        st.writer->append_line(line);
+
         cv = Conversation{};
         cv.stage = Stage::Done;
         free_slots.push_back(slot);
@@ -353,38 +411,42 @@ void run_coral_eval(RunContext &ctx) {
         Conversation &cv = slots[slot];
         Turn &t = cv.turns.back();
         t.annotated = true;
+        std::pair<std::string, bool> belief;
         if (extractor_result) {
             if (extractor_result->status == PARLEY_OK && !extractor_result->choices.empty()) {
-                t.extractor_response = extractor_result->choices[0].text;
-                std::tie(t.belief, t.valid) = cv.domain->extract(cv.index, PARLEY_EXTRACT_LLM_OUTPUT, t.extractor_response);
+                t.extractor->response = extractor_result->choices[0].text;
+                belief = cv.domain->extract(cv.index, PARLEY_EXTRACT_LLM_OUTPUT, t.extractor->response);
+                t.belief = strings.intern(std::move(belief.first));
+                t.valid = belief.second;
             } else {
-                t.belief = "Error: extraction network error"; // Coral's wording
+                t.belief = error_belief;
                 t.valid = false;
                 t.extractor_ok = false;
             }
         } else {
-            std::tie(t.belief, t.valid) = cv.domain->extract(cv.index, PARLEY_EXTRACT_RULE, t.content);
+            belief = cv.domain->extract(cv.index, PARLEY_EXTRACT_RULE, t.content);
+            t.belief = strings.intern(std::move(belief.first));
+            t.valid = belief.second;
         }
-        t.score = cv.domain->score(cv.index, t.belief);
+        t.score = static_cast<float>(cv.domain->score(cv.index, *t.belief));
         ++turns_done;
         if (!t.status_ok) {
             finish(slot); // a failed request ends the conversation (conv_err)
             return;
         }
-        // Agreement check on the record shape the metrics read.
+        // Agreement, on the same rule the metrics apply to the written record.
         bool agree = false;
-        if (cv.turns.size() >= 3 || (cv.turns.size() >= 2 && profile == AgreementProfile::Matrix)) {
-            auto belief_ok = [](const Turn &x) { return x.annotated && x.valid; };
-            if (profile == AgreementProfile::Coral) {
-                const Turn &a = cv.turns[cv.turns.size() - 1], &b = cv.turns[cv.turns.size() - 2];
-                agree = a.role != b.role && belief_ok(a) && belief_ok(b) && a.belief == b.belief;
-            } else {
-                std::map<std::string, std::string> latest;
-                for (auto it = cv.turns.rbegin(); it != cv.turns.rend(); ++it)
-                    if (!latest.count(it->role) && belief_ok(*it)) latest[it->role] = it->belief;
-                agree = latest.size() >= 2;
-                for (auto &[role, b] : latest) agree = agree && b == latest.begin()->second;
+        auto belief_ok = [](const Turn &x) { return x.annotated && x.valid; };
+        if (profile == AgreementProfile::Coral) {
+            if (cv.turns.size() >= 3) {
+                const Turn &x = cv.turns[cv.turns.size() - 1], &y = cv.turns[cv.turns.size() - 2];
+                agree = x.role != y.role && belief_ok(x) && belief_ok(y) && x.belief == y.belief; // interned: pointer equality
             }
+        } else {
+            const std::string *latest[2] = {nullptr, nullptr};
+            for (auto it = cv.turns.rbegin(); it != cv.turns.rend(); ++it)
+                if (!latest[it->role] && belief_ok(*it)) latest[it->role] = it->belief;
+            agree = latest[0] && latest[1] && latest[0] == latest[1];
         }
         if (agree) t.agreement = true;
         if (agree || static_cast<int>(cv.turns.size()) - 1 >= max_turns) {
@@ -406,8 +468,10 @@ void run_coral_eval(RunContext &ctx) {
             slots.push_back(std::move(cv));
         }
         Conversation &c2 = slots[slot];
+        for (size_t r = 0; r < roles.size(); ++r) c2.system[r] = strings.intern(system_text(c2, roles[r]));
+        c2.turns.reserve(static_cast<size_t>(std::min(max_turns, 20)) + 1);
         Turn t0;
-        t0.role = roles[first_speaker == 0 ? 1 : 0].name; // the asker
+        t0.role = static_cast<uint8_t>(first_speaker == 0 ? 1 : 0); // the asker
         t0.content = c2.domain->render(c2.index, first_speaker == 0 ? PARLEY_TEXT_TASK : PARLEY_TEXT_TASK_TEACHER_FIRST);
         c2.turns.push_back(std::move(t0));
         c2.next_role = first_speaker;
@@ -415,34 +479,33 @@ void run_coral_eval(RunContext &ctx) {
         speak(slot);
     };
 
+    std::deque<std::pair<size_t, GenerationResult>> batch;
     while (finished < total) {
         // Live conversations come first: new ones start only while there is room.
         while (next_pending < total && live < max_in_flight) start(std::move(pending[next_pending++]));
-        std::deque<std::pair<size_t, GenerationResult>> batch;
+        batch.clear();
         {
             std::unique_lock<std::mutex> lock(inbox.mu);
             inbox.cv.wait_for(lock, std::chrono::milliseconds(250), [&] { return !inbox.ready.empty(); });
             batch.swap(inbox.ready);
         }
         for (auto &[slot, res] : batch) {
-            --requests_out;
             Conversation &cv = slots[slot];
             if (cv.stage == Stage::Speaking) {
                 Turn t;
-                t.role = roles[cv.next_role].name;
+                t.role = static_cast<uint8_t>(cv.next_role);
                 if (res.status == PARLEY_OK && !res.choices.empty()) {
-                    t.content = res.choices[0].text;
-                    t.prompt_tokens = res.prompt_tokens;
-                    t.cached_tokens = res.cached_tokens;
-                    t.completion_tokens = res.completion_tokens;
-                    t.finish_reason = finish_name(res.choices[0].finish_reason);
+                    t.content = std::move(res.choices[0].text);
+                    t.prompt_tokens = static_cast<int32_t>(res.prompt_tokens);
+                    t.cached_tokens = static_cast<int32_t>(res.cached_tokens);
+                    t.completion_tokens = static_cast<int32_t>(res.completion_tokens);
+                    t.finish = static_cast<int8_t>(res.choices[0].finish_reason);
                     tokens += res.completion_tokens;
                 } else {
                     t.status_ok = false;
-                    t.error = res.error.empty() ? "request failed" : res.error;
-                    t.content = t.error;
-                    logger().warn("[{}] {} item {} trial {} turn {}: {}", ctx.node.name, cv.domain_node, cv.item_id, cv.trial,
-                                  cv.turns.size(), t.error);
+                    t.content = res.error.empty() ? "request failed" : res.error;
+                    logger().warn("[{}] {} item {} trial {} turn {}: {}", ctx.node.name, *cv.domain_node, cv.item_id, cv.trial,
+                                  cv.turns.size(), t.content);
                 }
                 cv.turns.push_back(std::move(t));
                 if (extraction == "llm") extract(slot);

@@ -1,8 +1,9 @@
 #include <parley/core/coral_metrics.hpp>
+#include <parley/core/json_writer.hpp>
 
 #include <cmath>
-#include <optional>
-#include <set>
+#include <memory>
+#include <mutex>
 #include <stdexcept>
 
 namespace parley::core {
@@ -21,37 +22,49 @@ const json &get(const json &j, const char *key) {
     return kNull;
 }
 
-const json &annotation(const json &turn, const std::string &rater) {
-    return get(get(get(turn, "info"), "annotation"), rater.c_str());
-}
-
 double as_number(const json &v) {
     if (v.is_boolean()) return v.get<bool>() ? 1.0 : 0.0;
     if (v.is_number()) return v.get<double>();
     return 0.0;
 }
 
+int8_t tri(const json &v) { return v.is_boolean() ? (v.get<bool>() ? 1 : 0) : -1; }
+
+bool valid_answer(bool has, std::string_view a) { return has && a.rfind("Error", 0) != 0 && a != "not sure yet"; }
+
 // Python's `a == b` for the values social metrics compare: strings, None and the float 0.5.
 struct Answer {
     enum Kind { None, Text, Number } kind = None;
-    std::string text;
-    double number = 0;
-    bool operator==(const Answer &o) const {
-        if (kind != o.kind) return false;
-        if (kind == Text) return text == o.text;
-        if (kind == Number) return number == o.number;
-        return true;
-    }
+    std::string_view text;
+    bool operator==(const Answer &o) const { return kind == o.kind && (kind != Text || text == o.text); }
     bool operator!=(const Answer &o) const { return !(*this == o); }
 };
 
-Answer answer_of(const json &v) {
-    Answer a;
-    if (v.is_string()) {
-        a.kind = Answer::Text;
-        a.text = v.get<std::string>();
+// Metric key order (fixed; the keys themselves depend on the rater names).
+enum Key {
+    kConvErr, kTotalTurns, kTLen, kSLen, kConvLen,
+    kERated, kEErr, kAgreement, kAgreementCorrect, kValid,
+    kPersuade, kAssert, kCorrectPersuade, kIncorrectPersuade, kUnsurePersuade,
+    kCorrectAssert, kIncorrectAssert, kUnsureAssert, kPersuasionQuality,
+    kMRated, kMErr, kTurnsToSuccess, kFinalSuccess, kKeyCount
+};
+
+const std::vector<std::string> *keys_for(const RaterNames &n) {
+    static std::mutex mu;
+    static std::map<std::pair<std::string, std::string>, std::unique_ptr<std::vector<std::string>>> cache;
+    std::lock_guard<std::mutex> lock(mu);
+    auto &slot = cache[{n.extractor, n.matcher}];
+    if (!slot) {
+        const std::string e = n.extractor + "-", m = n.matcher + "-";
+        slot = std::make_unique<std::vector<std::string>>(std::vector<std::string>{
+            "conv_err", "total_turns", "t_len", "s_len", "conv_len",
+            e + "rated_turns", e + "rater_err_rate", e + "agreement", e + "agreement_correctness", e + "valid_answer_rate",
+            e + "persuade_rate", e + "assert_rate", e + "correct_persuade_rate", e + "incorrect_persuade_rate",
+            e + "unsure_persuade_rate", e + "correct_assert_rate", e + "incorrect_assert_rate", e + "unsure_assert_rate",
+            e + "persuasion_quality",
+            m + "rated_turns", m + "rater_err_rate", m + "n_turns_to_success", m + "final_success_rate"});
     }
-    return a;
+    return slot.get();
 }
 
 } // namespace
@@ -79,138 +92,151 @@ RaterNames find_rater_names(const json &record) {
 }
 
 bool is_valid_answer(const json &a) {
-    if (!a.is_string()) return false;
-    const std::string &s = a.get_ref<const std::string &>();
-    return s.rfind("Error", 0) != 0 && s != "not sure yet";
+    return a.is_string() && valid_answer(true, a.get_ref<const std::string &>());
 }
 
-bool beliefs_agree(const json &conv, size_t end, const std::string &extractor, AgreementProfile profile) {
-    if (!conv.is_array() || end < 2 || end > conv.size()) return false;
-    auto belief_of = [&](const json &turn) -> std::optional<std::string> {
-        const json &ann = annotation(turn, extractor);
-        if (ann.is_null()) return std::nullopt; // turn 0 has no annotation (KeyError -> None)
-        if (as_number(get(ann, "score")) == 0.0) return std::nullopt;
-        const json &a = get(get(ann, "info"), "extracted_answer");
-        if (!is_valid_answer(a)) return std::nullopt;
-        return a.get<std::string>();
+std::vector<TurnFacts> facts_of(const json &record, const RaterNames &names) {
+    std::vector<TurnFacts> out;
+    const json &conv = get(record, "conv_result");
+    if (!conv.is_array()) return out;
+    out.reserve(conv.size());
+    for (auto &turn : conv) {
+        TurnFacts f;
+        if (get(turn, "role").is_string()) f.role = get(turn, "role").get_ref<const std::string &>();
+        const json &info = get(turn, "info");
+        f.status_ok = tri(get(info, "status_ok"));
+        f.completion_tokens = as_number(get(get(info, "usage"), "completion_tokens"));
+        if (get(info, "extracted_answer").is_string()) {
+            f.has_answer = true;
+            f.answer = get(info, "extracted_answer").get_ref<const std::string &>();
+        }
+        const json &ann = get(info, "annotation");
+        if (!names.extractor.empty()) {
+            const json &e = get(ann, names.extractor.c_str());
+            if (!e.is_null()) {
+                f.ext_annotated = true;
+                f.ext_score = as_number(get(e, "score"));
+                f.ext_status_ok = tri(get(get(e, "info"), "status_ok"));
+                const json &a = get(get(e, "info"), "extracted_answer");
+                if (a.is_string()) {
+                    f.ext_has_answer = true;
+                    f.ext_answer = a.get_ref<const std::string &>();
+                }
+            }
+        }
+        if (!names.matcher.empty()) {
+            const json &m = get(ann, names.matcher.c_str());
+            if (!m.is_null()) {
+                f.m_annotated = true;
+                f.m_score = as_number(get(m, "score"));
+                f.m_status_ok = tri(get(get(m, "info"), "status_ok"));
+            }
+        }
+        out.push_back(f);
+    }
+    return out;
+}
+
+int agreement_turn(const std::vector<TurnFacts> &turns, AgreementProfile profile) {
+    // A turn's belief as stop_conv sees it: None without an annotation (turn 0), a zero score or
+    // an invalid answer.
+    auto belief = [](const TurnFacts &t, std::string_view &out) {
+        if (!t.ext_annotated || t.ext_score == 0.0 || !valid_answer(t.ext_has_answer, t.ext_answer)) return false;
+        out = t.ext_answer;
+        return true;
     };
-    if (profile == AgreementProfile::Coral) {
-        // stop_conv walks back overwriting one belief per role; checked after every turn, it
-        // amounts to: the last two turns (one per agent) hold equal valid beliefs.
-        const json &last = conv[end - 1], &prev = conv[end - 2];
-        if (get(last, "role") == get(prev, "role")) return false;
-        auto a = belief_of(last), b = belief_of(prev);
-        return a && b && *a == *b;
+    for (size_t end = 2; end <= turns.size(); ++end) {
+        if (profile == AgreementProfile::Coral) {
+            // stop_conv walks back overwriting one belief per role; checked after every turn, it
+            // amounts to: the last two turns (one per agent) hold equal valid beliefs.
+            const TurnFacts &a = turns[end - 1], &b = turns[end - 2];
+            std::string_view x, y;
+            if (a.role != b.role && belief(a, x) && belief(b, y) && x == y) return static_cast<int>(end - 1);
+        } else {
+            // Matrix: each role's latest valid belief, all roles present and equal.
+            std::map<std::string_view, std::string_view> latest;
+            std::map<std::string_view, bool> roles;
+            for (size_t k = end; k-- > 0;) {
+                roles[turns[k].role] = true;
+                std::string_view b;
+                if (!latest.count(turns[k].role) && belief(turns[k], b)) latest[turns[k].role] = b;
+            }
+            bool agree = latest.size() >= 2 && latest.size() == roles.size();
+            for (auto &[role, b] : latest) agree = agree && b == latest.begin()->second;
+            if (agree) return static_cast<int>(end - 1);
+        }
     }
-    // Matrix: each role's latest valid belief.
-    std::map<std::string, std::string> latest;
-    std::set<std::string> roles;
-    for (size_t k = end; k-- > 0;) {
-        const json &turn = conv[k];
-        std::string role = get(turn, "role").is_string() ? get(turn, "role").get<std::string>() : "";
-        roles.insert(role);
-        if (latest.count(role)) continue;
-        if (auto b = belief_of(turn)) latest[role] = *b;
-    }
-    if (latest.size() < 2 || latest.size() < roles.size()) return false;
-    const std::string &first = latest.begin()->second;
-    for (auto &[role, b] : latest)
-        if (b != first) return false;
-    return true;
-}
-
-int agreement_turn(const json &conv, const std::string &extractor, AgreementProfile profile) {
-    if (!conv.is_array()) return -1;
-    for (size_t end = 2; end <= conv.size(); ++end)
-        if (beliefs_agree(conv, end, extractor, profile)) return static_cast<int>(end - 1);
     return -1;
 }
 
-json conversation_metrics(const json &record, int max_turns, AgreementProfile profile) {
-    const json &conv = get(record, "conv_result");
-    const size_t n = conv.is_array() ? conv.size() : 0;
-    RaterNames names = find_rater_names(record);
-    json m = json::object();
-    if (n == 0) return m;
-
-    m["conv_err"] = !get(get(conv[n - 1], "info"), "status_ok").is_boolean() ? true
-                                                                              : !get(get(conv[n - 1], "info"), "status_ok").get<bool>();
-    m["total_turns"] = profile == AgreementProfile::Coral ? static_cast<int64_t>(n) : static_cast<int64_t>(n) - 1;
+Metrics compute_metrics(const std::vector<TurnFacts> &conv, const RaterNames &names, int max_turns, AgreementProfile profile) {
+    Metrics m;
+    m.keys = keys_for(names);
+    m.values.assign(kKeyCount, {Metrics::Float, -1.0}); // -1 kind marker below: absent
+    std::vector<bool> present(kKeyCount, false);
+    auto set = [&](Key k, Metrics::Kind kind, double v) {
+        m.values[k] = {kind, v};
+        present[k] = true;
+    };
+    const size_t n = conv.size();
+    if (n == 0) {
+        m.values.clear();
+        return m;
+    }
+    set(kConvErr, Metrics::Bool, conv[n - 1].status_ok == 1 ? 0.0 : 1.0);
+    set(kTotalTurns, Metrics::Int, profile == AgreementProfile::Coral ? static_cast<double>(n) : static_cast<double>(n) - 1);
     double t_sum = 0, s_sum = 0;
     int t_n = 0, s_n = 0;
     for (size_t i = 1; i < n; ++i) {
-        const json &info = get(conv[i], "info");
-        if (!get(info, "status_ok").is_boolean() || !get(info, "status_ok").get<bool>()) continue;
-        double tokens = as_number(get(get(info, "usage"), "completion_tokens"));
-        if (get(conv[i], "role") == "teacher") t_sum += tokens, ++t_n;
-        else if (get(conv[i], "role") == "student") s_sum += tokens, ++s_n;
+        if (conv[i].status_ok != 1) continue;
+        if (conv[i].role == "teacher") t_sum += conv[i].completion_tokens, ++t_n;
+        else if (conv[i].role == "student") s_sum += conv[i].completion_tokens, ++s_n;
     }
-    m["t_len"] = t_n ? t_sum / t_n : 0.0;
-    m["s_len"] = s_n ? s_sum / s_n : 0.0;
-    m["conv_len"] = t_sum + s_sum;
-
-    auto rater_metrics = [&](const std::string &rater) {
-        int rated = 0, errors = 0;
-        for (size_t i = 0; i < n; ++i) {
-            const json &ann = annotation(conv[i], rater);
-            if (ann.is_null()) continue;
-            ++rated;
-            const json &ok = get(get(ann, "info"), "status_ok");
-            if (ok.is_boolean() && !ok.get<bool>()) ++errors;
-        }
-        m[rater + "-rated_turns"] = rated;
-        m[rater + "-rater_err_rate"] = rated ? static_cast<double>(errors) / rated : 0.0;
-    };
+    set(kTLen, Metrics::Float, t_n ? t_sum / t_n : 0.0);
+    set(kSLen, Metrics::Float, s_n ? s_sum / s_n : 0.0);
+    set(kConvLen, Metrics::Float, t_sum + s_sum);
 
     if (!names.extractor.empty()) {
-        const std::string &e = names.extractor;
-        rater_metrics(e);
-        // Agreement is recomputed from the stored beliefs under `profile` (so a record written
-        // under one profile can be re-scored under the other), not read from info.agreement.
-        const int agreed = agreement_turn(conv, e, profile);
-        const bool agreement = agreed >= 0;
-        const bool agreement_correct =
-            agreement && !names.matcher.empty() && as_number(get(annotation(conv[agreed], names.matcher), "score")) == 1.0;
+        int rated = 0, errors = 0;
         double valid_sum = 0;
-        int annotated = 0;
-        for (size_t i = 0; i < n; ++i) {
-            const json &ann = annotation(conv[i], e);
-            if (ann.is_null()) continue;
-            ++annotated;
-            valid_sum += as_number(get(ann, "score"));
-        }
-        m[e + "-agreement"] = agreement;
-        m[e + "-agreement_correctness"] = agreement_correct;
-        m[e + "-valid_answer_rate"] = annotated ? valid_sum / annotated : 0.0;
+        for (auto &t : conv)
+            if (t.ext_annotated) {
+                ++rated;
+                errors += t.ext_status_ok == 0;
+                valid_sum += t.ext_score;
+            }
+        set(kERated, Metrics::Int, rated);
+        set(kEErr, Metrics::Float, rated ? static_cast<double>(errors) / rated : 0.0);
+        // Agreement is recomputed from the beliefs under `profile` (a record written under one
+        // profile can be re-scored under the other), not read from info.agreement.
+        const int agreed = agreement_turn(conv, profile);
+        set(kAgreement, Metrics::Bool, agreed >= 0);
+        set(kAgreementCorrect, Metrics::Bool, agreed >= 0 && conv[agreed].m_annotated && conv[agreed].m_score == 1.0);
+        set(kValid, Metrics::Float, rated ? valid_sum / rated : 0.0);
 
         // Social behaviour (eval_utils.social_behavior_metrics, not_sure_score = 0.5).
         std::vector<Answer> ans(n);
         std::vector<double> sc(n, 0.0);
-        ans[0] = answer_of(json("not sure yet"));
+        ans[0] = {Answer::Text, "not sure yet"};
         sc[0] = 0.5;
         for (size_t i = 1; i < n; ++i) {
-            const json &a = get(get(conv[i], "info"), "extracted_answer");
-            ans[i] = answer_of(a);
-            if (a.is_string() && a.get<std::string>() == "not sure yet") sc[i] = 0.5;
-            else if (!a.is_string()) sc[i] = 0.0;
-            else sc[i] = names.matcher.empty() ? 0.0 : as_number(get(annotation(conv[i], names.matcher), "score"));
+            if (conv[i].has_answer) ans[i] = {Answer::Text, conv[i].answer};
+            if (conv[i].has_answer && conv[i].answer == "not sure yet") sc[i] = 0.5;
+            else if (!conv[i].has_answer) sc[i] = 0.0;
+            else sc[i] = conv[i].m_annotated ? conv[i].m_score : 0.0;
         }
-        std::vector<double> persuade_scores, assert_scores, qualities;
+        std::vector<double> persuade, assertive, quality;
         const size_t last = n - 1;
+        const Answer half{Answer::Number, {}}; // the float 0.5: turn 1 can never be assertive
         for (size_t i = 1; i < n; ++i) {
-            Answer self_prev;
-            if (i > 1) self_prev = ans[i - 2];
-            else {
-                self_prev.kind = Answer::Number; // a float 0.5: turn 1 can never be assertive
-                self_prev.number = 0.5;
-            }
+            const Answer &self_prev = i > 1 ? ans[i - 2] : half;
             const Answer &partner_prev = ans[i - 1];
             const Answer &partner_next = i < last ? ans[i + 1] : ans[i - 1];
-            double partner_next_sc = i < last ? sc[i + 1] : sc[i - 1];
-            if (partner_prev != self_prev && ans[i] == self_prev) assert_scores.push_back(sc[i]);
+            const double partner_next_sc = i < last ? sc[i + 1] : sc[i - 1];
+            if (partner_prev != self_prev && ans[i] == self_prev) assertive.push_back(sc[i]);
             if (partner_prev != partner_next && ans[i] == partner_next) {
-                persuade_scores.push_back(sc[i]);
-                qualities.push_back(partner_next_sc - sc[i - 1]);
+                persuade.push_back(sc[i]);
+                quality.push_back(partner_next_sc - sc[i - 1]);
             }
         }
         const double turns = static_cast<double>(n - 1);
@@ -220,37 +246,99 @@ json conversation_metrics(const json &record, int max_turns, AgreementProfile pr
             for (double x : v) k += x == target;
             return static_cast<double>(k) / v.size();
         };
-        m[e + "-persuade_rate"] = turns > 0 ? persuade_scores.size() / turns : 0.0;
-        m[e + "-assert_rate"] = turns > 0 ? assert_scores.size() / turns : 0.0;
-        m[e + "-correct_persuade_rate"] = frac(persuade_scores, 1.0);
-        m[e + "-incorrect_persuade_rate"] = frac(persuade_scores, 0.0);
-        m[e + "-unsure_persuade_rate"] = frac(persuade_scores, 0.5);
-        m[e + "-correct_assert_rate"] = frac(assert_scores, 1.0);
-        m[e + "-incorrect_assert_rate"] = frac(assert_scores, 0.0);
-        m[e + "-unsure_assert_rate"] = frac(assert_scores, 0.5);
+        set(kPersuade, Metrics::Float, turns > 0 ? persuade.size() / turns : 0.0);
+        set(kAssert, Metrics::Float, turns > 0 ? assertive.size() / turns : 0.0);
+        set(kCorrectPersuade, Metrics::Float, frac(persuade, 1.0));
+        set(kIncorrectPersuade, Metrics::Float, frac(persuade, 0.0));
+        set(kUnsurePersuade, Metrics::Float, frac(persuade, 0.5));
+        set(kCorrectAssert, Metrics::Float, frac(assertive, 1.0));
+        set(kIncorrectAssert, Metrics::Float, frac(assertive, 0.0));
+        set(kUnsureAssert, Metrics::Float, frac(assertive, 0.5));
         double q = 0;
-        for (double x : qualities) q += x;
-        m[e + "-persuasion_quality"] = qualities.empty() ? 0.0 : q / qualities.size();
+        for (double x : quality) q += x;
+        set(kPersuasionQuality, Metrics::Float, quality.empty() ? 0.0 : q / quality.size());
     }
     if (!names.matcher.empty()) {
-        const std::string &mt = names.matcher;
-        rater_metrics(mt);
-        int first_success = -1;
-        for (size_t i = 0; i < n && first_success < 0; ++i)
-            if (!annotation(conv[i], mt).is_null() && as_number(get(annotation(conv[i], mt), "score")) == 1.0)
-                first_success = static_cast<int>(i);
-        m[mt + "-n_turns_to_success"] = first_success >= 0 ? first_success : max_turns;
-        m[mt + "-final_success_rate"] = first_success >= 0 ? 1.0 : 0.0;
+        int rated = 0, errors = 0, first_success = -1;
+        for (size_t i = 0; i < n; ++i) {
+            if (!conv[i].m_annotated) continue;
+            ++rated;
+            errors += conv[i].m_status_ok == 0;
+            if (first_success < 0 && conv[i].m_score == 1.0) first_success = static_cast<int>(i);
+        }
+        set(kMRated, Metrics::Int, rated);
+        set(kMErr, Metrics::Float, rated ? static_cast<double>(errors) / rated : 0.0);
+        set(kTurnsToSuccess, Metrics::Int, first_success >= 0 ? first_success : max_turns);
+        set(kFinalSuccess, Metrics::Float, first_success >= 0 ? 1.0 : 0.0);
     }
-    return m;
+    // Drop what does not apply (no extractor or no matcher in the record).
+    Metrics out;
+    static thread_local std::map<std::pair<const std::vector<std::string> *, std::vector<bool>>, std::unique_ptr<std::vector<std::string>>> subsets;
+    if (std::find(present.begin(), present.end(), false) == present.end()) return m;
+    auto &sub = subsets[{m.keys, present}];
+    if (!sub) {
+        sub = std::make_unique<std::vector<std::string>>();
+        for (size_t k = 0; k < kKeyCount; ++k)
+            if (present[k]) sub->push_back((*m.keys)[k]);
+    }
+    out.keys = sub.get();
+    for (size_t k = 0; k < kKeyCount; ++k)
+        if (present[k]) out.values.push_back(m.values[k]);
+    return out;
+}
+
+json Metrics::to_json() const {
+    json j = json::object();
+    if (!keys) return j;
+    for (size_t i = 0; i < values.size(); ++i) {
+        const auto &[kind, v] = values[i];
+        if (kind == Bool) j[(*keys)[i]] = v != 0.0;
+        else if (kind == Int) j[(*keys)[i]] = static_cast<int64_t>(v);
+        else j[(*keys)[i]] = v;
+    }
+    return j;
+}
+
+void Metrics::append_json(std::string &out) const {
+    JsonWriter w(out);
+    w.begin_object();
+    for (size_t i = 0; keys && i < values.size(); ++i) {
+        const auto &[kind, v] = values[i];
+        w.key((*keys)[i]);
+        if (kind == Bool) w.value(v != 0.0);
+        else if (kind == Int) w.value(static_cast<int64_t>(v));
+        else w.value(v);
+    }
+    w.end_object();
+}
+
+json conversation_metrics(const json &record, int max_turns, AgreementProfile profile) {
+    RaterNames names = find_rater_names(record);
+    return compute_metrics(facts_of(record, names), names, max_turns, profile).to_json();
+}
+
+void MetricsAccumulator::add_value(const std::string &key, double v) {
+    Sum &s = sums_[key];
+    s.sum += v;
+    s.sumsq += v * v;
+    ++s.n;
 }
 
 void MetricsAccumulator::add(const json &metrics) {
     ++n_;
-    for (auto it = metrics.begin(); it != metrics.end(); ++it) {
-        if (!it.value().is_number() && !it.value().is_boolean()) continue;
-        double v = as_number(it.value());
-        Sum &s = sums_[it.key()];
+    for (auto it = metrics.begin(); it != metrics.end(); ++it)
+        if (it.value().is_number() || it.value().is_boolean()) add_value(it.key(), as_number(it.value()));
+}
+
+void MetricsAccumulator::add(const Metrics &metrics) {
+    if (!metrics.keys) return;
+    ++n_;
+    auto &slots = slots_[metrics.keys];
+    if (slots.empty())
+        for (auto &k : *metrics.keys) slots.push_back(&sums_[k]); // std::map nodes are stable
+    for (size_t i = 0; i < metrics.values.size(); ++i) {
+        Sum &s = *slots[i];
+        double v = metrics.values[i].second;
         s.sum += v;
         s.sumsq += v * v;
         ++s.n;

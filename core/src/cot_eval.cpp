@@ -145,12 +145,13 @@ void run_cot_eval(RunContext &ctx) {
     auto submit = [&](size_t ti, Stage s) {
         Task &t = tasks[ti];
         GenerationRequest q;
+        std::string extractor_system, extractor_prompt; // outlive submit() below
         if (s == kAnswer) {
             if (t.messages.empty()) {
                 if (system_prompt) t.messages.push_back({"system", t.domain->render(t.index, PARLEY_TEXT_SYSTEM_COT)});
                 t.messages.push_back({"user", t.domain->render(t.index, PARLEY_TEXT_TASK)});
             }
-            q.messages = t.messages;
+            for (auto &m : t.messages) q.messages.push_back({m.role, m.content});
             q.temperature = temperature;
             q.top_p = top_p;
             q.top_k = static_cast<int32_t>(top_k);
@@ -161,8 +162,9 @@ void run_cot_eval(RunContext &ctx) {
             q.conversation = t.seed | 1; // its own cache line; a single turn has nothing to share
         } else {
             const std::string &response = t.answer.choices.empty() ? std::string() : t.answer.choices[0].text;
-            q.messages = {{"system", t.domain->render(t.index, PARLEY_TEXT_EXTRACTOR_SYSTEM)},
-                          {"user", t.domain->render(t.index, PARLEY_TEXT_EXTRACTOR_PROMPT, response)}};
+            extractor_system = t.domain->render(t.index, PARLEY_TEXT_EXTRACTOR_SYSTEM);
+            extractor_prompt = t.domain->render(t.index, PARLEY_TEXT_EXTRACTOR_PROMPT, response);
+            q.messages = {{"system", extractor_system}, {"user", extractor_prompt}};
             q.temperature = 0.0;
             q.max_tokens = static_cast<int32_t>(extractor_max_tokens);
         }

@@ -53,6 +53,14 @@ void JsonlAppender::append(const nlohmann::json &row) {
         throw std::runtime_error("cannot write " + path_.string());
 }
 
+void JsonlAppender::append_line(std::string_view json) {
+    // One fwrite of line + '\n' keeps a crash from leaving half a record followed by the next.
+    buffer_.assign(json);
+    buffer_ += '\n';
+    if (std::fwrite(buffer_.data(), 1, buffer_.size(), f_) != buffer_.size() || std::fflush(f_) != 0)
+        throw std::runtime_error("cannot write " + path_.string());
+}
+
 void write_json_atomic(const fs::path &path, const nlohmann::json &doc) {
     fs::create_directories(path.parent_path());
     fs::path tmp = path;

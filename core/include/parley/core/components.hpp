@@ -10,6 +10,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace parley::core {
@@ -71,8 +72,13 @@ struct ChatMessage {
     std::string role, content;
 };
 
+// A message borrowed for the duration of `submit` (the backend copies what it keeps).
+struct MessageView {
+    std::string_view role, content;
+};
+
 struct GenerationRequest {
-    std::vector<ChatMessage> messages;
+    std::vector<MessageView> messages; // borrowed: must outlive submit()
     std::string prompt; // raw prompt (no template) when set
     double temperature = 0.0, top_p = 1.0, min_p = 0.0;
     int32_t top_k = 0;

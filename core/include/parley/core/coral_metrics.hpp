@@ -1,13 +1,14 @@
 // Coral's conversation metrics (collaborative-reasoner: tree_sampling_utils.py, base_evaluator.py,
-// extraction_evaluators.py, eval_utils.social_behavior_metrics), computed from a conversation
-// record in Coral's own JSON format. The engine and `parley metrics` share this code, so a run's
-// metrics can always be recomputed from its records — Parley's or the official code's.
+// extraction_evaluators.py, eval_utils.social_behavior_metrics). One implementation over a flat
+// view of a conversation's turns (TurnFacts), fed either from a record in Coral's JSON format
+// (`parley metrics`, resume) or straight from the engine's memory, so both always agree.
 #pragma once
 
 #include <nlohmann/json.hpp>
 
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace parley::core {
@@ -29,18 +30,48 @@ RaterNames find_rater_names(const nlohmann::json &record);
 // Is a normalised belief usable? (not None, not "Error…", not "not sure yet")
 bool is_valid_answer(const nlohmann::json &extracted_answer);
 
-// Agreement of the turns conv_result[0, end) (Coral's stop_conv, or Matrix's rule).
-bool beliefs_agree(const nlohmann::json &conv_result, size_t end, const std::string &extractor, AgreementProfile profile);
-// The first turn after which the agents agree, or -1.
-int agreement_turn(const nlohmann::json &conv_result, const std::string &extractor, AgreementProfile profile);
+// What the metrics read of one turn. Views point into the record or the engine's turns.
+struct TurnFacts {
+    std::string_view role;
+    int8_t status_ok = -1;         // info.status_ok: -1 absent, 0 false, 1 true
+    double completion_tokens = 0;  // info.usage.completion_tokens
+    bool has_answer = false;       // info.extracted_answer present (social metrics read it)
+    std::string_view answer;
+    bool ext_annotated = false;    // extractor annotation present
+    double ext_score = 0;          // its score (valid belief)
+    int8_t ext_status_ok = -1;
+    bool ext_has_answer = false;   // its info.extracted_answer (agreement reads it)
+    std::string_view ext_answer;
+    bool m_annotated = false;      // matcher annotation present
+    double m_score = 0;
+    int8_t m_status_ok = -1;
+};
 
-// The per-conversation metrics dict, with Coral's key names and JSON types.
+std::vector<TurnFacts> facts_of(const nlohmann::json &record, const RaterNames &names);
+
+// The first turn after which the agents agree, or -1.
+int agreement_turn(const std::vector<TurnFacts> &turns, AgreementProfile profile);
+
+// A conversation's metrics: Coral's keys, in a fixed order per rater-name pair, with JSON types.
+struct Metrics {
+    enum Kind : uint8_t { Bool, Int, Float };
+    const std::vector<std::string> *keys = nullptr;
+    std::vector<std::pair<Kind, double>> values; // parallel to *keys
+
+    nlohmann::json to_json() const;
+    void append_json(std::string &out) const;
+};
+
+Metrics compute_metrics(const std::vector<TurnFacts> &turns, const RaterNames &names, int max_turns, AgreementProfile profile);
+
+// The per-conversation metrics dict of a Coral record.
 nlohmann::json conversation_metrics(const nlohmann::json &record, int max_turns, AgreementProfile profile);
 
 // Means (and standard errors) of metric dicts over conversations; bools count as 0/1.
 class MetricsAccumulator {
   public:
     void add(const nlohmann::json &metrics);
+    void add(const Metrics &metrics);
     size_t count() const { return n_; }
     nlohmann::json means() const;   // metrics.json
     nlohmann::json stderrs() const; // same keys, standard error of each mean
@@ -51,7 +82,9 @@ class MetricsAccumulator {
         double sum = 0, sumsq = 0;
         size_t n = 0;
     };
+    void add_value(const std::string &key, double v);
     std::map<std::string, Sum> sums_;
+    std::map<const std::vector<std::string> *, std::vector<Sum *>> slots_; // fast path per key set
     size_t n_ = 0;
 };
 

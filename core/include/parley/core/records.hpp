@@ -25,10 +25,13 @@ class JsonlAppender {
     JsonlAppender &operator=(const JsonlAppender &) = delete;
     // One line, written and flushed in one go.
     void append(const nlohmann::json &row);
+    // One already-serialised JSON object (no newline), written and flushed in one go.
+    void append_line(std::string_view json);
 
   private:
     fs::path path_;
     std::FILE *f_ = nullptr;
+    std::string buffer_;
 };
 
 void write_json_atomic(const fs::path &path, const nlohmann::json &doc);
