@@ -117,11 +117,13 @@ struct Inbox {
     std::condition_variable cv;
     std::deque<std::pair<size_t, GenerationResult>> ready;
     void push(size_t slot, GenerationResult &&r) {
+        bool was_empty;
         {
             std::lock_guard<std::mutex> lock(mu);
+            was_empty = ready.empty();
             ready.emplace_back(slot, std::move(r));
         }
-        cv.notify_one();
+        if (was_empty) cv.notify_one(); // the consumer takes everything queued at once
     }
 };
 
@@ -242,7 +244,7 @@ void run_coral_eval(RunContext &ctx) {
     InternPool strings;
     std::vector<Conversation> slots; // live conversations
     std::vector<size_t> free_slots;
-    size_t next_pending = 0, live = 0, finished = 0;
+    size_t next_pending = 0, live = 0, finished = 0, peak_live = 0;
     int64_t tokens = 0, turns_done = 0;
     Progress progress(ctx.node.name, total);
     const std::string *error_belief = strings.intern("Error: extraction network error"); // Coral's wording
@@ -483,6 +485,7 @@ void run_coral_eval(RunContext &ctx) {
     while (finished < total) {
         // Live conversations come first: new ones start only while there is room.
         while (next_pending < total && live < max_in_flight) start(std::move(pending[next_pending++]));
+        peak_live = std::max(peak_live, live);
         batch.clear();
         {
             std::unique_lock<std::mutex> lock(inbox.mu);
@@ -578,7 +581,8 @@ void run_coral_eval(RunContext &ctx) {
                   {"gen_kwargs", json::parse(toml_to_json(ctx.node.config))},
                   {"graph", ctx.graph.file.string()},
                   {"graph_resolved", json::parse(toml_to_json(ctx.graph.document))}}},
-                {"usage", {{"completion_tokens", tokens}, {"turns", turns_done}}},
+                {"usage", {{"completion_tokens", tokens}, {"turns", turns_done}, {"peak_conversations_in_flight", peak_live},
+                           {"turns_per_s", elapsed > 0 ? turns_done / elapsed : 0.0}}},
                 {"total_evaluation_time_seconds", elapsed}};
     doc.update(provenance());
     write_json_atomic(ctx.output_dir / "results.json", doc);

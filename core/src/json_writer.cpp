@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <cmath>
+#include <cstring>
 
 namespace parley::core {
 
@@ -84,15 +85,37 @@ JsonWriter &JsonWriter::raw(std::string_view json) {
     return *this;
 }
 
+namespace {
+// 1 for bytes a JSON string cannot carry as they are (controls, '"', '\\') or that start UTF-8.
+struct Special {
+    bool table[256];
+    constexpr Special() : table() {
+        for (int c = 0; c < 256; ++c) table[c] = c < 0x20 || c >= 0x80 || c == '"' || c == '\\';
+    }
+};
+constexpr Special kSpecial;
+} // namespace
+
 void JsonWriter::escape(std::string &out, std::string_view s) {
     static const char hex[] = "0123456789abcdef";
     out += '"';
     const auto *p = reinterpret_cast<const unsigned char *>(s.data());
     const auto *end = p + s.size();
     while (p < end) {
-        // Fast path: a run of plain ASCII.
+        // Fast path: a run of plain ASCII, eight bytes at a time (SWAR: a word passes if no byte
+        // is a control, '"', '\\' or non-ASCII), then byte by byte.
         const unsigned char *run = p;
-        while (p < end && *p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\') ++p;
+        constexpr uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+        while (end - p >= 8) {
+            uint64_t w;
+            std::memcpy(&w, p, 8);
+            uint64_t ctrl = (w - ones * 0x20) & ~w;            // bytes < 0x20
+            uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\');
+            uint64_t quote = (q - ones) & ~q, slash = (b - ones) & ~b; // bytes == '"' or '\\'
+            if ((ctrl | quote | slash | w) & highs) break;
+            p += 8;
+        }
+        while (p < end && !kSpecial.table[*p]) ++p;
         out.append(reinterpret_cast<const char *>(run), static_cast<size_t>(p - run));
         if (p >= end) break;
         unsigned char c = *p;
@@ -114,7 +137,7 @@ void JsonWriter::escape(std::string &out, std::string_view s) {
             continue;
         }
         // A multi-byte sequence: copy it if well-formed, else write U+FFFD for the bad byte.
-        int len = c >= 0xF0 && c <= 0xF4 ? 4 : c >= 0xE0 ? 3 : c >= 0xC2 && c <= 0xDF ? 2 : 0;
+        int len = c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
         bool ok = len > 0 && end - p >= len;
         for (int i = 1; ok && i < len; ++i) ok = (p[i] & 0xC0) == 0x80;
         if (ok && len == 3) ok = !(c == 0xE0 && p[1] < 0xA0) && !(c == 0xED && p[1] >= 0xA0); // overlong, surrogates

@@ -2,6 +2,9 @@
 // (Coral's MMLUProExtractionPromptingEvaluator.normalize_answer and extract_letter_answer).
 #pragma once
 
+#include <algorithm>
+#include <cstring>
+
 #include "common/coral.hpp"
 #include "common/pytext.hpp"
 
@@ -49,7 +52,17 @@ inline std::optional<char> rule_letter(std::string_view text, int n_options) {
         return i;
     };
     std::optional<char> best[3];
-    for (size_t p = 0; p + 6 <= text.size(); ++p) {
+    // Candidates start at an 'a' or 'A': jump between them with memchr (vectorised) rather than
+    // testing every position — this runs on every turn of every conversation.
+    auto next_a = [&](size_t from) {
+        const char *base = text.data();
+        const void *x = std::memchr(base + from, 'a', text.size() - from);
+        const void *y = std::memchr(base + from, 'A', text.size() - from);
+        size_t i = x ? static_cast<const char *>(x) - base : text.size();
+        size_t j = y ? static_cast<const char *>(y) - base : text.size();
+        return std::min(i, j);
+    };
+    for (size_t p = next_a(0); p + 6 <= text.size(); p = next_a(p + 1)) {
         if (!word_at(p, "answer")) continue;
         if (p > 0 && is_alnum_ascii(text[p - 1])) continue;
         // "correct" before it?

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Orchestration benchmark: Parley's Coral engine with the instant `scripted` test-double backend
+# (rule-based extraction, ~500-byte turns, 20 turns per conversation, every conversation in flight
+# at once) against a bare Python asyncio loop doing the same orchestration.
+# Writes bench/results/orchestration.json.
+#   bench/orchestration/run.sh [CONVERSATIONS] [PYTHON_CONVERSATIONS]
+set -euo pipefail
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+BUILD="${PARLEY_BUILD:-$REPO/build}"
+N="${1:-102000}"          # conversations (a multiple of 60: the MMLU-Pro sample x trials)
+PY_N="${2:-10000}"
+SHARED="${PARLEY_SHARED_DIR:-$REPO/../shared}"
+WORK="$(mktemp -d)"; trap 'rm -rf "$WORK"' EXIT
+PAD="Let me work through this problem carefully from the start, step by step, looking at every option in turn and checking the arithmetic again. The first option does not fit the constraints given in the question, the second is close but ignores the threshold, and the remaining ones fail the basic sanity check on magnitude. After weighing all of this together with what was said so far, I am fairly confident in my reading of the problem and in the calculation I just did."
+REPLY_A="$PAD The correct answer is (A)."
+REPLY_B="$PAD The correct answer is (B)."
+
+graph() { # $1 = trials
+cat > "$WORK/g$1.toml" <<TOML
+[nodes.questions]
+use = "mmlu_pro/domain"
+data = "$SHARED/data/mmlu_pro/test_sample_60.jsonl"
+
+[nodes.model]
+use = "scripted/backend"
+match = ["(A)"]
+reply = ["$REPLY_B"]
+default_reply = "$REPLY_A"
+
+[nodes.coral]
+use = "core/coral_eval"
+inputs = { domains = ["questions"], teacher = "model" }
+extraction = "rule"
+max_turns = 20
+trials = $1
+max_conversations = 1000000
+TOML
+}
+
+run_parley() { # $1 = trials -> prints "peak_rss_kb"
+  graph "$1"
+  /usr/bin/time -f "%M" -o "$WORK/rss$1" "$BUILD/bin/parley" run "$WORK/g$1.toml" "graph.output_dir=$WORK/out$1" --log-level warn
+  cat "$WORK/rss$1"
+}
+
+TRIALS=$((N / 60))
+small_rss=$(run_parley 1)
+big_rss=$(run_parley "$TRIALS")
+python3 "$REPO/bench/orchestration/python_baseline.py" --conversations "$PY_N" --turns 20 \
+  --reply-a "$REPLY_A" --reply-b "$REPLY_B" > "$WORK/python.json"
+
+python3 - "$WORK" "$TRIALS" "$small_rss" "$big_rss" "$N" "$PY_N" "$REPO" "$*" <<'PY'
+import json, os, sys
+work, trials, small, big, n, py_n, repo, args = sys.argv[1:9]
+res = json.load(open(f"{work}/out{trials}/coral/results.json"))
+py = json.load(open(f"{work}/python.json"))
+usage = res["usage"]
+conv = int(usage["peak_conversations_in_flight"])
+bytes_per = (int(big) - int(small)) * 1024 / max(1, conv - 60)
+out = {
+    "command": "bench/orchestration/run.sh " + args if args else "bench/orchestration/run.sh",
+    "conversations": res["results"]["questions"]["conversations"],
+    "conversations_in_flight": conv,
+    "turns": usage["turns"],
+    "turns_per_s": usage["turns_per_s"],
+    "seconds": res["total_evaluation_time_seconds"],
+    "peak_rss_bytes": int(big) * 1024,
+    "host_bytes_per_conversation": bytes_per,
+    "python_asyncio": py,
+    "turns_per_s_vs_python": usage["turns_per_s"] / py["turns_per_s"],
+    "bytes_per_conversation_vs_python": bytes_per / py["bytes_per_conversation"],
+    "machine": {"cpus": os.cpu_count()},
+    "note": "scripted test-double backend (instant), rule-based extraction, 20 turns of ~500 bytes; "
+            "bytes per conversation = peak RSS growth from 60 to N conversations in flight",
+}
+os.makedirs(f"{repo}/bench/results", exist_ok=True)
+json.dump(out, open(f"{repo}/bench/results/orchestration.json", "w"), indent=2)
+print(json.dumps(out, indent=2))
+PY
