@@ -57,7 +57,7 @@ struct Pending {
     uint64_t id = 0;
 
     Completion get() {
-        REQUIRE(future.wait_for(std::chrono::seconds(20)) == std::future_status::ready);
+        REQUIRE(future.wait_for(std::chrono::seconds(120)) == std::future_status::ready);
         return future.get();
     }
 };
@@ -482,7 +482,7 @@ TEST_CASE("the plugin serves llama_cpp/backend through the C ABI", "[llama]") {
     REQUIRE(vt->submit(self, &req, &on_done, &res, &id, &err) == PARLEY_OK);
     {
         std::unique_lock<std::mutex> lock(res.mu);
-        REQUIRE(res.cv.wait_for(lock, std::chrono::seconds(20), [&] { return res.done; }));
+        REQUIRE(res.cv.wait_for(lock, std::chrono::seconds(120), [&] { return res.done; }));
     }
     CHECK(res.status == PARLEY_OK);
     CHECK(res.text.rfind(kGolden, 0) == 0);
