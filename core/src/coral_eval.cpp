@@ -22,6 +22,7 @@
 #include <cmath>
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <mutex>
 #include <set>
 #include <unordered_set>
@@ -85,6 +86,8 @@ struct Turn {
     uint8_t role = 0;             // index into roles; the asker of turn 0 too
     int8_t finish = PARLEY_FINISH_NONE;
     bool status_ok = true, annotated = false, valid = false, extractor_ok = true, agreement = false;
+    bool stop_conv = false;       // tree sampling: would this candidate end the conversation?
+    std::unique_ptr<std::vector<Turn>> siblings; // tree sampling: the candidates not chosen
 };
 
 // Strings many conversations share (system prompts, beliefs), stored once.
@@ -108,6 +111,8 @@ struct Conversation {
     uint64_t id = 0; // affinity id
     size_t next_role = 0;
     std::vector<Turn> turns;
+    std::vector<Turn> candidates; // this turn's samples, while their beliefs are extracted
+    int pending = 0;              // extractor calls outstanding for them
     Stage stage = Stage::Idle;
     std::string item_id;
 };
@@ -115,13 +120,13 @@ struct Conversation {
 struct Inbox {
     std::mutex mu;
     std::condition_variable cv;
-    std::deque<std::pair<size_t, GenerationResult>> ready;
-    void push(size_t slot, GenerationResult &&r) {
+    std::deque<std::pair<uint64_t, GenerationResult>> ready; // tag: slot << 8 | candidate
+    void push(uint64_t tag, GenerationResult &&r) {
         bool was_empty;
         {
             std::lock_guard<std::mutex> lock(mu);
             was_empty = ready.empty();
-            ready.emplace_back(slot, std::move(r));
+            ready.emplace_back(tag, std::move(r));
         }
         if (was_empty) cv.notify_one(); // the consumer takes everything queued at once
     }
@@ -151,6 +156,8 @@ void run_coral_eval(RunContext &ctx) {
     const std::string extraction = cfg<std::string>(c, "extraction", "llm");
     const int32_t extractor_max_tokens = static_cast<int32_t>(cfg<int64_t>(c, "extractor_max_tokens", 32));
     const std::string first_role = cfg<std::string>(c, "first_role", "student");
+    const int beam = static_cast<int>(cfg<int64_t>(c, "beam", 1)); // tree sampling: candidates per turn
+    if (beam < 1 || beam > 255) throw std::runtime_error(fmt::format("nodes.{}.beam must be between 1 and 255", ctx.node.name));
     std::vector<std::string> stop;
     if (auto *a = c["stop"].as_array())
         for (auto &s : *a) stop.push_back(s.value_or(std::string()));
@@ -257,14 +264,15 @@ void run_coral_eval(RunContext &ctx) {
         return r.system_prompt;
     };
 
-    auto submit_to = [&](Backend *b, size_t slot, const GenerationRequest &q) {
+    auto submit_to = [&](Backend *b, size_t slot, size_t candidate, const GenerationRequest &q) {
+        const uint64_t tag = (static_cast<uint64_t>(slot) << 8) | candidate;
         try {
-            b->submit(q, [&inbox, slot](GenerationResult &&res) { inbox.push(slot, std::move(res)); });
+            b->submit(q, [&inbox, tag](GenerationResult &&res) { inbox.push(tag, std::move(res)); });
         } catch (const ComponentError &e) {
             GenerationResult res;
             res.status = e.code();
             res.error = e.what();
-            inbox.push(slot, std::move(res));
+            inbox.push(tag, std::move(res));
         }
     };
 
@@ -290,13 +298,14 @@ void run_coral_eval(RunContext &ctx) {
         q.stop = stop;
         q.conversation = cv.id;
         q.agent = static_cast<uint32_t>(cv.next_role);
+        q.n = beam; // tree sampling: k candidates share the prompt's prefix
         cv.stage = Stage::Speaking;
-        submit_to(r.backend, slot, q);
+        submit_to(r.backend, slot, 0, q);
     };
 
-    auto extract = [&](size_t slot) {
+    auto extract = [&](size_t slot, size_t k) {
         Conversation &cv = slots[slot];
-        Turn &t = cv.turns.back();
+        Turn &t = cv.candidates[k];
         t.extractor = std::make_unique<ExtractorIO>();
         t.extractor->prompt = cv.domain->render(cv.index, PARLEY_TEXT_EXTRACTOR_PROMPT, t.content);
         std::string sys = cv.domain->render(cv.index, PARLEY_TEXT_EXTRACTOR_SYSTEM);
@@ -305,7 +314,7 @@ void run_coral_eval(RunContext &ctx) {
         eq.temperature = 0.0;
         eq.max_tokens = extractor_max_tokens;
         cv.stage = Stage::Extracting;
-        submit_to(extractor, slot, eq);
+        submit_to(extractor, slot, k, eq);
     };
 
     // The record, written straight to JSON (Coral's field names and types), and its metrics
@@ -339,10 +348,9 @@ void run_coral_eval(RunContext &ctx) {
         line.clear();
         JsonWriter w(line);
         w.begin_object().key("conv_result").begin_array();
-        for (size_t i = 0; i < cv.turns.size(); ++i) {
-            const Turn &t = cv.turns[i];
+        std::function<void(const Turn &, bool)> write_turn = [&](const Turn &t, bool first) {
             w.begin_object().key("role").value(roles[t.role].name).key("content").value(t.content).key("info").begin_object();
-            if (i == 0) {
+            if (first) {
                 w.key("usage").begin_object().key("prompt_tokens").value(0).key("total_tokens").value(0).key("completion_tokens").value(0).end_object();
             } else if (!t.status_ok) {
                 w.key("status_ok").value(false).key("error").value(t.content);
@@ -372,8 +380,17 @@ void run_coral_eval(RunContext &ctx) {
                 w.end_object();
                 w.key("extracted_answer").value(*t.belief);
             }
+            if (beam > 1 && !first) {
+                w.key("stop_conv").value(t.stop_conv);
+                if (t.siblings) {
+                    w.key("siblings").begin_array();
+                    for (auto &sib : *t.siblings) write_turn(sib, false);
+                    w.end_array();
+                }
+            }
             w.end_object().end_object();
-        }
+        };
+        for (size_t i = 0; i < cv.turns.size(); ++i) write_turn(cv.turns[i], i == 0);
         w.end_array();
         // metadata: the item's source row plus what Coral adds.
         ItemInfo item = cv.domain->item(cv.index);
@@ -408,10 +425,8 @@ void run_coral_eval(RunContext &ctx) {
         ++finished;
     };
 
-    // Annotates the newest turn with its belief, then decides whether the conversation goes on.
-    auto annotate_and_continue = [&](size_t slot, const GenerationResult *extractor_result) {
-        Conversation &cv = slots[slot];
-        Turn &t = cv.turns.back();
+    // Sets a candidate's belief (from the extractor's reply, or by rule) and its matcher score.
+    auto annotate = [&](Conversation &cv, Turn &t, const GenerationResult *extractor_result) {
         t.annotated = true;
         std::pair<std::string, bool> belief;
         if (extractor_result) {
@@ -431,27 +446,47 @@ void run_coral_eval(RunContext &ctx) {
             t.valid = belief.second;
         }
         t.score = static_cast<float>(cv.domain->score(cv.index, *t.belief));
-        ++turns_done;
-        if (!t.status_ok) {
-            finish(slot); // a failed request ends the conversation (conv_err)
-            return;
-        }
-        // Agreement, on the same rule the metrics apply to the written record.
-        bool agree = false;
+    };
+
+    // Would the agents agree if `last` followed `turns`? The same rule the metrics apply to records.
+    auto agrees = [&](const std::vector<Turn> &turns, const Turn &last) {
         auto belief_ok = [](const Turn &x) { return x.annotated && x.valid; };
+        if (!belief_ok(last)) return false;
         if (profile == AgreementProfile::Coral) {
-            if (cv.turns.size() >= 3) {
-                const Turn &x = cv.turns[cv.turns.size() - 1], &y = cv.turns[cv.turns.size() - 2];
-                agree = x.role != y.role && belief_ok(x) && belief_ok(y) && x.belief == y.belief; // interned: pointer equality
-            }
-        } else {
-            const std::string *latest[2] = {nullptr, nullptr};
-            for (auto it = cv.turns.rbegin(); it != cv.turns.rend(); ++it)
-                if (!latest[it->role] && belief_ok(*it)) latest[it->role] = it->belief;
-            agree = latest[0] && latest[1] && latest[0] == latest[1];
+            if (turns.size() < 2) return false; // turn 0 carries no belief
+            const Turn &prev = turns.back();
+            return prev.role != last.role && belief_ok(prev) && prev.belief == last.belief; // interned: pointer equality
         }
-        if (agree) t.agreement = true;
-        if (agree || static_cast<int>(cv.turns.size()) - 1 >= max_turns) {
+        const std::string *latest[2] = {nullptr, nullptr};
+        latest[last.role] = last.belief;
+        for (auto it = turns.rbegin(); it != turns.rend(); ++it)
+            if (!latest[it->role] && belief_ok(*it)) latest[it->role] = it->belief;
+        return latest[0] && latest[1] && latest[0] == latest[1];
+    };
+
+    // Every candidate of this turn is annotated: keep one (the only one without tree sampling, a
+    // seeded random pick with it), file the rest as its siblings, and go on or stop.
+    auto decide = [&](size_t slot) {
+        Conversation &cv = slots[slot];
+        turns_done += static_cast<int64_t>(cv.candidates.size());
+        size_t pick = 0;
+        if (cv.candidates.size() > 1) {
+            for (auto &cand : cv.candidates) cand.stop_conv = cand.status_ok && agrees(cv.turns, cand);
+            pick = splitmix(cv.seed ^ (0x7c3a9e1full * cv.turns.size())) % cv.candidates.size();
+        }
+        Turn chosen = std::move(cv.candidates[pick]);
+        if (cv.candidates.size() > 1) {
+            chosen.siblings = std::make_unique<std::vector<Turn>>();
+            for (size_t k = 0; k < cv.candidates.size(); ++k)
+                if (k != pick) chosen.siblings->push_back(std::move(cv.candidates[k]));
+        }
+        cv.candidates.clear();
+        const bool failed = !chosen.status_ok;
+        const bool agree = !failed && agrees(cv.turns, chosen);
+        chosen.agreement = agree;
+        cv.turns.push_back(std::move(chosen));
+        // A failed request ends a conversation (conv_err); in tree sampling Coral carries on.
+        if ((failed && beam == 1) || agree || static_cast<int>(cv.turns.size()) - 1 >= max_turns) {
             finish(slot);
             return;
         }
@@ -481,7 +516,7 @@ void run_coral_eval(RunContext &ctx) {
         speak(slot);
     };
 
-    std::deque<std::pair<size_t, GenerationResult>> batch;
+    std::deque<std::pair<uint64_t, GenerationResult>> batch;
     while (finished < total) {
         // Live conversations come first: new ones start only while there is room.
         while (next_pending < total && live < max_in_flight) start(std::move(pending[next_pending++]));
@@ -492,29 +527,42 @@ void run_coral_eval(RunContext &ctx) {
             inbox.cv.wait_for(lock, std::chrono::milliseconds(250), [&] { return !inbox.ready.empty(); });
             batch.swap(inbox.ready);
         }
-        for (auto &[slot, res] : batch) {
+        for (auto &[tag, res] : batch) {
+            const size_t slot = static_cast<size_t>(tag >> 8), k = static_cast<size_t>(tag & 0xff);
             Conversation &cv = slots[slot];
             if (cv.stage == Stage::Speaking) {
-                Turn t;
-                t.role = static_cast<uint8_t>(cv.next_role);
+                cv.candidates.clear();
                 if (res.status == PARLEY_OK && !res.choices.empty()) {
-                    t.content = std::move(res.choices[0].text);
-                    t.prompt_tokens = static_cast<int32_t>(res.prompt_tokens);
-                    t.cached_tokens = static_cast<int32_t>(res.cached_tokens);
-                    t.completion_tokens = static_cast<int32_t>(res.completion_tokens);
-                    t.finish = static_cast<int8_t>(res.choices[0].finish_reason);
                     tokens += res.completion_tokens;
+                    for (auto &choice : res.choices) {
+                        Turn t;
+                        t.role = static_cast<uint8_t>(cv.next_role);
+                        t.content = std::move(choice.text);
+                        t.prompt_tokens = static_cast<int32_t>(res.prompt_tokens);
+                        t.cached_tokens = static_cast<int32_t>(res.cached_tokens);
+                        t.completion_tokens = static_cast<int32_t>(res.choices.size() == 1 ? res.completion_tokens : choice.completion_tokens);
+                        t.finish = static_cast<int8_t>(choice.finish_reason);
+                        cv.candidates.push_back(std::move(t));
+                    }
                 } else {
+                    Turn t;
+                    t.role = static_cast<uint8_t>(cv.next_role);
                     t.status_ok = false;
                     t.content = res.error.empty() ? "request failed" : res.error;
                     logger().warn("[{}] {} item {} trial {} turn {}: {}", ctx.node.name, *cv.domain_node, cv.item_id, cv.trial,
                                   cv.turns.size(), t.content);
+                    cv.candidates.push_back(std::move(t));
                 }
-                cv.turns.push_back(std::move(t));
-                if (extraction == "llm") extract(slot);
-                else annotate_and_continue(slot, nullptr);
-            } else if (cv.stage == Stage::Extracting) {
-                annotate_and_continue(slot, &res);
+                if (extraction == "llm") {
+                    cv.pending = static_cast<int>(cv.candidates.size());
+                    for (size_t c2 = 0; c2 < cv.candidates.size(); ++c2) extract(slot, c2);
+                } else {
+                    for (auto &cand : cv.candidates) annotate(cv, cand, nullptr);
+                    decide(slot);
+                }
+            } else if (cv.stage == Stage::Extracting && k < cv.candidates.size()) {
+                annotate(cv, cv.candidates[k], &res);
+                if (--cv.pending == 0) decide(slot);
             }
         }
         progress.update(finished, live, tokens);
