@@ -184,4 +184,75 @@ std::optional<std::string> Backend::apply_template(const std::vector<ChatMessage
     return out;
 }
 
+// ---- Filter -------------------------------------------------------------------------------------
+
+std::unique_ptr<Filter> Filter::create(const NodeSpec &node) {
+    std::unique_ptr<Filter> f(new Filter());
+    f->node_ = node.name;
+    f->vt_ = vtable_of<parley_filter_vtable>(node, PARLEY_KIND_FILTER);
+    parley_error err{};
+    parley_status st = f->vt_->create(host_api(), as_config(node.config), &f->self_, &err);
+    if (st != PARLEY_OK) {
+        f->self_ = nullptr;
+        throw ComponentError(st, fmt::format("node '{}' ({}): cannot create: {}", node.name, node.use, err.message));
+    }
+    return f;
+}
+
+Filter::~Filter() {
+    if (self_) vt_->destroy(self_);
+}
+
+void Filter::push(std::string_view row, std::string &out) {
+    parley_error err{};
+    parley_status st = vt_->push(self_, str(row), as_buffer(out), &err);
+    if (st != PARLEY_OK) throw ComponentError(st, fmt::format("filter '{}': {}", node_, err.message));
+}
+
+void Filter::finish(std::string &out) {
+    parley_error err{};
+    parley_status st = vt_->finish(self_, as_buffer(out), &err);
+    if (st != PARLEY_OK) throw ComponentError(st, fmt::format("filter '{}': {}", node_, err.message));
+}
+
+std::string Filter::report() {
+    std::string out;
+    parley_error err{};
+    parley_status st = vt_->report(self_, as_buffer(out), &err);
+    if (st != PARLEY_OK) throw ComponentError(st, fmt::format("filter '{}': report: {}", node_, err.message));
+    return out;
+}
+
+// ---- Trainer ------------------------------------------------------------------------------------
+
+std::unique_ptr<Trainer> Trainer::create(const NodeSpec &node) {
+    std::unique_ptr<Trainer> t(new Trainer());
+    t->node_ = node.name;
+    t->vt_ = vtable_of<parley_trainer_vtable>(node, PARLEY_KIND_TRAINER);
+    parley_error err{};
+    parley_status st = t->vt_->create(host_api(), as_config(node.config), &t->self_, &err);
+    if (st != PARLEY_OK) {
+        t->self_ = nullptr;
+        throw ComponentError(st, fmt::format("node '{}' ({}): cannot create: {}", node.name, node.use, err.message));
+    }
+    return t;
+}
+
+Trainer::~Trainer() {
+    if (self_) vt_->destroy(self_);
+}
+
+std::string Trainer::train(const std::string &data_path, const std::string &output_dir) {
+    std::string summary;
+    parley_train_job job{};
+    job.struct_size = sizeof job;
+    job.data_path = str(data_path);
+    job.output_dir = str(output_dir);
+    job.result_json = as_buffer(summary);
+    parley_error err{};
+    parley_status st = vt_->train(self_, &job, &err);
+    if (st != PARLEY_OK) throw ComponentError(st, fmt::format("trainer '{}': {}", node_, err.message));
+    return summary;
+}
+
 } // namespace parley::core

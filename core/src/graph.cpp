@@ -336,14 +336,14 @@ void validate_graph(Graph &g, const SchemaResolver &resolve) {
                 fs::path path(v.as_string()->get());
                 if (!path.is_absolute()) path = (base / path).lexically_normal();
                 *v.as_string() = path.string();
-                if ((p->flags & PARLEY_PARAM_MUST_EXIST) && !fs::exists(path))
+                if ((p->flags & PARLEY_PARAM_MUST_EXIST) && !fs::exists(path) && !(key == "model" && n.inputs.count("model")))
                     problems.push_back(fmt::format("{}: file not found: {} (set it in the graph or on the command line: "
                                                    "{}.{}=PATH)",
                                                    loc.at_key(src, key, where + "." + key), path.string(), where, key));
             }
         }
         for (auto &p : schema->params)
-            if ((p.flags & PARLEY_PARAM_REQUIRED) && !n.config.contains(p.key))
+            if ((p.flags & PARLEY_PARAM_REQUIRED) && !n.config.contains(p.key) && !(p.key == "model" && n.inputs.count("model")))
                 problems.push_back(fmt::format("{}: missing required key '{}' ({}) — add it, or pass {}.{}=VALUE",
                                                loc.at(src, where), p.key, p.doc, where, p.key));
         // Inputs.
@@ -360,7 +360,8 @@ void validate_graph(Graph &g, const SchemaResolver &resolve) {
             }
             if (!ps->multiple && targets.size() > 1)
                 problems.push_back(fmt::format("{}: takes one node", loc.at(pn, where + ".inputs." + port)));
-            for (auto &t : targets) {
+            for (auto &full : targets) {
+                const std::string t = full.substr(0, full.find('.')); // "node" or "node.output"
                 const NodeSpec *target = g.find(t);
                 if (!target) {
                     problems.push_back(fmt::format("{}: no node named '{}'{}", loc.at(pn, where + ".inputs." + port), t,
@@ -382,9 +383,24 @@ void validate_graph(Graph &g, const SchemaResolver &resolve) {
         for (auto &[port, targets] : n.inputs) {
             const PortSpec *ps = n.schema->port(port);
             if (!ps) continue;
-            for (auto &t : targets) {
+            for (auto &full : targets) {
+                const std::string t = full.substr(0, full.find('.'));
+                const std::string output = full.find('.') == std::string::npos ? "" : full.substr(full.find('.') + 1);
                 const NodeSpec *target = g.find(t);
-                if (target && target->schema && target->schema->kind != ps->kind)
+                if (!target || !target->schema) continue;
+                if (ps->kind == kKindRows) {
+                    const auto &outs = target->schema->outputs;
+                    if (outs.empty())
+                        problems.push_back(fmt::format("{}: input '{}' needs rows, but '{}' ({}) writes none",
+                                                       loc.at(nullptr, "nodes." + n.name + ".inputs." + port), port, t, target->use));
+                    else if (!output.empty() && std::find(outs.begin(), outs.end(), output) == outs.end())
+                        problems.push_back(fmt::format("{}: '{}' has no output '{}'{}", loc.at(nullptr, "nodes." + n.name + ".inputs." + port),
+                                                       t, output, suggestion(output, outs)));
+                    continue;
+                }
+                if (!output.empty())
+                    problems.push_back(fmt::format("{}: '{}' names a node, not an output", loc.at(nullptr, "nodes." + n.name + ".inputs." + port), full));
+                if (target->schema->kind != ps->kind)
                     problems.push_back(fmt::format("{}: input '{}' needs a {} node, but '{}' is a {} ({})",
                                                    loc.at(nullptr, "nodes." + n.name + ".inputs." + port), port,
                                                    kind_name(ps->kind), t, kind_name(target->schema->kind), target->use));
@@ -411,7 +427,7 @@ std::vector<const NodeSpec *> topological_order(const Graph &g) {
         s = 1;
         for (auto &[port, targets] : n.inputs)
             for (auto &t : targets)
-                if (auto *target = g.find(t)) visit(*target);
+                if (auto *target = g.find(t.substr(0, t.find('.')))) visit(*target);
         s = 2;
         order.push_back(&n);
     };

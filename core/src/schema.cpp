@@ -10,6 +10,7 @@ const char *kind_name(int32_t kind) {
     case PARLEY_KIND_FILTER: return "filter";
     case PARLEY_KIND_TRAINER: return "trainer";
     case kKindCore: return "core";
+    case kKindRows: return "rows";
     default: return "invalid";
     }
 }
@@ -55,6 +56,18 @@ ComponentSchema schema_of(const LoadedPlugin &plugin, const parley_component &c)
         if (!p.key) continue;
         s.params.push_back({p.key, p.type, p.flags, p.default_text ? p.default_text : "", p.doc ? p.doc : ""});
     }
+    // Ports the host itself wires for plugin kinds.
+    if (c.kind == PARLEY_KIND_FILTER) {
+        s.inputs.push_back({"rows", kKindRows, true, true, "rows to filter (an evaluation's records, pairs, another filter)"});
+        s.outputs = {"rows"};
+    }
+    if (c.kind == PARLEY_KIND_TRAINER) {
+        s.inputs.push_back({"data", kKindRows, true, true, "training rows (pairs or SFT rows)"});
+        s.outputs = {"model"};
+    }
+    if (c.kind == PARLEY_KIND_BACKEND)
+        s.inputs.push_back({"model", PARLEY_KIND_TRAINER, false, false,
+                            "serve the model a trainer node exported (sets `model`, and `lora` for adapters)"});
     if (c.kind == PARLEY_KIND_DOMAIN) {
         s.params.push_back({"data", PARLEY_TYPE_PATH, PARLEY_PARAM_REQUIRED | PARLEY_PARAM_MUST_EXIST, "",
                             "the release file or folder to evaluate (host key)"});
@@ -96,6 +109,7 @@ const std::vector<ComponentSchema> &core_schemas() {
             {"backend", PARLEY_KIND_BACKEND, false, true, "the model answering"},
             {"extractor", PARLEY_KIND_BACKEND, false, false, "the model extracting beliefs (extraction = \"llm\"); default: backend"},
         };
+        cot.outputs = {"samples"};
         v.push_back(std::move(cot));
 
         ComponentSchema coral;
@@ -142,7 +156,39 @@ const std::vector<ComponentSchema> &core_schemas() {
             {"student", PARLEY_KIND_BACKEND, false, false, "the student's model (cross-partner evaluation); default: teacher"},
             {"extractor", PARLEY_KIND_BACKEND, false, false, "the belief extractor's model; default: teacher"},
         };
+        coral.outputs = {"records"};
         v.push_back(std::move(coral));
+
+        ComponentSchema pairs;
+        pairs.plugin = "core";
+        pairs.name = "pairs";
+        pairs.kind = kKindCore;
+        pairs.version = 1;
+        pairs.plugin_version = PARLEY_VERSION;
+        pairs.abi_version = "-";
+        pairs.description = "DPO preference pairs and SFT rows from tree-sampled conversation records (Coral's rules)";
+        pairs.params = {
+            {"pairs_per_turn", PARLEY_TYPE_INT, 0, "1", "pairs kept per turn (Coral's code: 1; paper: 2)"},
+            {"pairs_per_question", PARLEY_TYPE_INT, 0, "10", "pairs kept per question (Coral's code: 10; paper: 20)"},
+            {"min_gap", PARLEY_TYPE_FLOAT, 0, "0.5", "chosen score minus rejected score must exceed this"},
+            {"first_n_turns", PARLEY_TYPE_INT, 0, "0", "use turns 1..n-1 only; 0 = all"},
+            {"agreement_penalty", PARLEY_TYPE_FLOAT, 0, "0", "discourage_agreement: score = c - p*agree*(1-c) (Coral: 0.1)"},
+            {"length_penalty", PARLEY_TYPE_FLOAT, 0, "0", "discourage_length: score = c - p*norm_len (Coral: 0.1)"},
+            {"seed", PARLEY_TYPE_INT, 0, "42", "seed of the per-question and global shuffles"},
+            {"sft_mode", PARLEY_TYPE_STRING, 0, "all",
+             "\"all\" (every turn of the first trees), \"success\" (trees that agreed correctly), \"correct_turns\" (turns with the gold belief)"},
+            {"sft_per_question", PARLEY_TYPE_INT, 0, "10", "trees (all/success) or turns (correct_turns) per question"},
+            {"add_prev_turns", PARLEY_TYPE_INT, 0, "-1", "correct_turns: also add this many earlier turns; -1 = all"},
+            {"chat_template", PARLEY_TYPE_STRING, 0, "backend",
+             "how `src` is rendered: \"backend\" (the backend input's template), \"chatml\", or \"none\" (TRL rows only)"},
+        };
+        pairs.inputs = {
+            {"records", kKindRows, true, true, "conversation records (tree-sampled for pairs)"},
+            {"backend", PARLEY_KIND_BACKEND, false, false, "renders `src` with the model's chat template"},
+        };
+        pairs.outputs = {"pairs", "pairs_trl", "sft", "sft_trl"};
+        v.push_back(std::move(pairs));
+
         return v;
     }();
     return schemas;

@@ -135,4 +135,38 @@ class Backend {
     int32_t max_parallel_ = 0;
 };
 
+class Filter {
+  public:
+    static std::unique_ptr<Filter> create(const NodeSpec &node);
+    ~Filter();
+    Filter(const Filter &) = delete;
+    Filter &operator=(const Filter &) = delete;
+    // Rows the filter passes on are appended to `out`, one JSON object per line.
+    void push(std::string_view row, std::string &out);
+    void finish(std::string &out);
+    std::string report();
+
+  private:
+    Filter() = default;
+    std::string node_;
+    const parley_filter_vtable *vt_ = nullptr;
+    void *self_ = nullptr;
+};
+
+class Trainer {
+  public:
+    static std::unique_ptr<Trainer> create(const NodeSpec &node);
+    ~Trainer();
+    Trainer(const Trainer &) = delete;
+    Trainer &operator=(const Trainer &) = delete;
+    // Returns the trainer's JSON summary ({"model": ..., ...}).
+    std::string train(const std::string &data_path, const std::string &output_dir);
+
+  private:
+    Trainer() = default;
+    std::string node_;
+    const parley_trainer_vtable *vt_ = nullptr;
+    void *self_ = nullptr;
+};
+
 } // namespace parley::core

@@ -15,6 +15,8 @@ struct LoadedPlugin;
 
 // Host-private kind for the built-in nodes ("core/..."); never crosses the ABI.
 inline constexpr int32_t kKindCore = 1000;
+// A port kind meaning "rows from any node that writes them" (evaluations, pairs, filters).
+inline constexpr int32_t kKindRows = 1001;
 
 const char *kind_name(int32_t kind);
 
@@ -44,6 +46,7 @@ struct ComponentSchema {
     std::string description;
     std::vector<ParamSpec> params;
     std::vector<PortSpec> inputs;
+    std::vector<std::string> outputs; // row files a node writes, referred to as "node.output"; first = default
     const parley_component *component = nullptr; // nullptr for core nodes
     const LoadedPlugin *loaded = nullptr;
 
