@@ -5,7 +5,9 @@
 #include <parley/core/plugin_loader.hpp>
 #include <parley/core/run.hpp>
 #include <parley/core/schema.hpp>
+#include <parley/core/merge.hpp>
 #include <parley/core/score.hpp>
+#include <parley/core/slurm.hpp>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -29,6 +31,10 @@ usage:
   parley inspect PLUGIN[/COMPONENT] [--json]         show a plugin's components and their parameters
   parley score --domain NAME --data PATH --responses FILE.jsonl [--out FILE.jsonl] [--profile coral|fixed]
                [--set KEY=VALUE ...]                  re-score saved responses (rows {"id","response"}) without a model
+  parley slurm GRAPH.toml --shards N [--cpus C] [--mem M] [--time T] [--partition P] [--gpus G]
+               [--replicas URL,URL] [--out FILE] [KEY=VALUE ...]
+                                                     write an sbatch script running the graph as an N-task array
+  parley merge OUTPUT_DIR [--node NODE]              join a sharded run's outputs; every (item, trial) exactly once
   parley metrics RECORDS.jsonl [--profile coral|matrix] [--max-turns N]
                                                      recompute Coral's metrics.json from conversation records
   parley version
@@ -63,7 +69,9 @@ Args parse_args(int argc, char **argv) {
         else if (s == "--log-level") core::configure_logging(value("--log-level"));
         else if (s.rfind("--log-level=", 0) == 0) core::configure_logging(s.substr(12));
         else if (s == "--domain" || s == "--data" || s == "--responses" || s == "--out" || s == "--profile" ||
-                 s == "--max-turns")
+                 s == "--max-turns" || s == "--shards" || s == "--cpus" || s == "--mem" || s == "--time" ||
+                 s == "--partition" || s == "--gpus" || s == "--replicas" || s == "--replica-node" || s == "--job-name" ||
+                 s == "--node")
             a.flags[s.substr(2)] = value(s.c_str());
         else if (s == "--set") a.sets.push_back(value("--set"));
         else if (s.size() > 1 && s[0] == '-') throw std::runtime_error(fmt::format("unknown option '{}' (see parley --help)", s));
@@ -214,6 +222,39 @@ int main(int argc, char **argv) {
         if (a.command == "plugins") return cmd_plugins(a);
         if (a.command == "inspect") return cmd_inspect(a);
         if (a.command == "metrics") return cmd_metrics(a);
+        if (a.command == "merge") {
+            if (a.positional.empty()) throw std::runtime_error("usage: parley merge OUTPUT_DIR [--node NODE]");
+            std::vector<std::string> nodes;
+            if (a.flags.count("node")) nodes.push_back(a.flags["node"]);
+            return core::merge_shards(a.positional[0], nodes);
+        }
+        if (a.command == "slurm") {
+            if (a.positional.empty() || !a.flags.count("shards"))
+                throw std::runtime_error("usage: parley slurm GRAPH.toml --shards N [options] [KEY=VALUE ...]");
+            core::SlurmOptions o;
+            o.graph = a.positional[0];
+            o.overrides.assign(a.positional.begin() + 1, a.positional.end());
+            o.shards = std::stoi(a.flags["shards"]);
+            if (a.flags.count("cpus")) o.cpus = std::stoi(a.flags["cpus"]);
+            if (a.flags.count("gpus")) o.gpus = std::stoi(a.flags["gpus"]);
+            o.mem = a.flags["mem"];
+            o.time = a.flags["time"];
+            o.partition = a.flags["partition"];
+            o.job_name = a.flags["job-name"];
+            o.replica_node = a.flags["replica-node"];
+            if (a.flags.count("replicas")) {
+                std::string r = a.flags["replicas"];
+                for (size_t start = 0; start <= r.size();) {
+                    size_t comma = r.find(',', start);
+                    if (comma == std::string::npos) comma = r.size();
+                    if (comma > start) o.replicas.push_back(r.substr(start, comma - start));
+                    start = comma + 1;
+                }
+            }
+            o.plugin_paths = a.plugin_paths;
+            if (a.flags.count("out")) o.out = a.flags["out"];
+            return core::write_slurm_script(o);
+        }
         if (a.command == "score") {
             core::ScoreOptions o;
             for (const char *required : {"domain", "data", "responses"})

@@ -208,6 +208,9 @@ void run_coral_eval(RunContext &ctx) {
     };
     std::map<std::string, DomainState> states;
     std::vector<Conversation> pending; // not yet started, in item order
+    // What this run owes (every (item, trial) of its shard), for `parley merge` to check.
+    json manifest = {{"node", ctx.node.name}, {"kind", "records"}, {"domains", json::object()}};
+    if (ctx.shard) manifest["shard"] = {ctx.shard->first, ctx.shard->second};
     for (auto &domain_node : inputs.at("domains")) {
         Domain *d = ctx.domains.at(domain_node);
         DomainState &st = states[domain_node];
@@ -226,8 +229,12 @@ void run_coral_eval(RunContext &ctx) {
         }
         st.resumed = done.size();
         st.writer = std::make_unique<JsonlAppender>(records);
+        ctx.outputs[ctx.node.name]["records"].push_back(records);
+        json expected = json::array();
         for (size_t i = 0; i < d->size(); ++i) {
             ItemInfo info = d->item(i);
+            if (!ctx.owns(domain_node, info.id)) continue; // another shard's item
+            for (int64_t t = 0; t < trials; ++t) expected.push_back({info.id, t});
             for (int64_t t = 0; t < trials; ++t) {
                 if (done.count({info.id, t})) continue;
                 Conversation conv;
@@ -244,8 +251,11 @@ void run_coral_eval(RunContext &ctx) {
         }
         if (st.resumed)
             logger().info("[{}] {}: resuming: {} finished conversations kept", ctx.node.name, domain_node, st.resumed);
+        manifest["domains"][domain_node] = {{"total", d->size() * static_cast<size_t>(trials)}, {"expected", expected},
+                                            {"file", records.filename().string()}};
     }
 
+    write_json_atomic(ctx.output_dir / "manifest.json", manifest);
     const size_t total = pending.size();
     Inbox inbox;
     InternPool strings;

@@ -107,6 +107,8 @@ void run_cot_eval(RunContext &ctx) {
     std::map<std::string, std::unique_ptr<JsonlAppender>> writers;
     std::vector<Task> tasks;
     size_t resumed = 0;
+    json manifest = {{"node", ctx.node.name}, {"kind", "samples"}, {"domains", json::object()}};
+    if (ctx.shard) manifest["shard"] = {ctx.shard->first, ctx.shard->second};
     for (auto &domain_node : inputs.at("domains")) {
         Domain *d = ctx.domains.at(domain_node);
         fs::path samples = ctx.output_dir / fmt::format("samples_{}.jsonl", domain_node);
@@ -118,8 +120,12 @@ void run_cot_eval(RunContext &ctx) {
         }
         resumed += rows.size();
         writers[domain_node] = std::make_unique<JsonlAppender>(samples);
+        ctx.outputs[ctx.node.name]["samples"].push_back(samples);
+        json expected = json::array();
         for (size_t i = 0; i < d->size(); ++i) {
             ItemInfo info = d->item(i);
+            if (!ctx.owns(domain_node, info.id)) continue; // another shard's item
+            for (int64_t t = 0; t < trials; ++t) expected.push_back({info.id, t});
             for (int64_t t = 0; t < trials; ++t) {
                 if (done.count({info.id, t})) continue;
                 Task task;
@@ -132,7 +138,10 @@ void run_cot_eval(RunContext &ctx) {
                 tasks.push_back(std::move(task));
             }
         }
+        manifest["domains"][domain_node] = {{"total", d->size() * static_cast<size_t>(trials)}, {"expected", expected},
+                                            {"file", samples.filename().string()}};
     }
+    write_json_atomic(ctx.output_dir / "manifest.json", manifest);
     if (resumed) logger().info("[{}] resuming: {} finished samples kept, {} to run", ctx.node.name, resumed, tasks.size());
 
     Inbox inbox;

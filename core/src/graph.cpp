@@ -10,7 +10,7 @@
 namespace parley::core {
 namespace {
 
-const std::set<std::string> kGraphKeys = {"name", "description", "output_dir", "plugin_path", "log_level"};
+const std::set<std::string> kGraphKeys = {"name", "description", "output_dir", "plugin_path", "log_level", "shard"};
 const std::set<std::string> kReservedNodeKeys = {"use", "inputs", "enabled"};
 
 struct Locator {
@@ -226,6 +226,7 @@ Graph parse_graph(const fs::path &file, const std::vector<std::string> &override
     }
     g.name = doc["graph"]["name"].value_or(g.file.stem().string());
     g.log_level = doc["graph"]["log_level"].value_or(std::string());
+    g.shard = doc["graph"]["shard"].value_or(std::string());
     std::string out = doc["graph"]["output_dir"].value_or("runs/" + g.name);
     // Outputs are relative to the working directory (as any CLI's), inputs to the graph file.
     g.output_dir = fs::absolute(fs::path(out), ec);

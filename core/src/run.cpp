@@ -1,10 +1,70 @@
 #include <parley/core/host_services.hpp>
 #include <parley/core/log.hpp>
+#include <parley/core/records.hpp>
 #include <parley/core/run.hpp>
 
 #include <fmt/format.h>
 
+#include <cstdlib>
+#include <fstream>
+
 namespace parley::core {
+
+// A filter node: every row of its inputs through the filter, kept rows to rows.jsonl.
+void run_filter(RunContext &ctx) {
+    auto filter = Filter::create(ctx.node);
+    fs::create_directories(ctx.output_dir);
+    fs::path out_path = ctx.output_dir / "rows.jsonl", tmp = out_path;
+    tmp += ".tmp";
+    std::ofstream out(tmp, std::ios::trunc);
+    std::string kept;
+    size_t rows = 0;
+    for (auto &file : ctx.input_files("rows")) {
+        std::ifstream in(file);
+        if (!in) throw std::runtime_error(fmt::format("filter '{}': cannot read {}", ctx.node.name, file.string()));
+        std::string line;
+        while (std::getline(in, line)) {
+            if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+            kept.clear();
+            filter->push(line, kept);
+            out << kept;
+            ++rows;
+        }
+    }
+    kept.clear();
+    filter->finish(kept);
+    out << kept;
+    out.close();
+    fs::rename(tmp, out_path);
+    std::string report = filter->report();
+    nlohmann::json r = nlohmann::json::parse(report, nullptr, false);
+    if (r.is_discarded()) r = {{"report", report}};
+    r["rows_in"] = rows;
+    write_json_atomic(ctx.output_dir / "report.json", r);
+    ctx.outputs[ctx.node.name]["rows"] = {out_path};
+    logger().info("[{}] {}: kept {} of {} rows; dropped {} {}", ctx.node.name, ctx.node.use, r.value("kept", 0), rows,
+                  r.value("dropped", 0), r.contains("reasons") ? r["reasons"].dump() : "");
+}
+
+// A trainer node: its input rows (concatenated) to the trainer; returns its summary.
+nlohmann::json run_trainer(RunContext &ctx) {
+    auto trainer = Trainer::create(ctx.node);
+    fs::create_directories(ctx.output_dir);
+    auto files = ctx.input_files("data");
+    fs::path data = files.size() == 1 ? files.front() : ctx.output_dir / "train.jsonl";
+    if (files.size() != 1) {
+        std::ofstream out(data, std::ios::trunc);
+        for (auto &f : files) out << std::ifstream(f).rdbuf();
+    }
+    logger().info("[{}] training on {}", ctx.node.name, data.string());
+    nlohmann::json summary = nlohmann::json::parse(trainer->train(data.string(), ctx.output_dir.string()), nullptr, false);
+    if (summary.is_discarded() || !summary.contains("model"))
+        throw std::runtime_error(fmt::format("trainer '{}' returned no model path in its summary", ctx.node.name));
+    write_json_atomic(ctx.output_dir / "summary.json", summary);
+    ctx.outputs[ctx.node.name]["model"] = {summary["model"].get<std::string>()};
+    logger().info("[{}] trained model: {}", ctx.node.name, summary["model"].get<std::string>());
+    return summary;
+}
 
 SchemaResolver make_resolver(PluginLoader &loader) {
     // Schemas must outlive the graph: keep them here, one per component.
@@ -51,6 +111,63 @@ SchemaResolver make_resolver(PluginLoader &loader) {
     };
 }
 
+std::vector<fs::path> RunContext::input_files(const std::string &port) const {
+    std::vector<fs::path> files;
+    auto it = node.inputs.find(port);
+    if (it == node.inputs.end()) return files;
+    for (auto &target : it->second) {
+        std::string name = target.substr(0, target.find('.'));
+        std::string output = target.find('.') == std::string::npos ? "" : target.substr(target.find('.') + 1);
+        const NodeSpec *producer = graph.find(name);
+        if (output.empty() && producer && producer->schema && !producer->schema->outputs.empty())
+            output = producer->schema->outputs.front();
+        auto n = outputs.find(name);
+        if (n == outputs.end() || !n->second.count(output))
+            throw std::runtime_error(fmt::format("node '{}': input '{}' has no files yet (is '{}' disabled?)", node.name, target, name));
+        auto &f = n->second.at(output);
+        files.insert(files.end(), f.begin(), f.end());
+    }
+    return files;
+}
+
+namespace {
+uint64_t fnv1a(std::string_view s) {
+    uint64_t h = 1469598103934665603ull;
+    for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
+    return h;
+}
+} // namespace
+
+bool RunContext::owns(const std::string &domain_node, const std::string &item_id) const {
+    if (!shard) return true;
+    return static_cast<int>(fnv1a(domain_node + "\x1f" + item_id) % static_cast<uint64_t>(shard->second)) == shard->first;
+}
+
+std::optional<std::pair<int, int>> resolve_shard(const std::string &spec) {
+    auto parse = [](const std::string &i, const std::string &n) -> std::pair<int, int> {
+        int a = std::stoi(i), b = std::stoi(n);
+        if (b < 1 || a < 0 || a >= b) throw std::runtime_error(fmt::format("shard {}/{}: needs 0 <= i < n", a, b));
+        return {a, b};
+    };
+    if (!spec.empty()) {
+        auto slash = spec.find('/');
+        if (slash == std::string::npos) throw std::runtime_error(fmt::format("graph.shard = '{}': expected \"i/n\"", spec));
+        try {
+            return parse(spec.substr(0, slash), spec.substr(slash + 1));
+        } catch (const std::invalid_argument &) {
+            throw std::runtime_error(fmt::format("graph.shard = '{}': expected \"i/n\"", spec));
+        }
+    }
+    // A Slurm array task: shard = task id - min id of task count.
+    const char *id = std::getenv("SLURM_ARRAY_TASK_ID"), *count = std::getenv("SLURM_ARRAY_TASK_COUNT");
+    if (id && count && *id && *count) {
+        const char *min = std::getenv("SLURM_ARRAY_TASK_MIN");
+        int offset = min && *min ? std::stoi(min) : 0;
+        return parse(std::to_string(std::stoi(id) - offset), count);
+    }
+    return std::nullopt;
+}
+
 int run_graph(const fs::path &file, const RunOptions &options) {
     Graph graph;
     try {
@@ -78,7 +195,13 @@ int run_graph(const fs::path &file, const RunOptions &options) {
     std::map<std::string, std::unique_ptr<Domain>> domains;
     std::map<std::string, std::unique_ptr<Backend>> backends;
     std::map<std::string, std::string> plugin_versions;
+    std::map<std::string, nlohmann::json> trained; // trainer node -> its summary
+    NodeOutputs outputs;
     try {
+        auto shard = resolve_shard(graph.shard);
+        // A shard writes under <output_dir>/shard-<i>-of-<n>/; `parley merge` joins them.
+        const fs::path out_root = shard ? graph.output_dir / fmt::format("shard-{}-of-{}", shard->first, shard->second) : graph.output_dir;
+        if (shard) logger().info("running shard {} of {} into {}", shard->first, shard->second, out_root.string());
         for (const NodeSpec *n : topological_order(graph)) {
             if (!n->enabled) {
                 logger().info("node '{}' is disabled", n->name);
@@ -101,17 +224,33 @@ int run_graph(const fs::path &file, const RunOptions &options) {
                 break;
             }
             case PARLEY_KIND_BACKEND: {
-                auto b = Backend::create(*n);
+                NodeSpec spec = *n;
+                if (auto it = n->inputs.find("model"); it != n->inputs.end()) {
+                    // Serve what a trainer exported: a full model, or a base model plus adapter.
+                    const nlohmann::json &t = trained.at(it->second.front());
+                    if (t.value("adapter", false)) {
+                        spec.config.insert_or_assign("model", t.value("base_model", std::string()));
+                        spec.config.insert_or_assign("lora", t.value("model", std::string()));
+                    } else {
+                        spec.config.insert_or_assign("model", t.value("model", std::string()));
+                    }
+                }
+                auto b = Backend::create(spec);
                 logger().info("backend '{}' ({}): model {}", n->name, n->use, b->model());
                 backends[n->name] = std::move(b);
                 break;
             }
-            case kKindCore: {
-                RunContext ctx{graph, *n, graph.output_dir / n->name, {}, {}, plugin_versions};
+            case kKindCore:
+            case PARLEY_KIND_FILTER:
+            case PARLEY_KIND_TRAINER: {
+                RunContext ctx{graph, *n, out_root / n->name, {}, {}, plugin_versions, outputs, shard};
                 for (auto &[k, v] : domains) ctx.domains[k] = v.get();
                 for (auto &[k, v] : backends) ctx.backends[k] = v.get();
-                if (s.name == "cot_eval") run_cot_eval(ctx);
+                if (s.kind == PARLEY_KIND_FILTER) run_filter(ctx);
+                else if (s.kind == PARLEY_KIND_TRAINER) trained[n->name] = run_trainer(ctx);
+                else if (s.name == "cot_eval") run_cot_eval(ctx);
                 else if (s.name == "coral_eval") run_coral_eval(ctx);
+                else if (s.name == "pairs") run_pairs(ctx);
                 break;
             }
             default: logger().warn("node '{}': {} nodes do not run on their own yet", n->name, kind_name(s.kind));

@@ -50,6 +50,7 @@ struct Graph {
     fs::path output_dir;    // absolute
     std::vector<fs::path> plugin_path;
     std::string log_level;
+    std::string shard; // "i/n": run shard i of n (items split by id); empty: Slurm's array, else all
     std::vector<NodeSpec> nodes; // in file order
     toml::table document;   // the resolved document (overrides applied), for the run record
 

@@ -8,6 +8,7 @@
 
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -20,6 +21,9 @@ struct RunOptions {
     bool validate_only = false;          // stop after validation
 };
 
+// Files each node wrote, by output name: outputs[node][output] = files.
+using NodeOutputs = std::map<std::string, std::map<std::string, std::vector<fs::path>>>;
+
 // What a core node sees when it runs.
 struct RunContext {
     const Graph &graph;
@@ -28,7 +32,17 @@ struct RunContext {
     std::map<std::string, Domain *> domains;
     std::map<std::string, Backend *> backends;
     std::map<std::string, std::string> plugin_versions; // node -> "plugin@version (component vN)"
+    NodeOutputs &outputs;
+    std::optional<std::pair<int, int>> shard; // (index, count) when this run is one shard of many
+
+    // The files behind an input port ("node" = its first output, or "node.output").
+    std::vector<fs::path> input_files(const std::string &port) const;
+    // Is this item this shard's to run? (always, unsharded)
+    bool owns(const std::string &domain_node, const std::string &item_id) const;
 };
+
+// "i/n" -> (i, n); the graph's `shard`, else a Slurm array task's environment.
+std::optional<std::pair<int, int>> resolve_shard(const std::string &spec);
 
 // Resolves "plugin/component" through `loader` (and core nodes). The schemas it returns live as
 // long as the resolver (copies share them).
@@ -40,5 +54,6 @@ int run_graph(const fs::path &file, const RunOptions &options);
 // Core nodes.
 void run_cot_eval(RunContext &ctx);
 void run_coral_eval(RunContext &ctx);
+void run_pairs(RunContext &ctx);
 
 } // namespace parley::core

@@ -1,0 +1,281 @@
+// core/pairs: DPO preference pairs and SFT rows from conversation records, by Coral's rules
+// (collaborative-reasoner finetuning/data_creation, doc §4.2–§4.3):
+//   pairs — at each turn the chosen candidate and its siblings share a prefix; candidates are
+//   scored by their matcher score (gold = 1), optionally penalised for agreeing or for length;
+//   pairs whose score gap exceeds `min_gap` are sorted by gap, `pairs_per_turn` kept per turn,
+//   then shuffled and cut to `pairs_per_question` per question, then shuffled globally.
+//   sft — every turn of the first trees ("all"), trees that agreed correctly ("success"), or
+//   turns holding the gold belief with their earlier turns ("correct_turns").
+// `src` is the speaker's view of the conversation so far (system prompt, own turns as assistant,
+// the partner's as user) rendered with the model's chat template, as Coral's rows are; TRL-style
+// conversational rows carry the same messages unrendered.
+#include <parley/core/host_services.hpp>
+#include <parley/core/json_writer.hpp>
+#include <parley/core/log.hpp>
+#include <parley/core/records.hpp>
+#include <parley/core/run.hpp>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <fstream>
+
+namespace parley::core {
+namespace {
+
+using json = nlohmann::json;
+
+uint64_t splitmix(uint64_t &state) {
+    uint64_t x = (state += 0x9e3779b97f4a7c15ull);
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+    return x ^ (x >> 31);
+}
+
+// A seeded Fisher-Yates (std::shuffle's sequence is library-specific; this one is not).
+template <class T> void shuffle(std::vector<T> &v, uint64_t &state) {
+    for (size_t i = v.size(); i > 1; --i) std::swap(v[i - 1], v[splitmix(state) % i]);
+}
+
+double number(const json &v) {
+    if (v.is_boolean()) return v.get<bool>() ? 1.0 : 0.0;
+    if (v.is_number()) return v.get<double>();
+    return 0.0;
+}
+
+struct Candidate {
+    const json *turn;
+    double correct = 0, score = 0, tokens = 0;
+    bool agree = false;
+};
+
+// The matcher annotation (found by its shape: info.metrics.em).
+double matcher_score(const json &turn) {
+    const json &ann = turn["info"].value("annotation", json::object());
+    for (auto it = ann.begin(); it != ann.end(); ++it)
+        if (it.value().contains("info") && it.value()["info"].contains("metrics") && it.value()["info"]["metrics"].contains("em"))
+            return number(it.value()["score"]);
+    return 0.0;
+}
+
+bool agreed(const json &turn) {
+    const json &info = turn["info"];
+    if (info.contains("stop_conv") && info["stop_conv"].is_boolean()) return info["stop_conv"].get<bool>();
+    const json &ann = info.value("annotation", json::object());
+    for (auto it = ann.begin(); it != ann.end(); ++it)
+        if (it.value().contains("info") && it.value()["info"].value("agreement", false)) return true;
+    return false;
+}
+
+std::string chatml(const std::vector<ChatMessage> &messages) {
+    std::string s;
+    for (auto &m : messages) s += "<|im_start|>" + m.role + "\n" + m.content + "<|im_end|>\n";
+    return s + "<|im_start|>assistant\n";
+}
+
+json messages_json(const std::vector<ChatMessage> &messages) {
+    json a = json::array();
+    for (auto &m : messages) a.push_back({{"role", m.role}, {"content", m.content}});
+    return a;
+}
+
+} // namespace
+
+void run_pairs(RunContext &ctx) {
+    const toml::table &c = ctx.node.config;
+    const int64_t per_turn = c["pairs_per_turn"].value_or(int64_t{1});
+    const int64_t per_question = c["pairs_per_question"].value_or(int64_t{10});
+    const double min_gap = c["min_gap"].value_or(0.5);
+    const int64_t first_n = c["first_n_turns"].value_or(int64_t{0});
+    const double agreement_penalty = c["agreement_penalty"].value_or(0.0);
+    const double length_penalty = c["length_penalty"].value_or(0.0);
+    uint64_t rng = static_cast<uint64_t>(c["seed"].value_or(int64_t{42}));
+    const std::string sft_mode = c["sft_mode"].value_or(std::string("all"));
+    const int64_t sft_per_question = c["sft_per_question"].value_or(int64_t{10});
+    const int64_t add_prev = c["add_prev_turns"].value_or(int64_t{-1});
+    const std::string template_mode = c["chat_template"].value_or(std::string("backend"));
+    if (sft_mode != "all" && sft_mode != "success" && sft_mode != "correct_turns")
+        throw std::runtime_error(fmt::format("nodes.{}.sft_mode: '{}' is not all, success or correct_turns", ctx.node.name, sft_mode));
+    Backend *backend = nullptr;
+    if (auto it = ctx.node.inputs.find("backend"); it != ctx.node.inputs.end()) backend = ctx.backends.at(it->second.front());
+    if (template_mode == "backend" && !backend)
+        throw std::runtime_error(fmt::format("nodes.{}: chat_template = \"backend\" needs a `backend` input (or set chat_template = \"chatml\")", ctx.node.name));
+
+    auto render = [&](const std::vector<ChatMessage> &messages) -> std::string {
+        if (template_mode == "none") return {};
+        if (template_mode == "chatml") return chatml(messages);
+        auto s = backend->apply_template(messages);
+        if (!s) throw std::runtime_error(fmt::format("backend '{}' cannot render its chat template", backend->node()));
+        return *s;
+    };
+
+    // Records grouped by question, in first-seen order.
+    std::vector<json> records;
+    for (auto &file : ctx.input_files("records"))
+        for (auto &r : read_jsonl_for_resume(file)) records.push_back(std::move(r));
+    std::vector<std::string> order;
+    std::map<std::string, std::vector<const json *>> by_question;
+    for (auto &r : records) {
+        std::string key = r.contains("parley") ? r["parley"].value("domain", "") + "\x1f" + r["parley"].value("id", "")
+                                               : r["metadata"].value("init_prompt", "");
+        if (!by_question.count(key)) order.push_back(key);
+        by_question[key].push_back(&r);
+    }
+
+    // The speaker's view of conv[0, t): system prompt, own turns as assistant, others' as user.
+    auto view = [](const json &record, size_t t) {
+        const json &conv = record["conv_result"];
+        std::string role = conv[t].value("role", "");
+        std::vector<ChatMessage> m;
+        std::string sys = record["metadata"].value(role + "_inst", "");
+        if (!sys.empty()) m.push_back({"system", sys});
+        for (size_t i = 0; i < t; ++i)
+            m.push_back({conv[i].value("role", "") == role ? "assistant" : "user", conv[i].value("content", "")});
+        return m;
+    };
+    auto parley_of = [](const json &record, size_t t) {
+        const json &p = record.value("parley", json::object());
+        return json{{"id", p.value("id", "")}, {"trial", p.value("trial", 0)}, {"domain", p.value("domain", "")}, {"turn", t}};
+    };
+
+    struct Pair {
+        const json *record;
+        size_t turn;
+        Candidate chosen, rejected;
+    };
+    std::vector<Pair> pairs;
+    size_t turns_seen = 0, turns_with_pairs = 0;
+    for (auto &q : order) {
+        std::vector<Pair> question_pairs;
+        for (const json *r : by_question[q]) {
+            const json &conv = (*r)["conv_result"];
+            for (size_t t = 1; t < conv.size() && (first_n <= 0 || static_cast<int64_t>(t) < first_n); ++t) {
+                std::vector<Candidate> cands;
+                cands.push_back({&conv[t]});
+                if (conv[t]["info"].contains("siblings"))
+                    for (auto &s : conv[t]["info"]["siblings"]) cands.push_back({&s});
+                if (cands.size() < 2) continue;
+                ++turns_seen;
+                double lo = 1e300, hi = -1e300;
+                for (auto &cd : cands) {
+                    cd.correct = matcher_score(*cd.turn);
+                    cd.agree = agreed(*cd.turn);
+                    cd.tokens = number((*cd.turn)["info"].value("usage", json::object()).value("completion_tokens", json(0)));
+                    lo = std::min(lo, cd.tokens);
+                    hi = std::max(hi, cd.tokens);
+                }
+                for (auto &cd : cands) {
+                    cd.score = cd.correct;
+                    if (agreement_penalty != 0) cd.score -= agreement_penalty * (cd.agree ? 1.0 : 0.0) * (1.0 - cd.correct);
+                    if (length_penalty != 0) cd.score -= length_penalty * (cd.tokens - lo) / (1.0 + hi - lo);
+                }
+                std::vector<std::pair<double, Pair>> turn_pairs;
+                for (size_t i = 0; i < cands.size(); ++i)
+                    for (size_t j = i + 1; j < cands.size(); ++j) {
+                        const Candidate &a = cands[i].score >= cands[j].score ? cands[i] : cands[j];
+                        const Candidate &b = cands[i].score >= cands[j].score ? cands[j] : cands[i];
+                        double gap = a.score - b.score;
+                        if (gap > min_gap) turn_pairs.push_back({gap, Pair{r, t, a, b}});
+                    }
+                std::stable_sort(turn_pairs.begin(), turn_pairs.end(), [](auto &x, auto &y) { return x.first > y.first; });
+                if (!turn_pairs.empty()) ++turns_with_pairs;
+                for (int64_t k = 0; k < per_turn && k < static_cast<int64_t>(turn_pairs.size()); ++k)
+                    question_pairs.push_back(turn_pairs[k].second);
+            }
+        }
+        shuffle(question_pairs, rng);
+        if (per_question > 0 && static_cast<int64_t>(question_pairs.size()) > per_question) question_pairs.resize(per_question);
+        pairs.insert(pairs.end(), question_pairs.begin(), question_pairs.end());
+    }
+    shuffle(pairs, rng);
+
+    fs::create_directories(ctx.output_dir);
+    auto open = [&](const std::string &name) {
+        fs::path p = ctx.output_dir / (name + ".jsonl");
+        ctx.outputs[ctx.node.name][name] = {p};
+        return std::ofstream(p, std::ios::trunc);
+    };
+    {
+        auto coral = open("pairs"), trl = open("pairs_trl");
+        for (auto &p : pairs) {
+            auto msgs = view(*p.record, p.turn);
+            json meta = parley_of(*p.record, p.turn);
+            meta["chosen_score"] = p.chosen.score;
+            meta["rejected_score"] = p.rejected.score;
+            meta["chosen_tokens"] = p.chosen.tokens;
+            meta["rejected_tokens"] = p.rejected.tokens;
+            const std::string chosen = p.chosen.turn->value("content", ""), rejected = p.rejected.turn->value("content", "");
+            if (template_mode != "none")
+                coral << json{{"src", render(msgs)}, {"tgt_chosen", chosen}, {"tgt_rejected", rejected}, {"pairwise", true}, {"parley", meta}}
+                             .dump(-1, ' ', false, json::error_handler_t::replace)
+                      << "\n";
+            trl << json{{"prompt", messages_json(msgs)},
+                        {"chosen", json::array({{{"role", "assistant"}, {"content", chosen}}})},
+                        {"rejected", json::array({{{"role", "assistant"}, {"content", rejected}}})},
+                        {"parley", meta}}
+                       .dump(-1, ' ', false, json::error_handler_t::replace)
+                << "\n";
+        }
+    }
+
+    // SFT rows.
+    size_t sft_rows = 0;
+    {
+        auto coral = open("sft"), trl = open("sft_trl");
+        auto emit = [&](const json &record, size_t t) {
+            const json &turn = record["conv_result"][t];
+            if (!turn["info"].value("status_ok", false)) return;
+            auto msgs = view(record, t);
+            json meta = parley_of(record, t);
+            meta["tgt_tokens"] = number(turn["info"].value("usage", json::object()).value("completion_tokens", json(0)));
+            const std::string tgt = turn.value("content", "");
+            if (template_mode != "none")
+                coral << json{{"src", render(msgs)}, {"tgt", tgt}, {"parley", meta}}.dump(-1, ' ', false, json::error_handler_t::replace) << "\n";
+            json all = messages_json(msgs);
+            all.push_back({{"role", "assistant"}, {"content", tgt}});
+            trl << json{{"messages", all}, {"parley", meta}}.dump(-1, ' ', false, json::error_handler_t::replace) << "\n";
+            ++sft_rows;
+        };
+        auto agreement_correct = [](const json &r) {
+            const json &m = r.value("metrics", json::object());
+            for (auto it = m.begin(); it != m.end(); ++it)
+                if (it.key().size() >= 22 && it.key().compare(it.key().size() - 22, 22, "-agreement_correctness") == 0)
+                    return number(it.value()) == 1.0;
+            return false;
+        };
+        for (auto &q : order) {
+            auto trees = by_question[q];
+            if (sft_mode == "success") {
+                trees.erase(std::remove_if(trees.begin(), trees.end(), [&](const json *r) { return !agreement_correct(*r); }), trees.end());
+                std::stable_sort(trees.begin(), trees.end(),
+                                 [](const json *a, const json *b) { return (*a)["conv_result"].size() < (*b)["conv_result"].size(); });
+            }
+            if (sft_mode == "all" || sft_mode == "success") {
+                for (int64_t k = 0; k < static_cast<int64_t>(trees.size()) && (sft_per_question <= 0 || k < sft_per_question); ++k)
+                    for (size_t t = 1; t < (*trees[k])["conv_result"].size(); ++t) emit(*trees[k], t);
+                continue;
+            }
+            // correct_turns: turns with the gold belief, by turn index, with their earlier turns.
+            std::vector<std::pair<size_t, const json *>> correct;
+            for (const json *r : trees)
+                for (size_t t = 1; t < (*r)["conv_result"].size(); ++t)
+                    if (matcher_score((*r)["conv_result"][t]) == 1.0) correct.push_back({t, r});
+            std::stable_sort(correct.begin(), correct.end(), [](auto &a, auto &b) { return a.first < b.first; });
+            if (sft_per_question > 0 && static_cast<int64_t>(correct.size()) > sft_per_question) correct.resize(sft_per_question);
+            std::set<std::pair<const json *, size_t>> done;
+            for (auto &[t, r] : correct) {
+                size_t from = add_prev < 0 ? 1 : std::max<size_t>(1, t - std::min<size_t>(t, static_cast<size_t>(add_prev)));
+                for (size_t u = from; u <= t; ++u)
+                    if (done.insert({r, u}).second) emit(*r, u);
+            }
+        }
+    }
+    json report = {{"records", records.size()}, {"questions", order.size()}, {"turns_with_siblings", turns_seen},
+                   {"turns_with_pairs", turns_with_pairs}, {"pairs", pairs.size()}, {"sft_rows", sft_rows},
+                   {"config", json::parse(toml_to_json(c))}};
+    write_json_atomic(ctx.output_dir / "report.json", report);
+    logger().info("[{}] {} records, {} questions: {} pairs (from {} of {} sampled turns), {} SFT rows ({})", ctx.node.name,
+                  records.size(), order.size(), pairs.size(), turns_with_pairs, turns_seen, sft_rows, sft_mode);
+}
+
+} // namespace parley::core

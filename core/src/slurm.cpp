@@ -1,0 +1,85 @@
+// `parley slurm`: writes an sbatch script that runs a graph as a Slurm job array, one shard per
+// task (each task finds its shard in SLURM_ARRAY_TASK_ID / SLURM_ARRAY_TASK_COUNT).
+#include <parley/core/graph.hpp>
+#include <parley/core/log.hpp>
+#include <parley/core/slurm.hpp>
+
+#include <boost/dll/runtime_symbol_info.hpp>
+#include <fmt/format.h>
+
+#include <fstream>
+#include <sstream>
+
+namespace parley::core {
+
+namespace {
+std::string shell_quote(const std::string &s) {
+    std::string out = "'";
+    for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    return out + "'";
+}
+} // namespace
+
+std::string slurm_script(const SlurmOptions &o) {
+    Graph g = parse_graph(o.graph, o.overrides); // fails early on a broken graph
+    if (o.shards < 1) throw std::runtime_error("--shards must be at least 1");
+    const std::string exe = boost::dll::program_location().string();
+    std::vector<std::string> args = o.overrides;
+    if (!o.replicas.empty()) {
+        std::string node = o.replica_node;
+        if (node.empty())
+            for (auto &n : g.nodes)
+                if (n.plugin == "openai") {
+                    node = n.name;
+                    break;
+                }
+        if (node.empty()) throw std::runtime_error("--replicas needs an openai/backend node in the graph (or --replica-node)");
+        std::string list = "[";
+        for (size_t i = 0; i < o.replicas.size(); ++i) list += (i ? ", \"" : "\"") + o.replicas[i] + "\"";
+        args.push_back(fmt::format("nodes.{}.url={}]", node, list));
+    }
+    args.push_back("graph.output_dir=" + g.output_dir.string());
+
+    std::ostringstream s;
+    s << "#!/bin/bash\n";
+    s << "# Written by `parley slurm` for " << g.file.string() << ".\n";
+    s << "# Each array task runs one shard of the graph (Parley reads SLURM_ARRAY_TASK_ID and\n";
+    s << "# SLURM_ARRAY_TASK_COUNT); a re-submitted task resumes where it stopped. When all are done:\n";
+    s << "#   " << exe << " merge " << shell_quote(g.output_dir.string()) << "\n";
+    s << "# Inference servers (vLLM, SGLang, llama-server) run as jobs of their own; point the shards at\n";
+    s << "# them with --replicas URL,... (an openai/backend node's `url`).\n";
+    s << "#SBATCH --job-name=" << (o.job_name.empty() ? "parley-" + g.name : o.job_name) << "\n";
+    s << "#SBATCH --array=0-" << (o.shards - 1) << "\n";
+    s << "#SBATCH --ntasks=1\n";
+    s << "#SBATCH --cpus-per-task=" << o.cpus << "\n";
+    if (!o.mem.empty()) s << "#SBATCH --mem=" << o.mem << "\n";
+    if (!o.time.empty()) s << "#SBATCH --time=" << o.time << "\n";
+    if (!o.partition.empty()) s << "#SBATCH --partition=" << o.partition << "\n";
+    if (o.gpus > 0) s << "#SBATCH --gpus-per-task=" << o.gpus << "\n";
+    s << "#SBATCH --output=" << (g.output_dir / "logs").string() << "/%x-%A_%a.out\n";
+    s << "set -euo pipefail\n";
+    std::string plugin_path;
+    for (auto &p : o.plugin_paths) plugin_path += (plugin_path.empty() ? "" : ":") + fs::absolute(p).string();
+    if (!plugin_path.empty()) s << "export PARLEY_PLUGIN_PATH=" << shell_quote(plugin_path) << "${PARLEY_PLUGIN_PATH:+:$PARLEY_PLUGIN_PATH}\n";
+    s << "export OMP_NUM_THREADS=${SLURM_CPUS_PER_TASK:-" << o.cpus << "}\n";
+    s << "exec " << shell_quote(exe) << " run " << shell_quote(g.file.string());
+    for (auto &a : args) s << " \\\n  " << shell_quote(a);
+    s << "\n";
+    return s.str();
+}
+
+int write_slurm_script(const SlurmOptions &o) {
+    std::string script = slurm_script(o);
+    Graph g = parse_graph(o.graph, o.overrides);
+    fs::create_directories(g.output_dir / "logs");
+    if (o.out.empty()) {
+        std::fwrite(script.data(), 1, script.size(), stdout);
+        return 0;
+    }
+    std::ofstream(o.out) << script;
+    fs::permissions(o.out, fs::perms::owner_exec | fs::perms::group_exec | fs::perms::others_exec, fs::perm_options::add);
+    logger().info("wrote {}: sbatch {}  (then: parley merge {})", o.out.string(), o.out.string(), g.output_dir.string());
+    return 0;
+}
+
+} // namespace parley::core
