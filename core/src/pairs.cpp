@@ -19,6 +19,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <tuple>
 
 namespace parley::core {
 namespace {
@@ -113,6 +114,14 @@ void run_pairs(RunContext &ctx) {
     std::vector<json> records;
     for (auto &file : ctx.input_files("records"))
         for (auto &r : read_jsonl_for_resume(file)) records.push_back(std::move(r));
+    // Records arrive in completion order, which varies from run to run: sort them so the same
+    // records always give the same pairs.
+    auto sort_key = [](const json &r) {
+        const json &p = r.value("parley", json::object());
+        return std::make_tuple(p.value("domain", std::string()), p.value("id", std::string()), p.value("trial", int64_t{0}),
+                               r.value("metadata", json::object()).value("init_prompt", std::string()));
+    };
+    std::stable_sort(records.begin(), records.end(), [&](const json &a, const json &b) { return sort_key(a) < sort_key(b); });
     std::vector<std::string> order;
     std::map<std::string, std::vector<const json *>> by_question;
     for (auto &r : records) {

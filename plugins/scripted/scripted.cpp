@@ -2,7 +2,7 @@
 //
 // Answers each request from rules: the first `match` substring found in the last message selects
 // the `reply` at the same index, otherwise `default_reply`. Replies may contain {turn} (number of
-// messages in the request), {agent}, {conversation} and {n} (the sample index). Completions come
+// messages in the request), {agent}, {conversation}, {n} (the sample index) and {letter} ('A' + n). Completions come
 // from a worker thread, after an optional fixed latency, exactly as from a real asynchronous
 // backend; token counts are whitespace-separated words.
 //
@@ -170,6 +170,7 @@ class Scripted {
                             substitute(texts.back(), "{agent}", std::to_string(p.agent));
                             substitute(texts.back(), "{conversation}", std::to_string(p.conversation));
                             substitute(texts.back(), "{n}", std::to_string(i));
+                            substitute(texts.back(), "{letter}", std::string(1, static_cast<char>('A' + i % 26)));
                             text = &texts.back();
                         }
                         int64_t toks = p.reply->templated ? count_words(*text) : p.reply->tokens;
@@ -262,7 +263,7 @@ parley_status apply_template(void *, const parley_message *m, size_t n, parley_b
 const parley_param kParams[] = {
     {"default_reply", PARLEY_TYPE_STRING, 0, "The correct answer is (A).", "reply when no rule matches"},
     {"match", PARLEY_TYPE_STRING_ARRAY, 0, "[]", "substrings looked for in the last message, in order"},
-    {"reply", PARLEY_TYPE_STRING_ARRAY, 0, "[]", "reply for each entry of `match` ({turn}, {agent}, {conversation}, {n})"},
+    {"reply", PARLEY_TYPE_STRING_ARRAY, 0, "[]", "reply for each entry of `match` ({turn}, {agent}, {conversation}, {n}, {letter})"},
     {"latency_ms", PARLEY_TYPE_FLOAT, 0, "0", "delay before each batch of completions"},
     {"fail_every", PARLEY_TYPE_INT, 0, "0", "fail every k-th request with PARLEY_ERR_UNAVAILABLE; 0 = never"},
 };

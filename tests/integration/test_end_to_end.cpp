@@ -241,3 +241,97 @@ TEST_CASE("the README's CoT graph runs end to end on stories260K with llama.cpp"
     CHECK(results["config"]["model"].get<std::string>().find("stories260K") != std::string::npos);
     CHECK(results["usage"]["completion_tokens"].get<int>() > 0);
 }
+
+namespace {
+// Tree sampling with the scripted double: candidate n answers letter 'A' + n, so each turn's
+// candidates disagree and a pair exists wherever the gold letter is among them.
+std::string tree_graph(int beam, const std::string &extra = "") {
+    return "[nodes.mmlu_pro]\nuse = \"mmlu_pro/domain\"\ndata = \"" + shared_dir() +
+           "/data/mmlu_pro/test_sample_60.jsonl\"\n\n[nodes.model]\nuse = \"scripted/backend\"\n"
+           "default_reply = \"I think so. The correct answer is ({letter}).\"\n\n"
+           "[nodes.trees]\nuse = \"core/coral_eval\"\ninputs = { domains = [\"mmlu_pro\"], teacher = \"model\" }\n"
+           "extraction = \"rule\"\nmax_turns = 3\ntrials = 2\nbeam = " + std::to_string(beam) + "\n" + extra +
+           "\n[nodes.pairs]\nuse = \"core/pairs\"\ninputs = { records = \"trees\", backend = \"model\" }\n";
+}
+} // namespace
+
+TEST_CASE("tree sampling writes siblings, and pairs follow Coral's rule", "[e2e][pairs]") {
+    TempDir d("pairs");
+    std::ofstream(d.path / "g.toml") << tree_graph(3);
+    auto r = run(parley() + " run " + quote(d.path / "g.toml") + " graph.output_dir=" + quote(d.path / "out"));
+    INFO(r.output);
+    REQUIRE(r.code == 0);
+    auto records = read_jsonl(d.path / "out/trees/records_mmlu_pro.jsonl");
+    REQUIRE(records.size() == 120);
+    std::map<std::string, std::string> gold;
+    for (auto &rec : records) {
+        gold[rec["parley"]["id"].get<std::string>()] = rec["parley"]["gold"].get<std::string>();
+        auto &conv = rec["conv_result"];
+        for (size_t t = 1; t < conv.size(); ++t) {
+            REQUIRE(conv[t]["info"]["siblings"].size() == 2);
+            CHECK(conv[t]["info"].contains("stop_conv"));
+        }
+    }
+    auto pairs = read_jsonl(d.path / "out/pairs/pairs.jsonl");
+    auto trl = read_jsonl(d.path / "out/pairs/pairs_trl.jsonl");
+    REQUIRE(pairs.size() == trl.size());
+    // Expected: one pair per sampled turn whose gold letter is among A, B, C, capped at 10 per question.
+    std::map<std::string, size_t> expected_per_question, got_per_question;
+    for (auto &rec : records) {
+        std::string id = rec["parley"]["id"];
+        char g = gold[id][0];
+        if (g >= 'A' && g <= 'C') expected_per_question[id] += rec["conv_result"].size() - 1;
+    }
+    for (size_t i = 0; i < pairs.size(); ++i) {
+        auto &p = pairs[i];
+        std::string id = p["parley"]["id"];
+        ++got_per_question[id];
+        CHECK(p["pairwise"] == true);
+        CHECK(p["tgt_chosen"].get<std::string>().find("(" + gold[id] + ")") != std::string::npos);
+        CHECK(p["tgt_rejected"].get<std::string>().find("(" + gold[id] + ")") == std::string::npos);
+        CHECK(p["parley"]["chosen_score"].get<double>() - p["parley"]["rejected_score"].get<double>() > 0.5);
+        CHECK(p["src"].get<std::string>().rfind("<|system|>", 0) == 0);   // the scripted double's template
+        CHECK(trl[i]["prompt"][0]["role"] == "system");
+        CHECK(trl[i]["chosen"][0]["content"] == p["tgt_chosen"]);
+    }
+    for (auto &[id, n] : expected_per_question) CHECK(got_per_question[id] == std::min<size_t>(n, 10));
+    for (auto &[id, n] : got_per_question) CHECK(expected_per_question.count(id));
+    // Same seeds, same trees, same pairs.
+    auto again = run(parley() + " run " + quote(d.path / "g.toml") + " graph.output_dir=" + quote(d.path / "out2"));
+    REQUIRE(again.code == 0);
+    auto pairs2 = read_jsonl(d.path / "out2/pairs/pairs.jsonl");
+    CHECK(pairs2 == pairs);
+    auto sft = read_jsonl(d.path / "out/pairs/sft.jsonl");
+    size_t turns = 0; // "all": every turn of the first 10 trees per question (2 here)
+    for (auto &rec : records) turns += rec["conv_result"].size() - 1;
+    CHECK(sft.size() == turns);
+}
+
+TEST_CASE("sharded runs merged equal an unsharded run", "[e2e][shard]") {
+    TempDir d("shards");
+    std::ofstream(d.path / "g.toml") << tree_graph(2);
+    REQUIRE(run(parley() + " run " + quote(d.path / "g.toml") + " graph.output_dir=" + quote(d.path / "full")).code == 0);
+    for (int i = 0; i < 3; ++i)
+        REQUIRE(run(parley() + " run " + quote(d.path / "g.toml") + " graph.output_dir=" + quote(d.path / "split") +
+                    " graph.shard=" + std::to_string(i) + "/3")
+                    .code == 0);
+    auto m = run(parley() + " merge " + quote(d.path / "split") + " --node trees");
+    INFO(m.output);
+    REQUIRE(m.code == 0);
+    auto full = read_json(d.path / "full/trees/metrics_mmlu_pro.json");
+    auto merged = read_json(d.path / "split/trees/metrics_mmlu_pro.json");
+    REQUIRE(full.size() == merged.size());
+    for (auto &[k, v] : full.items()) CHECK(merged[k].get<double>() == Approx(v.get<double>()).epsilon(1e-12));
+    auto key_set = [](const std::vector<json> &rows) {
+        std::set<std::string> s;
+        for (auto &r : rows) s.insert(r["parley"]["id"].get<std::string>() + "/" + std::to_string(r["parley"]["trial"].get<int>()) + r.dump());
+        return s;
+    };
+    CHECK(key_set(read_jsonl(d.path / "full/trees/records_mmlu_pro.jsonl")) == key_set(read_jsonl(d.path / "split/trees/records_mmlu_pro.jsonl")));
+    // A shard that lost its rows is caught.
+    fs::remove(d.path / "split/shard-1-of-3/trees/records_mmlu_pro.jsonl");
+    std::ofstream(d.path / "split/shard-1-of-3/trees/records_mmlu_pro.jsonl") << "";
+    auto bad = run(parley() + " merge " + quote(d.path / "split") + " --node trees");
+    CHECK(bad.code == 1);
+    CHECK(bad.output.find("shard 1 finished 0 of its") != std::string::npos);
+}
