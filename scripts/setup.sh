@@ -7,7 +7,7 @@
 #   PARLEY_DEPS       cache for third-party builds   (default: ~/.cache/parley)
 #   PARLEY_BUILD      Parley's build directory       (default: <repo>/build)
 #   PARLEY_BUILD_TYPE CMake build type               (default: Release)
-#   PARLEY_WITH_TORCH ON/OFF: the libtorch trainer   (default: OFF)
+#   PARLEY_WITH_TORCH ON/OFF: the libtorch trainer   (default: ON; OFF skips libtorch, ~670 MB of packages)
 #   PARLEY_JOBS       parallel build jobs            (default: nproc)
 set -euo pipefail
 
@@ -15,7 +15,7 @@ REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 DEPS="${PARLEY_DEPS:-$HOME/.cache/parley}"
 BUILD="${PARLEY_BUILD:-$REPO/build}"
 BUILD_TYPE="${PARLEY_BUILD_TYPE:-Release}"
-WITH_TORCH="${PARLEY_WITH_TORCH:-OFF}"
+WITH_TORCH="${PARLEY_WITH_TORCH:-ON}"
 JOBS="${PARLEY_JOBS:-$(nproc)}"
 
 NODE_LLAMA_CPP_VERSION=3.22.1        # bundles llama.cpp v0.5.0 (commit de3ff81)

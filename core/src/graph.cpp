@@ -337,7 +337,7 @@ void validate_graph(Graph &g, const SchemaResolver &resolve) {
                 fs::path path(v.as_string()->get());
                 if (!path.is_absolute()) path = (base / path).lexically_normal();
                 *v.as_string() = path.string();
-                if ((p->flags & PARLEY_PARAM_MUST_EXIST) && !fs::exists(path) && !(key == "model" && n.inputs.count("model")))
+                if ((p->flags & PARLEY_PARAM_MUST_EXIST) && !fs::exists(path) && !((key == "model" || key == "lora") && n.inputs.count("model")))
                     problems.push_back(fmt::format("{}: file not found: {} (set it in the graph or on the command line: "
                                                    "{}.{}=PATH)",
                                                    loc.at_key(src, key, where + "." + key), path.string(), where, key));

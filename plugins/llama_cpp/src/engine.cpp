@@ -287,6 +287,15 @@ struct Engine::Impl {
             throw Error(PARLEY_ERR_OUT_OF_MEMORY, "llama_cpp: cannot create a context for '" + opt.model +
                                                       "' (n_ctx " + std::to_string(opt.n_ctx) + "): " + why);
         }
+        if (!opt.lora.empty()) {
+            // A trained adapter (e.g. from the trainer plugin); llama.cpp frees it with the model.
+            llama_adapter_lora *adapter = llama_adapter_lora_init(model, opt.lora.c_str());
+            if (!adapter)
+                throw Error(PARLEY_ERR_UNSUPPORTED, "llama_cpp: cannot load the LoRA adapter '" + opt.lora + "' for '" + opt.model + "'");
+            float scale = opt.lora_scale;
+            if (llama_set_adapters_lora(ctx, &adapter, 1, &scale) != 0)
+                throw Error(PARLEY_ERR_RUNTIME, "llama_cpp: cannot apply the LoRA adapter '" + opt.lora + "'");
+        }
         mem = llama_get_memory(ctx);
         n_ctx = llama_n_ctx_seq(ctx); // = llama_n_ctx with a unified cache
         if (n_ctx > llama_model_n_ctx_train(model))

@@ -28,6 +28,8 @@ struct EngineOptions {
     int n_ubatch = 512;                 // physical micro-batch
     int threads = 0;                    // 0: physical cores
     int max_tokens = 512;               // when a request leaves max_tokens <= 0
+    std::string lora;                   // a LoRA adapter GGUF applied to every request (empty: none)
+    float lora_scale = 1.0f;
 };
 
 // Physical cores from /proc/cpuinfo (unique physical id/core id pairs), else hardware_concurrency.

@@ -18,6 +18,8 @@ const parley_param kParams[] = {
     {"n_ubatch", PARLEY_TYPE_INT, 0, "512", "physical micro-batch size"},
     {"threads", PARLEY_TYPE_INT, 0, "physical cores", "CPU threads for decoding and prefill"},
     {"max_tokens", PARLEY_TYPE_INT, 0, "512", "tokens to generate when a request leaves max_tokens unset"},
+    {"lora", PARLEY_TYPE_PATH, PARLEY_PARAM_MUST_EXIST, nullptr, "a LoRA adapter GGUF applied to every request"},
+    {"lora_scale", PARLEY_TYPE_FLOAT, 0, "1.0", "the adapter's scale"},
 };
 
 int positive(const parley::Config &cfg, const char *key, int fallback, bool zero_ok = false) {
@@ -40,6 +42,8 @@ parley::llama_cpp::EngineOptions options(const parley::Config &cfg) {
     o.n_ubatch = positive(cfg, "n_ubatch", o.n_ubatch);
     o.threads = positive(cfg, "threads", 0, true); // 0: physical cores
     o.max_tokens = positive(cfg, "max_tokens", o.max_tokens);
+    o.lora = cfg.get("lora", "");
+    o.lora_scale = static_cast<float>(cfg.get("lora_scale", 1.0));
     return o;
 }
 
