@@ -335,3 +335,23 @@ TEST_CASE("sharded runs merged equal an unsharded run", "[e2e][shard]") {
     CHECK(bad.code == 1);
     CHECK(bad.output.find("shard 1 finished 0 of its") != std::string::npos);
 }
+
+TEST_CASE("the closed loop runs: trees, SFT rows, training, the trained model evaluated", "[e2e][llama][torch]") {
+    for (auto *p : {"libparley-llama_cpp.so", "libparley-trainer.so"})
+        if (!fs::exists(fs::path(PARLEY_PLUGIN_DIR) / p)) {
+            WARN(std::string(p) + " not built; skipped");
+            return;
+        }
+    TempDir d("loop");
+    auto r = run(parley() + " run " + PARLEY_SOURCE_DIR + "/examples/closed-loop.toml nodes.train_questions.limit=3 "
+                 "nodes.test_questions.limit=3 nodes.train.steps=4 graph.output_dir=" + quote(d.path / "out"));
+    INFO(r.output);
+    REQUIRE(r.code == 0);
+    auto summary = read_json(d.path / "out/train/summary.json");
+    CHECK(fs::exists(summary["model"].get<std::string>()));
+    auto base = read_json(d.path / "out/cot_base/results.json");
+    auto trained = read_json(d.path / "out/cot_trained/results.json");
+    CHECK(base["config"]["model"].get<std::string>().find("stories260K") != std::string::npos);
+    CHECK(trained["config"]["model"] == summary["model"]);
+    CHECK(read_jsonl(d.path / "out/cot_trained/samples_test_questions.jsonl").size() == 3);
+}
