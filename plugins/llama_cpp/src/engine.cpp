@@ -278,7 +278,17 @@ struct Engine::Impl {
         cp.n_seq_max = static_cast<uint32_t>(opt.n_parallel);
         cp.n_threads = opt.threads;
         cp.n_threads_batch = opt.threads;
-        cp.kv_unified = true;
+        cp.kv_unified = opt.kv_unified;
+        if (opt.flash_attn == "on") cp.flash_attn_type = LLAMA_FLASH_ATTN_TYPE_ENABLED;
+        else if (opt.flash_attn == "off") cp.flash_attn_type = LLAMA_FLASH_ATTN_TYPE_DISABLED;
+        else if (opt.flash_attn == "auto") {
+            // llama.cpp's "auto" picks flash attention on CPU. With tiny heads (stories260K has 8
+            // dims) its per-score exp dominates and plain attention is ~3x faster; keep FA for
+            // real models.
+            const int32_t head_dim = llama_model_n_head(model) > 0 ? llama_model_n_embd(model) / llama_model_n_head(model) : 0;
+            cp.flash_attn_type = head_dim > 0 && head_dim < 32 ? LLAMA_FLASH_ATTN_TYPE_DISABLED : LLAMA_FLASH_ATTN_TYPE_AUTO;
+        }
+        else throw Error(PARLEY_ERR_INVALID_ARGUMENT, "llama_cpp: flash_attn must be auto, on or off, not '" + opt.flash_attn + "'");
         cp.no_perf = true;
         t_last_error.clear();
         ctx = llama_init_from_model(model, cp);

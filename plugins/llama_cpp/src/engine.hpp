@@ -28,6 +28,12 @@ struct EngineOptions {
     int n_ubatch = 512;                 // physical micro-batch
     int threads = 0;                    // 0: physical cores
     int max_tokens = 512;               // when a request leaves max_tokens <= 0
+    // One KV buffer shared by all sequences (true), or a slice of n_ctx / n_parallel each (false).
+    // Attention runs over every cell of the buffer it uses, so with many long conversations a
+    // shared buffer costs O(all tokens) per token: slices are much faster; shared suits few
+    // sequences with very different lengths.
+    bool kv_unified = false;
+    std::string flash_attn = "auto";    // "auto", "on" or "off"
     std::string lora;                   // a LoRA adapter GGUF applied to every request (empty: none)
     float lora_scale = 1.0f;
 };

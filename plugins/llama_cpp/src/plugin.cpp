@@ -12,12 +12,16 @@ const parley_param kParams[] = {
     {"chat_template", PARLEY_TYPE_STRING, 0, "auto",
      "\"auto\" (the GGUF's own template, else chatml), a llama.cpp built-in name (chatml, llama2, llama3, "
      "phi3, gemma, ...) or a template string"},
-    {"n_ctx", PARLEY_TYPE_INT, 0, "8192", "KV cache cells shared by all sequences; also the per-request limit"},
+    {"n_ctx", PARLEY_TYPE_INT, 0, "8192",
+     "KV cache cells in all; each sequence gets n_ctx / n_parallel (or all of it with kv_unified)"},
+    {"kv_unified", PARLEY_TYPE_BOOL, 0, "false",
+     "one KV buffer for all sequences (attention then spans every cell in use: slower with many long conversations)"},
     {"n_parallel", PARLEY_TYPE_INT, 0, "16", "sequence slots: requests decoded together or kept resident (<= 256)"},
     {"n_batch", PARLEY_TYPE_INT, 0, "2048", "tokens per decode step (one per running sequence + prefill chunks)"},
     {"n_ubatch", PARLEY_TYPE_INT, 0, "512", "physical micro-batch size"},
     {"threads", PARLEY_TYPE_INT, 0, "physical cores", "CPU threads for decoding and prefill"},
     {"max_tokens", PARLEY_TYPE_INT, 0, "512", "tokens to generate when a request leaves max_tokens unset"},
+    {"flash_attn", PARLEY_TYPE_STRING, 0, "auto", "flash attention: auto, on or off"},
     {"lora", PARLEY_TYPE_PATH, PARLEY_PARAM_MUST_EXIST, nullptr, "a LoRA adapter GGUF applied to every request"},
     {"lora_scale", PARLEY_TYPE_FLOAT, 0, "1.0", "the adapter's scale"},
 };
@@ -42,6 +46,8 @@ parley::llama_cpp::EngineOptions options(const parley::Config &cfg) {
     o.n_ubatch = positive(cfg, "n_ubatch", o.n_ubatch);
     o.threads = positive(cfg, "threads", 0, true); // 0: physical cores
     o.max_tokens = positive(cfg, "max_tokens", o.max_tokens);
+    o.kv_unified = cfg.get("kv_unified", false);
+    o.flash_attn = cfg.get("flash_attn", "auto");
     o.lora = cfg.get("lora", "");
     o.lora_scale = static_cast<float>(cfg.get("lora_scale", 1.0));
     return o;

@@ -36,6 +36,7 @@ EngineOptions opts(std::string model = stories(), int n_ctx = 2048, int n_parall
     EngineOptions o;
     o.model = std::move(model);
     o.n_ctx = n_ctx;
+    o.kv_unified = true; // these tests size n_ctx for one shared buffer (see the kv_unified=false case below)
     o.n_parallel = n_parallel;
     o.threads = 2;
     return o;
@@ -468,7 +469,7 @@ TEST_CASE("the plugin serves llama_cpp/backend through the C ABI", "[llama]") {
     info.struct_size = sizeof info;
     REQUIRE(vt->get_info(self, &info, &err) == PARLEY_OK);
     CHECK(std::string(info.model.data, info.model.size) == stories());
-    CHECK(info.context_size == 1024);
+    CHECK(info.context_size == 1024 / 4); // per sequence: each gets a slice unless kv_unified
     CHECK(info.max_parallel == 4);
 
     const std::string prompt = "Once upon a time";
@@ -495,4 +496,18 @@ TEST_CASE("the plugin serves llama_cpp/backend through the C ABI", "[llama]") {
 
     vt->destroy(self);
     // The library stays loaded: libllama may outlive it in this process.
+}
+
+TEST_CASE("per-sequence KV slices (kv_unified = false) give the same greedy text", "[llama]") {
+    auto o = opts(stories(), 4096, 4);
+    o.kv_unified = false; // 1024 cells each
+    parley::llama_cpp::Engine sliced(o);
+    auto u = opts(stories(), 4096, 4);
+    parley::llama_cpp::Engine shared(u);
+    CHECK(sliced.context_size() == 1024);
+    CHECK(text_of(run(sliced, raw("Once upon a time", 40))) == text_of(run(shared, raw("Once upon a time", 40))));
+    // prefix reuse within a slice
+    auto first = run(sliced, [] { auto r = raw("Once upon a time", 8); r.conversation = 5; return r; }());
+    auto second = run(sliced, [&] { auto r = raw("Once upon a time" + text_of(first) + " The end", 8); r.conversation = 5; return r; }());
+    CHECK(second.cached_tokens > 0);
 }

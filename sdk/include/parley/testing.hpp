@@ -99,6 +99,9 @@ class TestHost {
         };
         parley::detail::host_slot() = &api_;
     }
+    ~TestHost() {
+        if (parley::detail::host_slot() == &api_) parley::detail::host_slot() = nullptr; // no dangling host
+    }
     TestHost(const TestHost &) = delete;
     TestHost &operator=(const TestHost &) = delete;
 
