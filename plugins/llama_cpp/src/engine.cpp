@@ -251,7 +251,7 @@ struct Engine::Impl {
             throw Error(PARLEY_ERR_NOT_FOUND, "llama_cpp: model file not found: '" + opt.model + "'");
         if (opt.n_parallel < 1 || opt.n_parallel > kMaxSeq)
             throw Error(PARLEY_ERR_INVALID_ARGUMENT, "llama_cpp: n_parallel must be in 1.." + std::to_string(kMaxSeq));
-        if (opt.n_ctx < 16) throw Error(PARLEY_ERR_INVALID_ARGUMENT, "llama_cpp: n_ctx must be >= 16");
+        if (opt.n_ctx != 0 && opt.n_ctx < 16) throw Error(PARLEY_ERR_INVALID_ARGUMENT, "llama_cpp: n_ctx must be 0 (auto) or >= 16");
         if (opt.n_batch < 1 || opt.n_ubatch < 1)
             throw Error(PARLEY_ERR_INVALID_ARGUMENT, "llama_cpp: n_batch and n_ubatch must be >= 1");
         if (opt.max_tokens < 1) throw Error(PARLEY_ERR_INVALID_ARGUMENT, "llama_cpp: max_tokens must be >= 1");
@@ -272,7 +272,13 @@ struct Engine::Impl {
 
         n_batch = std::max(opt.n_batch, opt.n_parallel); // one decode token per sequence always fits
         llama_context_params cp = llama_context_default_params();
-        cp.n_ctx = static_cast<uint32_t>(opt.n_ctx);
+        // n_ctx 0: every sequence gets the model's training context (at most 8192 cells).
+        int n_ctx_total = opt.n_ctx;
+        if (n_ctx_total == 0) {
+            const int per_seq = std::min<int>(std::max<int>(llama_model_n_ctx_train(model), 256), 8192);
+            n_ctx_total = opt.kv_unified ? per_seq * std::min(opt.n_parallel, 4) : per_seq * opt.n_parallel;
+        }
+        cp.n_ctx = static_cast<uint32_t>(n_ctx_total);
         cp.n_batch = static_cast<uint32_t>(n_batch);
         cp.n_ubatch = static_cast<uint32_t>(std::min(opt.n_ubatch, n_batch));
         cp.n_seq_max = static_cast<uint32_t>(opt.n_parallel);

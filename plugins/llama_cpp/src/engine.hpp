@@ -22,7 +22,7 @@ namespace parley::llama_cpp {
 struct EngineOptions {
     std::string model;                  // GGUF path
     std::string chat_template = "auto"; // "auto" (the GGUF's own, else chatml), a built-in name or a template string
-    int n_ctx = 8192;                   // KV cells shared by all sequences (also the per-request limit)
+    int n_ctx = 0;                      // KV cells in all; 0: n_parallel x min(training context, 8192)
     int n_parallel = 16;                // sequence slots (decoded together, or kept resident)
     int n_batch = 2048;                 // tokens per llama_decode call (decode tokens + prefill chunks)
     int n_ubatch = 512;                 // physical micro-batch

@@ -12,8 +12,9 @@ const parley_param kParams[] = {
     {"chat_template", PARLEY_TYPE_STRING, 0, "auto",
      "\"auto\" (the GGUF's own template, else chatml), a llama.cpp built-in name (chatml, llama2, llama3, "
      "phi3, gemma, ...) or a template string"},
-    {"n_ctx", PARLEY_TYPE_INT, 0, "8192",
-     "KV cache cells in all; each sequence gets n_ctx / n_parallel (or all of it with kv_unified)"},
+    {"n_ctx", PARLEY_TYPE_INT, 0, "0",
+     "KV cache cells in all; each sequence gets n_ctx / n_parallel (or all of it with kv_unified); "
+     "0 = n_parallel x min(the model's training context, 8192)"},
     {"kv_unified", PARLEY_TYPE_BOOL, 0, "false",
      "one KV buffer for all sequences (attention then spans every cell in use: slower with many long conversations)"},
     {"n_parallel", PARLEY_TYPE_INT, 0, "16", "sequence slots: requests decoded together or kept resident (<= 256)"},
@@ -40,7 +41,7 @@ parley::llama_cpp::EngineOptions options(const parley::Config &cfg) {
     o.model = cfg.get("model", "");
     if (o.model.empty()) throw parley::Error(PARLEY_ERR_INVALID_ARGUMENT, "llama_cpp: 'model' is required");
     o.chat_template = cfg.get("chat_template", "auto");
-    o.n_ctx = positive(cfg, "n_ctx", o.n_ctx);
+    o.n_ctx = positive(cfg, "n_ctx", o.n_ctx, true);
     o.n_parallel = positive(cfg, "n_parallel", o.n_parallel);
     o.n_batch = positive(cfg, "n_batch", o.n_batch);
     o.n_ubatch = positive(cfg, "n_ubatch", o.n_ubatch);
