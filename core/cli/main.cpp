@@ -37,6 +37,8 @@ usage:
   parley merge OUTPUT_DIR [--node NODE]              join a sharded run's outputs; every (item, trial) exactly once
   parley metrics RECORDS.jsonl [--profile coral|matrix] [--max-turns N]
                                                      recompute Coral's metrics.json from conversation records
+                                                     (Parley's or the official code's; max_turns defaults to
+                                                     what the records say, else 20)
   parley version
 
 options:
@@ -180,7 +182,9 @@ int cmd_inspect(const Args &a) {
 int cmd_metrics(Args &a) {
     if (a.positional.empty()) throw std::runtime_error("usage: parley metrics RECORDS.jsonl [--profile coral|matrix] [--max-turns N]");
     auto profile = core::parse_profile(a.flags.count("profile") ? a.flags["profile"] : "coral");
-    int max_turns = a.flags.count("max-turns") ? std::stoi(a.flags["max-turns"]) : 20;
+    // max_turns: the flag, else what Parley's records say they ran with, else Coral's 20.
+    const bool max_turns_given = a.flags.count("max-turns") > 0;
+    int max_turns = max_turns_given ? std::stoi(a.flags["max-turns"]) : 20;
     core::MetricsAccumulator acc;
     for (auto &file : a.positional) {
         std::ifstream in(file);
@@ -198,7 +202,10 @@ int cmd_metrics(Args &a) {
             }
             if (!record.contains("conv_result") || !record["conv_result"].is_array())
                 throw std::runtime_error(fmt::format("{}:{}: field 'conv_result' is missing (not a Coral record)", file, line_no));
-            acc.add(core::conversation_metrics(record, max_turns, profile));
+            int turns = max_turns;
+            if (!max_turns_given && record.contains("parley") && record["parley"].contains("max_turns"))
+                turns = record["parley"]["max_turns"].get<int>();
+            acc.add(core::conversation_metrics(record, turns, profile));
         }
     }
     std::cout << acc.means().dump(2) << "\n";

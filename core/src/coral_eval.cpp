@@ -425,6 +425,7 @@ void run_coral_eval(RunContext &ctx) {
         w.key("metrics").raw(metrics_json);
         w.key("parley").begin_object().key("id").value(cv.item_id).key("trial").value(cv.trial).key("domain").value(*cv.domain_node);
         w.key("seed").value(cv.seed).key("gold").value(item.gold).key("profile").value(profile == AgreementProfile::Coral ? "coral" : "matrix");
+        w.key("max_turns").value(int64_t{max_turns});
         w.end_object().end_object();
         st.writer->append_line(line);
 

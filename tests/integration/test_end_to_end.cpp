@@ -355,3 +355,58 @@ TEST_CASE("the closed loop runs: trees, SFT rows, training, the trained model ev
     CHECK(trained["config"]["model"] == summary["model"]);
     CHECK(read_jsonl(d.path / "out/cot_trained/samples_test_questions.jsonl").size() == 3);
 }
+
+TEST_CASE("the main job's mixed-domain Coral + CoT graph runs on stories260K; parley metrics agrees", "[e2e][llama][coral]") {
+    if (!fs::exists(fs::path(PARLEY_PLUGIN_DIR) / "libparley-llama_cpp.so")) {
+        WARN("llama_cpp plugin not built; skipped");
+        return;
+    }
+    TempDir d("mixed");
+    std::string limits;
+    for (auto *dom : {"mmlu_pro", "gpqa", "math", "explore_tom", "hitom"}) limits += std::string(" nodes.") + dom + ".limit=1";
+    auto r = run(parley() + " run " + PARLEY_SOURCE_DIR + "/examples/coral-vs-cot.toml" + limits +
+                 " nodes.coral.max_turns=2 nodes.coral.max_tokens=16 nodes.cot.max_tokens=16 graph.output_dir=" + quote(d.path / "out"));
+    INFO(r.output);
+    REQUIRE(r.code == 0);
+    auto coral = read_json(d.path / "out/coral/results.json");
+    auto cot = read_json(d.path / "out/cot/results.json");
+    for (auto *dom : {"mmlu_pro", "gpqa", "math", "explore_tom", "hitom"}) {
+        CHECK(coral["results"][dom]["conversations"] == 1);
+        CHECK(coral["results"][dom].contains("agreement_correctness,none"));
+        CHECK(cot["results"][dom]["samples"] == 1);
+        auto records = d.path / "out/coral" / (std::string("records_") + dom + ".jsonl");
+        auto m = run(parley() + " metrics " + quote(records));
+        REQUIRE(m.code == 0);
+        auto recomputed = json::parse(m.output.substr(m.output.find('{'), m.output.rfind('}') - m.output.find('{') + 1));
+        auto written = read_json(d.path / "out/coral" / (std::string("metrics_") + dom + ".json"));
+        CHECK(recomputed == written);
+    }
+    CHECK(coral["groups"]["macro_avg"].contains("agreement_correctness,none"));
+    CHECK(cot["groups"]["macro_avg"].contains("final_success_rate,rule_extract"));
+}
+
+TEST_CASE("a killed Coral run resumes without loss or duplicates", "[e2e][coral]") {
+    TempDir d("coral-resume");
+    std::ofstream(d.path / "g.toml") << tree_graph(1);
+    std::string cmd = parley() + " run " + quote(d.path / "g.toml") + " graph.output_dir=" + quote(d.path / "out");
+    REQUIRE(run(cmd).code == 0);
+    fs::path records = d.path / "out/trees/records_mmlu_pro.jsonl";
+    auto full = read_jsonl(records);
+    REQUIRE(full.size() == 120);
+    auto metrics = read_json(d.path / "out/trees/metrics_mmlu_pro.json");
+    {
+        std::ofstream out(records, std::ios::trunc); // as if killed: 70 complete records and half of one
+        for (size_t i = 0; i < 70; ++i) out << full[i].dump() << "\n";
+        out << full[70].dump().substr(0, 100);
+    }
+    auto r = run(cmd);
+    INFO(r.output);
+    REQUIRE(r.code == 0);
+    auto again = read_jsonl(records);
+    REQUIRE(again.size() == 120);
+    std::set<std::string> keys;
+    for (auto &rec : again) keys.insert(rec["parley"]["id"].get<std::string>() + "/" + std::to_string(rec["parley"]["trial"].get<int>()));
+    CHECK(keys.size() == 120);
+    auto m2 = read_json(d.path / "out/trees/metrics_mmlu_pro.json");
+    for (auto &[k, v] : metrics.items()) CHECK(m2[k].get<double>() == Approx(v.get<double>()).epsilon(1e-12));
+}
