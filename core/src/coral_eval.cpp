@@ -11,6 +11,7 @@
 #include <parley/core/coral_metrics.hpp>
 #include <parley/core/host_services.hpp>
 #include <parley/core/json_writer.hpp>
+#include <parley/core/hash.hpp>
 #include <parley/core/log.hpp>
 #include <parley/core/progress.hpp>
 #include <parley/core/records.hpp>
@@ -31,19 +32,6 @@ namespace parley::core {
 namespace {
 
 using json = nlohmann::json;
-
-uint64_t fnv1a(std::string_view s) {
-    uint64_t h = 1469598103934665603ull;
-    for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
-    return h;
-}
-
-uint64_t splitmix(uint64_t x) {
-    x += 0x9e3779b97f4a7c15ull;
-    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-    return x ^ (x >> 31);
-}
 
 template <class T> T cfg(const toml::table &t, const std::string &key, T fallback) { return t[key].value_or(fallback); }
 

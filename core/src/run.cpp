@@ -1,4 +1,5 @@
 #include <parley/core/host_services.hpp>
+#include <parley/core/hash.hpp>
 #include <parley/core/log.hpp>
 #include <parley/core/records.hpp>
 #include <parley/core/run.hpp>
@@ -129,14 +130,6 @@ std::vector<fs::path> RunContext::input_files(const std::string &port) const {
     }
     return files;
 }
-
-namespace {
-uint64_t fnv1a(std::string_view s) {
-    uint64_t h = 1469598103934665603ull;
-    for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
-    return h;
-}
-} // namespace
 
 bool RunContext::owns(const std::string &domain_node, const std::string &item_id) const {
     if (!shard) return true;
