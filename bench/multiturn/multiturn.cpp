@@ -220,6 +220,7 @@ struct Request {
     int max_tokens = 0;
     uint64_t conversation = 0;
     uint32_t agent = 0;
+    std::string extra_json; // passed through to the HTTP body by the openai plugin
 };
 
 struct Result {
@@ -274,6 +275,7 @@ class Backend {
         r.n = 1;
         r.conversation = q.conversation;
         r.agent = q.agent;
+        r.extra_json = {q.extra_json.data(), q.extra_json.size()};
         auto *box = new Done(std::move(done));
         uint64_t id = 0;
         parley_error err{};
@@ -541,6 +543,7 @@ class Inbox {
 
 struct Options {
     bool extractor_affinity = false; // extractor calls carry the conversation id (agent 2): not Coral's semantics
+    int pin_slots = 0; // > 0 (openai plugin + llama-server): agent turns carry {"id_slot": conversation % pin_slots}
 };
 
 Stats drive(Backend &b, const Workload &w, const Tokenizer &tok, const Options &opt = {}) {
@@ -600,6 +603,7 @@ Stats drive(Backend &b, const Workload &w, const Tokenizer &tok, const Options &
         q.max_tokens = w.turn;
         q.conversation = (uint64_t)cv.index + 1;
         q.agent = (uint32_t)cv.next_role;
+        if (opt.pin_slots > 0) q.extra_json = "{\"id_slot\": " + std::to_string(cv.index % opt.pin_slots) + "}";
         account(cv, q.messages, cv.next_role, true);
         cv.extracting = false;
         b.submit(q, [&inbox, slot](Result &&r) { inbox.push(slot, std::move(r)); });
@@ -854,7 +858,7 @@ struct Args {
     int prompt = 256, turn = 64, turns = 6, threads = 2;
     double temperature = 0.2, top_p = 0.9; // agent turns (Matrix's Coral settings)
     int slots_factor = 3;  // llama_cpp n_parallel = slots_factor x parallel (resident agent views + extractor)
-    bool extractor = false, extractor_affinity = false;
+    bool extractor = false, extractor_affinity = false, pin_slots = false;
     double time_limit = 0;
     std::vector<json> engine_configs{json::object()}; // llama_cpp overrides per configuration
     std::vector<std::string> engine_labels{"default"};
@@ -945,6 +949,7 @@ Args parse(int argc, char **argv) {
             a.meta[kv.substr(0, eq)] = kv.substr(eq + 1);
         }
         else if (k == "--extractor-affinity") a.extractor_affinity = true;
+        else if (k == "--pin-slots") a.pin_slots = true;
         else if (k == "--verbose") host::g_log_level = PARLEY_LOG_INFO;
         else if (k == "--quiet") g_progress = false;
         else if (k == "--command") a.command_line = v();
@@ -1152,11 +1157,14 @@ int suite_openai(const Args &a) {
                 Backend b(plugin_lib(a, "openai"), ocfg);
                 warmup(b);
                 const double c0 = srv.cpu_s();
-                Stats s = drive(b, w, tok);
+                Options po;
+                if (a.pin_slots) po.pin_slots = n; // llama-server runs -np N slots
+                Stats s = drive(b, w, tok, po);
                 const double server_cpu = srv.cpu_s() - c0;
                 print_stats(("openai plugin N=" + std::to_string(n)).c_str(), s);
                 r["openai"] = s.to_json();
                 r["openai"]["server_cpu_s"] = server_cpu;
+                r["openai"]["pin_slots"] = a.pin_slots;
                 r["openai"]["backend_config"] = ocfg;
             }
             // (c) the Coral-style client against the same server.
