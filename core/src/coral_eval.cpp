@@ -43,14 +43,6 @@ std::string short_model_name(const std::string &model) {
     return s.empty() ? "model" : s;
 }
 
-json typed_score(double score, int32_t type) {
-    switch (type) {
-    case PARLEY_SCORE_JSON_BOOL: return score >= 1.0;
-    case PARLEY_SCORE_JSON_INT: return static_cast<int64_t>(score);
-    default: return score;
-    }
-}
-
 struct Role {
     std::string name;
     Backend *backend = nullptr;
@@ -58,6 +50,9 @@ struct Role {
     double temperature = 0.2;
     int32_t max_tokens = 1024;
 };
+
+// The agent id extractor calls carry (the speaking roles are 0, 1, ...).
+constexpr uint32_t kExtractorAgent = 0xFFFFFFFFu;
 
 // Everything an LLM extractor call leaves behind (absent with rule-based extraction).
 struct ExtractorIO {
@@ -311,6 +306,10 @@ void run_coral_eval(RunContext &ctx) {
         eq.messages = {{kSystem, sys}, {kUser, t.extractor->prompt}};
         eq.temperature = 0.0;
         eq.max_tokens = extractor_max_tokens;
+        // Keyed by conversation, as an agent of its own: a backend keeps the extractor's
+        // instructions resident next to the conversation (and a router sends it to that replica).
+        eq.conversation = cv.id;
+        eq.agent = kExtractorAgent;
         cv.stage = Stage::Extracting;
         submit_to(extractor, slot, k, eq);
     };

@@ -520,6 +520,35 @@ struct Engine::Impl {
         return chain;
     }
 
+    // A conversation's first turn for an agent starts from the longest prompt prefix another agent
+    // of the same conversation holds resident (system prompt, task): copied, not recomputed.
+    // Returns the number of tokens now in `target`.
+    int64_t seed_from_partner(const Req &r, int target) {
+        constexpr int64_t kMinShared = 16; // below this a copy costs more than the prefill it saves
+        int donor = -1;
+        int64_t best = 0;
+        for (int i = 0; i < static_cast<int>(slots.size()); ++i) {
+            const Slot &s = slots[static_cast<size_t>(i)];
+            if (i == target || s.state != Slot::State::Idle || !s.keyed || s.conversation != r.q.conversation) continue;
+            const size_t lim = std::min(s.tokens.size(), r.prompt.size() - 1);
+            int64_t l = 0;
+            while (static_cast<size_t>(l) < lim && s.tokens[static_cast<size_t>(l)] == r.prompt[static_cast<size_t>(l)]) ++l;
+            if (l > best) best = l, donor = i;
+        }
+        if (donor < 0 || best < kMinShared) return 0;
+        Slot &t = slots[static_cast<size_t>(target)];
+        if (opt.kv_unified) {
+            llama_memory_seq_cp(mem, donor, target, 0, static_cast<llama_pos>(best)); // cells shared, not copied
+            t.shared = static_cast<size_t>(best);
+        } else {
+            // Across streams llama.cpp copies a whole sequence; trim the copy to the common prefix.
+            llama_memory_seq_cp(mem, donor, target, -1, -1);
+            llama_memory_seq_rm(mem, target, static_cast<llama_pos>(best), -1);
+        }
+        t.tokens.assign(r.prompt.begin(), r.prompt.begin() + best);
+        return best;
+    }
+
     // Try to give `r` its sequences (FIFO admission). False: wait for running requests to finish.
     bool try_admit(const ReqPtr &r) {
         const int n = r->q.n;
@@ -563,13 +592,16 @@ struct Engine::Impl {
             used -= static_cast<int64_t>(slots[static_cast<size_t>(i)].tokens.size());
             take.push_back(i);
         }
+        // With per-sequence slices (kv_unified = false) room is per slot and was checked at submit;
+        // the pooled count below only applies to one shared cache.
+        const bool pooled = opt.kv_unified;
         std::vector<int> extra_evict;
-        while (used + want > n_ctx && idle_pos < idle.size()) {
+        while (pooled && used + want > n_ctx && idle_pos < idle.size()) {
             int i = idle[idle_pos++];
             used -= static_cast<int64_t>(slots[static_cast<size_t>(i)].tokens.size());
             extra_evict.push_back(i);
         }
-        if (used + want > n_ctx && !running.empty()) return false;
+        if (pooled && used + want > n_ctx && !running.empty()) return false;
 
         // Commit.
         for (int i : extra_evict) evict(i);
@@ -589,13 +621,14 @@ struct Engine::Impl {
         } else {
             primary = take.front();
             take.erase(take.begin());
+            slots[static_cast<size_t>(primary)].shared = 0;
+            if (r->keyed) lcp = seed_from_partner(*r, primary);
         }
         Slot &ps = slots[static_cast<size_t>(primary)];
         ps.state = Slot::State::Busy;
         ps.keyed = r->keyed;
         ps.conversation = r->q.conversation;
         ps.agent = r->q.agent;
-        ps.shared = 0;
         r->choices.assign(static_cast<size_t>(n), Choice{});
         r->choices[0].slot = primary;
         for (int k = 1; k < n; ++k) {
@@ -796,7 +829,7 @@ struct Engine::Impl {
             if (batch.n_tokens == 0) return;
             // The cell count is exact for a unified cache (shared prefixes counted once), so a batch
             // that cannot fit is handled here without asking llama_decode (which would log a warning).
-            const bool room = used_cells() + batch.n_tokens <= n_ctx;
+            const bool room = !opt.kv_unified || used_cells() + batch.n_tokens <= n_ctx;
             const int32_t rc = room ? llama_decode(ctx, batch) : 1;
             if (rc == 0) break;
             if (rc == 1) {

@@ -185,11 +185,20 @@ TEST_CASE("a later turn of the same conversation and agent reuses its prefix", "
     // Same text as computing the whole prompt from scratch.
     CHECK(text_of(c2) == text_of(run(e, raw(p2, 20))));
 
-    // Another agent of the same conversation has its own history: nothing to reuse.
+    // Another agent of the same conversation starts from the prefix the first agent holds (in
+    // Coral: the shared system prompt and task) and says what a from-scratch prompt says.
     Request other = raw(p2, 5);
     other.conversation = 7;
     other.agent = 2;
-    CHECK(run(e, other).cached_tokens == 0);
+    auto co = run(e, other);
+    CHECK(co.cached_tokens == static_cast<int64_t>(toks2.size()) - 1);
+    CHECK(text_of(co) == text_of(run(e, raw(p2, 5))));
+
+    // Another conversation shares nothing.
+    Request stranger = raw(p2, 5);
+    stranger.conversation = 8;
+    stranger.agent = 1;
+    CHECK(run(e, stranger).cached_tokens == 0);
 
     // The first agent's sequence is still resident and grew with turn 2.
     CHECK(e.resident_tokens(7, 1).size() > resident.size());
@@ -510,4 +519,33 @@ TEST_CASE("per-sequence KV slices (kv_unified = false) give the same greedy text
     auto first = run(sliced, [] { auto r = raw("Once upon a time", 8); r.conversation = 5; return r; }());
     auto second = run(sliced, [&] { auto r = raw("Once upon a time" + text_of(first) + " The end", 8); r.conversation = 5; return r; }());
     CHECK(second.cached_tokens > 0);
+}
+
+TEST_CASE("per-sequence KV slices keep every idle history while its own slice has room", "[llama]") {
+    // Three conversations hold more tokens together than one slice: each still stays resident,
+    // because with kv_unified = false the room that matters is its own slice.
+    auto o = opts(stories(), 4 * 256, 4); // llama.cpp's smallest slice is 256 cells
+    o.kv_unified = false;
+    Engine e(o);
+    REQUIRE(e.context_size() == 256);
+    std::vector<std::string> said;
+    for (uint64_t conv = 1; conv <= 3; ++conv) {
+        Request r = raw("Once upon a time", 100);
+        r.conversation = conv;
+        said.push_back(text_of(run(e, r)));
+    }
+    for (uint64_t conv = 1; conv <= 3; ++conv) {
+        Request r = raw("Once upon a time" + said[conv - 1] + " The end", 8);
+        r.conversation = conv;
+        CHECK(run(e, r).cached_tokens > 100);
+    }
+    CHECK(e.stats().evictions == 0);
+
+    // A partner agent's first turn copies the shared prefix across streams.
+    Request partner = raw("Once upon a time" + said[0] + " The end", 8);
+    partner.conversation = 1;
+    partner.agent = 2;
+    auto c = run(e, partner);
+    CHECK(c.cached_tokens > 100);
+    CHECK(text_of(c) == text_of(run(e, raw("Once upon a time" + said[0] + " The end", 8))));
 }
