@@ -5,7 +5,8 @@
 // after the shared system prompt), K turns of T generated tokens each, driven through a backend
 // plugin loaded over Parley's C ABI (dlopen + parley_plugin_init with a small host table written
 // here), with conversation/agent affinity ids set. Optionally each turn is followed by Coral's LLM
-// belief-extractor call (a second request, no affinity, temperature 0, max_tokens 32).
+// belief-extractor call (a second request, temperature 0, max_tokens 32), keyed by its conversation
+// as a third agent the way Parley's core sends it (--no-extractor-affinity: no key, as Coral does).
 //
 // Suites (each writes one results JSON; see bench/README.md, "Multi-turn inference"):
 //   multiturn llama_cpp ...  the embedded llama_cpp plugin vs llama-batched-bench's ceiling at the
@@ -542,7 +543,7 @@ class Inbox {
 };
 
 struct Options {
-    bool extractor_affinity = false; // extractor calls carry the conversation id (agent 2): not Coral's semantics
+    bool extractor_affinity = true; // extractor calls carry the conversation id (agent 2), as Parley's core sends them
     int pin_slots = 0; // > 0 (openai plugin + llama-server): agent turns carry {"id_slot": conversation % pin_slots}
 };
 
@@ -858,7 +859,7 @@ struct Args {
     int prompt = 256, turn = 64, turns = 6, threads = 2;
     double temperature = 0.2, top_p = 0.9; // agent turns (Matrix's Coral settings)
     int slots_factor = 3;  // llama_cpp n_parallel = slots_factor x parallel (resident agent views + extractor)
-    bool extractor = false, extractor_affinity = false, pin_slots = false;
+    bool extractor = false, extractor_affinity = true, pin_slots = false;
     double time_limit = 0;
     std::vector<json> engine_configs{json::object()}; // llama_cpp overrides per configuration
     std::vector<std::string> engine_labels{"default"};
@@ -949,6 +950,7 @@ Args parse(int argc, char **argv) {
             a.meta[kv.substr(0, eq)] = kv.substr(eq + 1);
         }
         else if (k == "--extractor-affinity") a.extractor_affinity = true;
+        else if (k == "--no-extractor-affinity") a.extractor_affinity = false;
         else if (k == "--pin-slots") a.pin_slots = true;
         else if (k == "--verbose") host::g_log_level = PARLEY_LOG_INFO;
         else if (k == "--quiet") g_progress = false;
@@ -1001,8 +1003,8 @@ std::string plugin_lib(const Args &a, const std::string &name) {
     return fs::absolute(p).string();
 }
 
-// `extractor_affinity=true` in an engine configuration is the driver's, not the plugin's: the
-// extractor calls then carry the conversation id (agent 2), unlike Coral's (and Parley's core).
+// `extractor_affinity=false` in an engine configuration is the driver's, not the plugin's: the
+// extractor calls then carry no conversation id (Coral's client sends none; Parley's core does).
 Stats run_embedded(const Args &a, const Workload &w, const Tokenizer &tok, const json &overrides, json *config_out) {
     json o_cfg = overrides;
     Options o;
@@ -1158,6 +1160,7 @@ int suite_openai(const Args &a) {
                 warmup(b);
                 const double c0 = srv.cpu_s();
                 Options po;
+                po.extractor_affinity = a.extractor_affinity;
                 if (a.pin_slots) po.pin_slots = n; // llama-server runs -np N slots
                 Stats s = drive(b, w, tok, po);
                 const double server_cpu = srv.cpu_s() - c0;

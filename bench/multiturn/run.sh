@@ -12,8 +12,8 @@
 #   SUITES ["llama_cpp openai"]
 #   LLAMA_CPP_CONFIGS ["default;kv_unified=true"]   llama_cpp plugin configurations, ';'-separated
 #                      lists of KEY=VALUE overrides ("default" = the plugin's own defaults)
-#   EMBEDDED_CONFIGS ["default;extractor_affinity=true"]  the same for the openai suite's embedded
-#                      runs (extractor_affinity=true: the driver keys extractor calls by conversation)
+#   EMBEDDED_CONFIGS ["default"]  the same for the openai suite's embedded runs
+#                      (extractor_affinity=false: extractor calls carry no conversation key, as in Coral)
 #   TIME_LIMIT [300]   seconds per backend run; then no new turn starts (0 = none)
 #   PARLEY_BUILD [<repo>/build]   the Parley build whose plugins are used (only the two plugin
 #                                 targets are rebuilt, so concurrent work on core/ cannot break this)
@@ -39,7 +39,7 @@ CPS=${CONVERSATIONS_PER_SLOT:-1}
 SUITES=${SUITES:-llama_cpp openai}
 THREADS=${THREADS:-2}
 LLAMA_CPP_CONFIGS=${LLAMA_CPP_CONFIGS:-default;kv_unified=true}
-EMBEDDED_CONFIGS=${EMBEDDED_CONFIGS:-default;extractor_affinity=true}
+EMBEDDED_CONFIGS=${EMBEDDED_CONFIGS:-default}
 TIME_LIMIT=${TIME_LIMIT:-300}
 
 for t in llama-server llama-batched-bench; do
