@@ -2,6 +2,9 @@
 #include "engine.hpp"
 
 #include <llama.h>
+#if defined(_OPENMP)
+#include <omp.h>
+#endif
 
 #include <algorithm>
 #include <atomic>
@@ -223,6 +226,16 @@ struct Engine::Impl {
     uint64_t tick = 0;
     bool admission_blocked = false; // after a preemption, until some request finishes
     std::vector<std::pair<ReqPtr, Completion>> finished;
+    // One step's draws and a candidate buffer per sampling thread (kept: a vocabulary each).
+    struct Draw {
+        Req *r;
+        Choice *c;
+        const float *logits;
+        llama_token token = LLAMA_TOKEN_NULL;
+    };
+    std::vector<Draw> draws;
+    std::vector<std::vector<llama_token_data>> sample_buf;
+    int32_t n_vocab = 0;
     std::thread worker;
 
     // -----------------------------------------------------------------------------------------
@@ -269,6 +282,7 @@ struct Engine::Impl {
             throw Error(PARLEY_ERR_UNSUPPORTED, "llama_cpp: cannot load model '" + opt.model + "': " + why);
         }
         vocab = llama_model_get_vocab(model);
+        n_vocab = llama_vocab_n_tokens(vocab);
 
         n_batch = std::max(opt.n_batch, opt.n_parallel); // one decode token per sequence always fits
         llama_context_params cp = llama_context_default_params();
@@ -824,13 +838,16 @@ struct Engine::Impl {
     // Decode one batch, recovering from a full KV cache; then sample.
     void step() {
         std::vector<Chunk> chunks;
+        double decode_time = 0;
         for (;;) {
             chunks = build_batch();
             if (batch.n_tokens == 0) return;
             // The cell count is exact for a unified cache (shared prefixes counted once), so a batch
             // that cannot fit is handled here without asking llama_decode (which would log a warning).
             const bool room = !opt.kv_unified || used_cells() + batch.n_tokens <= n_ctx;
+            const auto t_decode = Clock::now();
             const int32_t rc = room ? llama_decode(ctx, batch) : 1;
+            decode_time += seconds(t_decode, Clock::now());
             if (rc == 0) break;
             if (rc == 1) {
                 // No KV room: drop an idle resident sequence, else send the newest request back to
@@ -857,6 +874,7 @@ struct Engine::Impl {
         {
             std::lock_guard<std::mutex> lock(mu);
             ++stats.decode_calls;
+            stats.decode_s += decode_time;
             std::set<int> seqs;
             for (int i = 0; i < batch.n_tokens; ++i) seqs.insert(batch.seq_id[i][0]);
             stats.max_batch_seqs = std::max<uint64_t>(stats.max_batch_seqs, seqs.size());
@@ -875,15 +893,13 @@ struct Engine::Impl {
             r.n_past += ch.take;
         }
 
-        // Sample.
-        std::vector<ReqPtr> done_now;
+        // Sample: gather every choice that draws a token from this batch's logits.
+        draws.clear();
         for (auto &rp : running) {
             Req &r = *rp;
             if (r.phase == Req::Phase::Generate) {
-                for (auto &c : r.choices) {
-                    if (c.batch_idx < 0 || c.finished) continue;
-                    accept(r, c, llama_sampler_sample(c.smpl, ctx, c.batch_idx));
-                }
+                for (auto &c : r.choices)
+                    if (c.batch_idx >= 0 && !c.finished) draws.push_back({&r, &c, llama_get_logits_ith(ctx, c.batch_idx)});
             } else if (r.phase == Req::Phase::Prefill && r.prefill_idx >= 0 &&
                        r.n_past == static_cast<int64_t>(r.prompt.size())) {
                 // Prompt complete: the other samples share its cells, then every sample draws its
@@ -897,13 +913,51 @@ struct Engine::Impl {
                     s.shared = r.prompt.size();
                 }
                 r.phase = Req::Phase::Generate;
-                for (auto &c : r.choices) accept(r, c, llama_sampler_sample(c.smpl, ctx, r.prefill_idx));
+                for (auto &c : r.choices) draws.push_back({&r, &c, llama_get_logits_ith(ctx, r.prefill_idx)});
             }
-            if (r.phase == Req::Phase::Generate &&
-                std::all_of(r.choices.begin(), r.choices.end(), [](const Choice &c) { return c.finished; }))
-                done_now.push_back(rp);
         }
+        sample_all();
+        std::vector<ReqPtr> done_now;
+        for (auto &d : draws) accept(*d.r, *d.c, d.token);
+        for (auto &rp : running)
+            if (rp->phase == Req::Phase::Generate &&
+                std::all_of(rp->choices.begin(), rp->choices.end(), [](const Choice &c) { return c.finished; }))
+                done_now.push_back(rp);
         for (auto &r : done_now) finish(r, PARLEY_OK, {}, true);
+    }
+
+    // Every sampler is its own object, so the draws of one step run in parallel on the threads that
+    // just decoded (the CPU would otherwise idle while one thread sorts a vocabulary per sequence).
+    void sample_all() {
+        const auto t0 = Clock::now();
+        const int n = static_cast<int>(draws.size());
+        const int threads = std::max(1, std::min(opt.threads, n));
+        if (sample_buf.size() < static_cast<size_t>(threads)) sample_buf.resize(static_cast<size_t>(threads));
+#if defined(_OPENMP)
+#pragma omp parallel for num_threads(threads) schedule(dynamic, 1) if (threads > 1)
+#endif
+        for (int i = 0; i < n; ++i) {
+#if defined(_OPENMP)
+            auto &cur = sample_buf[static_cast<size_t>(omp_get_thread_num())];
+#else
+            auto &cur = sample_buf[0];
+#endif
+            Draw &d = draws[static_cast<size_t>(i)];
+            d.token = sample_from(d.c->smpl, d.logits, cur);
+        }
+        std::lock_guard<std::mutex> lock(mu);
+        stats.sample_s += seconds(t0, Clock::now());
+    }
+
+    // llama_sampler_sample() for CPU logits, with the candidate buffer supplied by the caller.
+    llama_token sample_from(llama_sampler *smpl, const float *logits, std::vector<llama_token_data> &cur) const {
+        cur.resize(static_cast<size_t>(n_vocab));
+        for (llama_token t = 0; t < n_vocab; ++t) cur[static_cast<size_t>(t)] = llama_token_data{t, logits[t], 0.0f};
+        llama_token_data_array arr{cur.data(), cur.size(), -1, false};
+        llama_sampler_apply(smpl, &arr);
+        const llama_token tok = arr.data[arr.selected].id;
+        llama_sampler_accept(smpl, tok);
+        return tok;
     }
 
     // Cancellations, deadlines and requests that failed at submit.

@@ -47,6 +47,8 @@ struct EngineStats {
     uint64_t max_batch_seqs = 0; // the most distinct sequences decoded in one call
     uint64_t preemptions = 0;    // requests sent back to the queue because the KV cache was full
     uint64_t evictions = 0;      // idle resident sequences dropped for room
+    double decode_s = 0;         // wall time in llama_decode
+    double sample_s = 0;         // wall time drawing tokens (all sequences of a step in parallel)
 };
 
 class Engine {
