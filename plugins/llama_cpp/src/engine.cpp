@@ -10,6 +10,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdio>
 #include <cstring>
 #include <deque>
 #include <filesystem>
@@ -31,6 +32,12 @@ constexpr int kMaxSeq = 256; // LLAMA_MAX_SEQ in llama.cpp's src/llama-cparams.h
 using Clock = std::chrono::steady_clock;
 
 double seconds(Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double>(b - a).count(); }
+
+std::string fmt_s(double s) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.2f", s);
+    return buf;
+}
 
 // ---------------------------------------------------------------------------------------------
 // llama.cpp's log, forwarded through the host's log (WARN and ERROR only).
@@ -249,6 +256,11 @@ struct Engine::Impl {
             }
             cv.notify_all();
             worker.join();
+            if (stats.decode_calls)
+                parley::log_info(kLog, "engine: " + std::to_string(stats.decode_calls) + " decode steps, " + fmt_s(stats.decode_s) +
+                                           " s decoding, " + fmt_s(stats.sample_s) + " s sampling, " +
+                                           std::to_string(stats.evictions) + " evictions, " + std::to_string(stats.preemptions) +
+                                           " preemptions");
         }
         if (batch.token) llama_batch_free(batch);
         if (ctx) llama_free(ctx);
