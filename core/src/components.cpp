@@ -184,6 +184,20 @@ std::optional<std::string> Backend::apply_template(const std::vector<ChatMessage
     return out;
 }
 
+bool Backend::reports_load() const {
+    return vt_->struct_size >= offsetof(parley_backend_vtable, get_load) + sizeof(vt_->get_load) && vt_->get_load;
+}
+
+std::optional<BackendLoad> Backend::load() const {
+    if (!reports_load()) return std::nullopt;
+    parley_backend_load l{};
+    l.struct_size = sizeof l;
+    l.kv_used = -1; // members a plugin's smaller struct lacks stay "unknown"
+    l.kv_capacity = -1;
+    if (vt_->get_load(self_, &l) != PARLEY_OK) return std::nullopt;
+    return BackendLoad{l.queued, l.running, l.kv_used, l.kv_capacity};
+}
+
 // ---- Filter -------------------------------------------------------------------------------------
 
 std::unique_ptr<Filter> Filter::create(const NodeSpec &node) {

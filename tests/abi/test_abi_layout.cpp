@@ -56,9 +56,23 @@ FROZEN(parley_train_job, data_path, 8);
 FROZEN(parley_train_job, output_dir, 24);
 FROZEN(parley_train_job, result_json, 40);
 FROZEN(parley_trainer_vtable, train, 24);
+// 1.2
+FROZEN(parley_backend_vtable, get_load, 64);
+FROZEN(parley_backend_load, queued, 8);
+FROZEN(parley_backend_load, running, 16);
+FROZEN(parley_backend_load, kv_used, 24);
+FROZEN(parley_backend_load, kv_capacity, 32);
 
 TEST_CASE("ABI 1.0 layout is frozen", "[abi]") {
     // The static_asserts above are the test; this case records that they compiled.
     REQUIRE(sizeof(parley_error) == 4 + PARLEY_ERROR_MESSAGE_SIZE);
     REQUIRE(offsetof(parley_backend_vtable, struct_size) == 0);
+}
+
+TEST_CASE("ABI 1.2 appends get_load to the backend table", "[abi]") {
+    CHECK(PARLEY_ABI_MINOR >= 2);
+    // A 1.1 plugin's table ends before get_load: a host must check struct_size before calling it.
+    const size_t v11 = offsetof(parley_backend_vtable, get_proc_address) + sizeof(void *);
+    CHECK(v11 == offsetof(parley_backend_vtable, get_load));
+    CHECK(offsetof(parley_backend_load, struct_size) == 0);
 }

@@ -225,6 +225,12 @@ struct Engine::Impl {
     std::unordered_map<uint64_t, ReqPtr> live; // submitted, not yet delivered
     EngineStats stats;
 
+    // --- load report (Engine::load): written by the worker, read by any thread ---
+    std::atomic<int64_t> pub_waiting{0};  // waiting.size(); stored under mu when incoming moves over
+    std::atomic<int64_t> pub_running{0};  // running.size()
+    std::atomic<int64_t> pub_kv_busy{0};  // cells of busy sequences
+    int64_t kv_total = 0;                 // llama_n_ctx: all sequences' cells
+
     // --- worker-owned; slots also read by resident_tokens() under slots_mu ---
     mutable std::mutex slots_mu;
     std::vector<Slot> slots;
@@ -340,6 +346,7 @@ struct Engine::Impl {
         }
         mem = llama_get_memory(ctx);
         n_ctx = llama_n_ctx_seq(ctx); // = llama_n_ctx with a unified cache
+        kv_total = llama_n_ctx(ctx);
         if (n_ctx > llama_model_n_ctx_train(model))
             parley::log_warn(kLog, "n_ctx " + std::to_string(n_ctx) + " exceeds the model's training context (" +
                                        std::to_string(llama_model_n_ctx_train(model)) +
@@ -972,6 +979,35 @@ struct Engine::Impl {
         return tok;
     }
 
+    // --- load report --------------------------------------------------------------------------
+
+    // Worker: what Engine::load() reads. Busy sequences only: idle resident histories are evicted
+    // on demand, and the host cannot tell the engine when a conversation is over. A sample's
+    // sequence shares its prompt's cells with the request's primary one (counted there).
+    void publish_load() {
+        int64_t busy = 0;
+        for (auto &s : slots)
+            if (s.state == Slot::State::Busy)
+                busy += static_cast<int64_t>(s.tokens.size() - (s.keyed ? 0 : std::min(s.shared, s.tokens.size())));
+        pub_kv_busy.store(busy, std::memory_order_relaxed);
+        pub_running.store(static_cast<int64_t>(running.size()), std::memory_order_relaxed);
+        pub_waiting.store(static_cast<int64_t>(waiting.size()), std::memory_order_relaxed);
+    }
+
+    // Any thread: requests not yet admitted (submitted, or waiting for slots or KV room), running
+    // ones, and busy KV cells; at most one worker step old.
+    parley::BackendLoad load_report() const {
+        parley::BackendLoad l;
+        {
+            std::lock_guard<std::mutex> lock(mu); // incoming and the waiting count it was moved into
+            l.queued = static_cast<int64_t>(incoming.size()) + pub_waiting.load(std::memory_order_relaxed);
+        }
+        l.running = pub_running.load(std::memory_order_relaxed);
+        l.kv_used = pub_kv_busy.load(std::memory_order_relaxed);
+        l.kv_capacity = kv_total;
+        return l;
+    }
+
     // Cancellations, deadlines and requests that failed at submit.
     void sweep() {
         const auto now = Clock::now();
@@ -1056,6 +1092,7 @@ struct Engine::Impl {
                     waiting.push_back(std::move(incoming.front()));
                     incoming.pop_front();
                 }
+                pub_waiting.store(static_cast<int64_t>(waiting.size()), std::memory_order_relaxed);
             }
             if (stopping) break;
             {
@@ -1068,6 +1105,7 @@ struct Engine::Impl {
                 }
                 if (running.empty()) admission_blocked = false;
                 step();
+                publish_load();
             }
             deliver();
         }
@@ -1119,6 +1157,7 @@ const std::string &Engine::chat_template() const { return impl_->tmpl; }
 int64_t Engine::context_size() const { return impl_->n_ctx; }
 int Engine::n_parallel() const { return impl_->opt.n_parallel; }
 int Engine::threads() const { return impl_->opt.threads; }
+parley::BackendLoad Engine::load() const { return impl_->load_report(); }
 EngineStats Engine::stats() const {
     std::lock_guard<std::mutex> lock(impl_->mu);
     return impl_->stats;

@@ -82,6 +82,11 @@ class Engine {
     int n_parallel() const;
     int threads() const;
     EngineStats stats() const;
+    // Thread-safe and cheap (one short lock, no waiting on a decode step): requests waiting for a
+    // sequence slot or KV room (queued), requests decoding (running), KV cells held by busy
+    // sequences (kv_used; idle resident histories, evicted on demand, are not counted) and all
+    // KV cells (kv_capacity = n_ctx of every sequence together). At most one step old.
+    parley::BackendLoad load() const;
 
   private:
     struct Impl;

@@ -64,6 +64,7 @@ class LlamaBackend final : public parley::Backend {
     std::string apply_template(const std::vector<parley::Message> &messages) override {
         return engine_.apply_template(messages);
     }
+    std::optional<parley::BackendLoad> load() override { return engine_.load(); }
 
   private:
     parley::llama_cpp::Engine engine_;

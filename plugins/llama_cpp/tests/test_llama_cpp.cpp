@@ -265,6 +265,58 @@ TEST_CASE("a deadline abandons a request with PARLEY_ERR_UNAVAILABLE", "[llama]"
     busy.get();
 }
 
+TEST_CASE("load() reports queued and running requests and busy KV cells", "[llama]") {
+    parley::testing::TestHost host;
+    Engine e(opts(stories(), 4096, 2));
+    auto idle = e.load();
+    CHECK(idle.queued == 0);
+    CHECK(idle.running == 0);
+    CHECK(idle.kv_used == 0);
+    CHECK(idle.kv_capacity == 4096);
+
+    // Five long requests on two sequence slots: two run, three wait.
+    std::vector<Pending> ps;
+    for (int i = 0; i < 5; ++i) {
+        Request r = raw("Once upon a time", 1500, 1.0);
+        r.seed = 100 + i;
+        r.conversation = 10 + i; // keyed: their histories stay resident afterwards
+        ps.push_back(submit(e, r));
+    }
+    auto now = e.load();
+    CHECK(now.queued + now.running == 5); // none can have finished yet
+    CHECK(now.running <= 2);
+
+    bool seen = false;
+    parley::BackendLoad at;
+    for (auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20); !seen && std::chrono::steady_clock::now() < until;) {
+        at = e.load();
+        seen = at.running == 2 && at.queued == 3 && at.kv_used > 0;
+        if (!seen) std::this_thread::yield();
+    }
+    INFO("queued " << at.queued << ", running " << at.running << ", kv_used " << at.kv_used);
+    CHECK(seen);
+    CHECK(at.kv_used <= at.kv_capacity);
+
+    // Cancelling the waiting ones empties the queue (one may have started if a story ended early).
+    for (int i = 2; i < 5; ++i) e.cancel(ps[static_cast<size_t>(i)].id);
+    for (int i = 2; i < 5; ++i) {
+        const parley_status st = ps[static_cast<size_t>(i)].get().status;
+        CHECK((st == PARLEY_ERR_CANCELLED || st == PARLEY_OK));
+    }
+    auto after_cancel = e.load();
+    CHECK(after_cancel.queued == 0);
+    CHECK(after_cancel.running <= 2);
+
+    for (int i = 0; i < 2; ++i) e.cancel(ps[static_cast<size_t>(i)].id);
+    for (int i = 0; i < 2; ++i) ps[static_cast<size_t>(i)].get();
+    // All delivered: nothing queued or running, and idle resident histories hold no counted cells.
+    auto done = e.load();
+    CHECK(done.queued == 0);
+    CHECK(done.running == 0);
+    CHECK(done.kv_used == 0);
+    CHECK_FALSE(e.resident_tokens(10, 0).empty());
+}
+
 TEST_CASE("stop strings cut the text", "[llama]") {
     parley::testing::TestHost host;
     Engine e(opts());
@@ -502,6 +554,17 @@ TEST_CASE("the plugin serves llama_cpp/backend through the C ABI", "[llama]") {
     parley_message m{{"user", 4}, {"hi", 2}};
     REQUIRE(vt->apply_template(self, &m, 1, parley::testing::TestHost::buffer(out), &err) == PARLEY_OK);
     CHECK(out == "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n");
+
+    // ABI 1.2: the load, after the request above was delivered.
+    REQUIRE(vt->struct_size >= offsetof(parley_backend_vtable, get_load) + sizeof(vt->get_load));
+    REQUIRE(vt->get_load);
+    parley_backend_load load{};
+    load.struct_size = sizeof load;
+    REQUIRE(vt->get_load(self, &load) == PARLEY_OK);
+    CHECK(load.queued == 0);
+    CHECK(load.running == 0);
+    CHECK(load.kv_used == 0);
+    CHECK(load.kv_capacity == 1024);
 
     vt->destroy(self);
     // The library stays loaded: libllama may outlive it in this process.

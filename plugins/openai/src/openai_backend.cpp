@@ -256,6 +256,7 @@ struct OpenAIBackend::Impl {
     std::vector<std::unique_ptr<Job>> incoming;
     std::vector<uint64_t> cancels;
     std::unordered_set<uint64_t> live;
+    std::atomic<int64_t> n_live{0}; // live.size(), for load() without the lock
     uint64_t next_id = 0;
     bool stopping = false;
     bool model_ready = false;
@@ -399,6 +400,7 @@ struct OpenAIBackend::Impl {
             id = ++next_id;
             job->id = id;
             live.insert(id);
+            n_live.store(static_cast<int64_t>(live.size()), std::memory_order_relaxed);
             incoming.push_back(std::move(job));
         }
         curl_multi_wakeup(multi);
@@ -420,6 +422,18 @@ struct OpenAIBackend::Impl {
         // The first call may wait briefly for the model name the worker asks the server for.
         model_cv.wait_for(lock, std::chrono::duration<double>(connect_timeout_s + 5), [&] { return model_ready || stopping; });
         return {model, context_size, 0};
+    }
+
+    // Lock-free: attempts on the wire over all replicas (running); the other accepted requests
+    // wait in the plugin for a replica below max_in_flight, a retry's backoff or the model name
+    // (queued). The servers' KV caches are not visible from here.
+    parley::BackendLoad load() const {
+        parley::BackendLoad l;
+        for (auto &r : replicas) l.running += r->outstanding.load(std::memory_order_relaxed);
+        l.queued = std::max<int64_t>(0, n_live.load(std::memory_order_relaxed) - l.running);
+        l.kv_used = -1;
+        l.kv_capacity = -1;
+        return l;
     }
 
     // ---- the worker ---------------------------------------------------------------------------
@@ -653,6 +667,7 @@ struct OpenAIBackend::Impl {
         {
             std::lock_guard<std::mutex> lock(mu);
             live.erase(id);
+            n_live.store(static_cast<int64_t>(live.size()), std::memory_order_relaxed);
         }
         parley::Backend::Done done = std::move(j.done);
         jobs.erase(id); // `j` is gone from here on
@@ -1054,6 +1069,7 @@ OpenAIBackend::~OpenAIBackend() = default;
 uint64_t OpenAIBackend::submit(parley::Request request, Done done) { return impl_->submit(std::move(request), std::move(done)); }
 bool OpenAIBackend::cancel(uint64_t request_id) { return impl_->cancel(request_id); }
 parley::BackendInfo OpenAIBackend::info() { return impl_->info(); }
+std::optional<parley::BackendLoad> OpenAIBackend::load() { return impl_->load(); }
 
 void *OpenAIBackend::proc_address(const char *name) {
     if (!name) return nullptr;

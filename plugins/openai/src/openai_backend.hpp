@@ -46,6 +46,10 @@ class OpenAIBackend final : public parley::Backend {
     uint64_t submit(parley::Request request, Done done) override;
     bool cancel(uint64_t request_id) override;
     parley::BackendInfo info() override;
+    // running: requests on the wire (outstanding, summed over replicas); queued: accepted ones
+    // waiting in the plugin (every replica at max_in_flight, a retry's backoff, model discovery);
+    // kv_used and kv_capacity: -1 (unknown).
+    std::optional<parley::BackendLoad> load() override;
     void *proc_address(const char *name) override;
 
     // Debugging and tests.

@@ -611,6 +611,43 @@ TEST_CASE("cancel: in flight and queued requests call back once with CANCELLED",
     CHECK(since(t0) < 4.0); // nothing waited for the 5 s replies
 }
 
+TEST_CASE("load(): requests on the wire run, the rest queue in the plugin, KV is unknown", "[openai][fake][load]") {
+    parley::testing::TestHost host;
+    FakeOpenAIServer fake({}, {200, FakeOpenAIServer::ok().body, 0.3});
+    FakeOpenAIServer other({}, {200, FakeOpenAIServer::ok().body, 0.3});
+    OpenAIBackend b(host.config({{"url", std::vector<std::string>{fake.url(), other.url()}}, {"model", std::string("m")},
+                                 {"max_in_flight", int64_t{1}}, {"affinity", false}}));
+    auto idle = b.load();
+    REQUIRE(idle);
+    CHECK(idle->queued == 0);
+    CHECK(idle->running == 0);
+    CHECK(idle->kv_used == -1);
+    CHECK(idle->kv_capacity == -1);
+
+    std::vector<Pending> ps;
+    for (int i = 0; i < 5; ++i) ps.push_back(submit(b, chat("x")));
+    auto right_after = b.load();
+    REQUIRE(right_after);
+    CHECK(right_after->queued + right_after->running == 5);
+    // One attempt per replica on the wire (running, summed over replicas), three waiting.
+    std::optional<parley::BackendLoad> at;
+    for (auto until = std::chrono::steady_clock::now() + 5s; std::chrono::steady_clock::now() < until;) {
+        at = b.load();
+        if (at->running == 2) break;
+        std::this_thread::sleep_for(1ms);
+    }
+    CHECK(at->running == 2);
+    CHECK(at->queued == 3);
+    int64_t outstanding = 0;
+    for (auto &r : b.replica_stats()) outstanding += r.outstanding;
+    CHECK(outstanding <= 2);
+
+    for (auto &p : ps) CHECK(text_of(p.get()) == "fake reply");
+    auto done = b.load();
+    CHECK(done->queued == 0);
+    CHECK(done->running == 0);
+}
+
 TEST_CASE("the plugin through the C ABI", "[openai][abi]") {
     parley::testing::TestHost host;
     FakeOpenAIServer fake;
@@ -682,6 +719,16 @@ TEST_CASE("the plugin through the C ABI", "[openai][abi]") {
     info.struct_size = sizeof info;
     REQUIRE(vt->get_info(self, &info, &err) == PARLEY_OK);
     CHECK(std::string(info.model.data, info.model.size) == "fake-model");
+    // ABI 1.2: the load through get_load (the request above was delivered).
+    REQUIRE(vt->struct_size >= offsetof(parley_backend_vtable, get_load) + sizeof(vt->get_load));
+    REQUIRE(vt->get_load);
+    parley_backend_load load{};
+    load.struct_size = sizeof load;
+    REQUIRE(vt->get_load(self, &load) == PARLEY_OK);
+    CHECK(load.queued == 0);
+    CHECK(load.running == 0);
+    CHECK(load.kv_used == -1);
+    CHECK(load.kv_capacity == -1);
     vt->destroy(self);
     CHECK(got.calls == 1);
     ::dlclose(lib);

@@ -34,7 +34,7 @@
 #include <stdint.h>
 
 #define PARLEY_ABI_MAJOR 1
-#define PARLEY_ABI_MINOR 1
+#define PARLEY_ABI_MINOR 2
 
 #if defined(_WIN32)
 #define PARLEY_EXPORT __declspec(dllexport)
@@ -365,6 +365,18 @@ typedef struct parley_backend_info {
     int32_t max_parallel; /* sequences decoded together, 0 if unknown */
 } parley_backend_info;
 
+/* since 1.2: how busy a backend is now, read by the host's admission control (get_load). */
+typedef struct parley_backend_load {
+    uint32_t struct_size; /* set by the host to its own sizeof; the plugin fills what fits    */
+    int64_t queued;       /* requests accepted but not yet running (waiting for a slot, a
+                             connection or a retry)                                           */
+    int64_t running;      /* requests being served now (decoding, or in flight to a server)   */
+    int64_t kv_used;      /* KV cells (tokens) held for requests being served; caches the
+                             backend drops on demand (idle histories kept for prefix reuse) are
+                             not counted, so this falls as requests finish. -1: unknown       */
+    int64_t kv_capacity;  /* KV cells in all (every sequence's together). -1: unknown          */
+} parley_backend_load;
+
 typedef struct parley_backend_vtable {
     uint32_t struct_size;
     parley_status (*create)(const parley_host_api *host, const parley_config *config, void **self,
@@ -385,6 +397,11 @@ typedef struct parley_backend_vtable {
                                     parley_buffer *out, parley_error *err);
     /* (optional) Backend-specific extensions, looked up by name; NULL if absent. */
     void *(*get_proc_address)(void *self, const char *name);
+    /* since 1.2, (optional) Thread-safe and cheap (no I/O, no waiting on a decode step): the host
+     * calls it often, from any thread. Fills `out` (the host sets out->struct_size first; the
+     * plugin writes the members that fit). PARLEY_ERR_UNSUPPORTED: this instance reports no load.
+     * The host reads the member only when the table's struct_size covers it. */
+    parley_status (*get_load)(void *self, parley_backend_load *out);
 } parley_backend_vtable;
 
 /* ---------------------------------------------------------------------------------------------

@@ -391,6 +391,14 @@ struct BackendInfo {
     int32_t max_parallel = 0;
 };
 
+// What Backend::load() reports (ABI 1.2, parley_backend_load): how busy the backend is now.
+struct BackendLoad {
+    int64_t queued = 0;       // accepted, not yet running
+    int64_t running = 0;      // being served now
+    int64_t kv_used = -1;     // KV cells held for requests being served (not droppable caches); -1 unknown
+    int64_t kv_capacity = -1; // KV cells in all; -1 unknown
+};
+
 class Backend {
   public:
     // Called exactly once per accepted request, from any thread, never from inside submit().
@@ -404,6 +412,9 @@ class Backend {
         throw Error(PARLEY_ERR_UNSUPPORTED, "this backend does not render chat templates");
     }
     virtual void *proc_address(const char *) { return nullptr; }
+    // (optional, ABI 1.2) Thread-safe and cheap: called often, from any thread, while requests
+    // run. nullopt: not reported (get_load answers PARLEY_ERR_UNSUPPORTED).
+    virtual std::optional<BackendLoad> load() { return std::nullopt; }
     BackendInfo info_cache_; // SDK-internal: keeps get_info's strings alive
 };
 
@@ -646,6 +657,19 @@ template <class T> struct BackendTable {
             return nullptr;
         }
     }
+    static parley_status get_load(void *p, parley_backend_load *out) noexcept {
+        if (!out) return PARLEY_ERR_INVALID_ARGUMENT;
+        parley_error err; // get_load has no error out-parameter: the status is the answer
+        std::optional<BackendLoad> l;
+        parley_status st = guard(&err, [&] { l = self(p)->load(); });
+        if (st != PARLEY_OK) return st;
+        if (!l) return PARLEY_ERR_UNSUPPORTED;
+        PARLEY_SDK_SET(out, queued, l->queued);
+        PARLEY_SDK_SET(out, running, l->running);
+        PARLEY_SDK_SET(out, kv_used, l->kv_used);
+        PARLEY_SDK_SET(out, kv_capacity, l->kv_capacity);
+        return PARLEY_OK;
+    }
     static const parley_backend_vtable *table() {
         static const parley_backend_vtable vt = {
             /* .struct_size      = */ sizeof(parley_backend_vtable),
@@ -656,6 +680,7 @@ template <class T> struct BackendTable {
             /* .get_info         = */ &get_info,
             /* .apply_template   = */ &apply_template,
             /* .get_proc_address = */ &proc_address,
+            /* .get_load         = */ &get_load,
         };
         return &vt;
     }

@@ -106,6 +106,14 @@ struct GenerationResult {
     double queue_s = 0, prefill_s = 0, total_s = 0;
 };
 
+// How busy a backend is now (parley_backend_load, ABI 1.2).
+struct BackendLoad {
+    int64_t queued = 0;       // requests accepted, not yet running
+    int64_t running = 0;      // requests being served
+    int64_t kv_used = -1;     // KV cells held for requests being served; -1 unknown
+    int64_t kv_capacity = -1; // KV cells in all; -1 unknown
+};
+
 class Backend {
   public:
     using Callback = std::function<void(GenerationResult &&)>;
@@ -124,6 +132,11 @@ class Backend {
     int32_t max_parallel() const { return max_parallel_; }
     // Renders messages with the model's chat template (empty optional if the backend cannot).
     std::optional<std::string> apply_template(const std::vector<ChatMessage> &messages) const;
+    // Thread-safe, cheap. The backend's load now; nullopt when the plugin does not report it
+    // (older than ABI 1.2, no get_load, or it returned an error).
+    std::optional<BackendLoad> load() const;
+    // Whether the plugin has get_load at all (it may still answer nullopt per call).
+    bool reports_load() const;
 
   private:
     Backend() = default;
