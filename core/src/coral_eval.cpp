@@ -563,8 +563,10 @@ void run_coral_eval(RunContext &ctx) {
                 if (--cv.pending == 0) decide(slot);
             }
         }
+        for (auto &[name, st] : states) st.writer->poll();
         progress.update(finished, live, tokens);
     }
+    for (auto &[name, st] : states) st.writer->flush();
     progress.finish(finished, tokens);
 
     // Summaries: metrics_<domain>.json (Coral's metrics.json), results.json (lm-eval style).

@@ -254,8 +254,10 @@ void run_cot_eval(RunContext &ctx) {
                 finish_task(ti, &result);
             }
         }
+        for (auto &[name, w] : writers) w->poll();
         progress.update(finished, in_flight, tokens);
     }
+    for (auto &[name, w] : writers) w->flush();
     progress.finish(finished, tokens);
     writers.clear();
 

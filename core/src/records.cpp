@@ -5,6 +5,9 @@
 #include <fstream>
 #include <stdexcept>
 #include <system_error>
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
 #include <unistd.h>
 
 namespace parley::core {
@@ -36,29 +39,50 @@ std::vector<nlohmann::json> read_jsonl_for_resume(const fs::path &path) {
     return rows;
 }
 
-JsonlAppender::JsonlAppender(const fs::path &path) : path_(path) {
+JsonlAppender::JsonlAppender(const fs::path &path, std::chrono::milliseconds max_delay, size_t max_bytes)
+    : path_(path), max_delay_(max_delay), max_bytes_(max_bytes) {
     fs::create_directories(path.parent_path());
-    f_ = std::fopen(path.c_str(), "ab");
-    if (!f_) throw std::runtime_error("cannot open " + path.string() + " for writing");
+    fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd_ < 0) throw std::runtime_error("cannot open " + path.string() + " for writing: " + std::strerror(errno));
 }
 
 JsonlAppender::~JsonlAppender() {
-    if (f_) std::fclose(f_);
+    try {
+        flush();
+    } catch (const std::exception &) {
+        // reported by the explicit flush() of a run that finishes; a resumed run redoes the rest
+    }
+    if (fd_ >= 0) ::close(fd_);
 }
 
 void JsonlAppender::append(const nlohmann::json &row) {
-    std::string s = row.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-    s += '\n';
-    if (std::fwrite(s.data(), 1, s.size(), f_) != s.size() || std::fflush(f_) != 0)
-        throw std::runtime_error("cannot write " + path_.string());
+    append_line(row.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
 }
 
 void JsonlAppender::append_line(std::string_view json) {
-    // One fwrite of line + '\n' keeps a crash from leaving half a record followed by the next.
-    buffer_.assign(json);
-    buffer_ += '\n';
-    if (std::fwrite(buffer_.data(), 1, buffer_.size(), f_) != buffer_.size() || std::fflush(f_) != 0)
-        throw std::runtime_error("cannot write " + path_.string());
+    const auto now = std::chrono::steady_clock::now();
+    if (pending_.empty()) oldest_ = now;
+    pending_.append(json);
+    pending_ += '\n';
+    if (pending_.size() >= max_bytes_ || now - oldest_ >= max_delay_) flush();
+}
+
+void JsonlAppender::poll() {
+    if (!pending_.empty() && std::chrono::steady_clock::now() - oldest_ >= max_delay_) flush();
+}
+
+void JsonlAppender::flush() {
+    size_t done = 0;
+    while (done < pending_.size()) {
+        const ssize_t n = ::write(fd_, pending_.data() + done, pending_.size() - done);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+            pending_.erase(0, done);
+            throw std::runtime_error("cannot write " + path_.string() + ": " + std::strerror(errno));
+        }
+        done += static_cast<size_t>(n);
+    }
+    pending_.clear();
 }
 
 void write_json_atomic(const fs::path &path, const nlohmann::json &doc) {

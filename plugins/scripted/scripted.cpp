@@ -26,15 +26,15 @@ namespace {
 
 const parley_host_api *g_host = nullptr;
 
+// Words = positions where a non-space follows a space (or the start). Written without a carried
+// state so the compiler vectorises it: this runs on every request of an orchestration benchmark.
 int64_t count_words(std::string_view s) {
-    int64_t n = 0;
-    bool in = false;
-    for (char c : s) {
-        bool space = c == ' ' || c == '\n' || c == '\t';
-        n += !space && !in;
-        in = !space;
-    }
-    return n;
+    auto space = [](unsigned char c) -> unsigned { return (c == ' ') | (c == '\n') | (c == '\t'); };
+    if (s.empty()) return 0;
+    const auto *p = reinterpret_cast<const unsigned char *>(s.data());
+    uint64_t n = !space(p[0]);
+    for (size_t i = 1; i < s.size(); ++i) n += space(p[i - 1]) & !space(p[i]);
+    return static_cast<int64_t>(n);
 }
 
 void fail(parley_error *err, parley_status code, const std::string &msg) {
