@@ -26,6 +26,9 @@
 #include <functional>
 #include <mutex>
 #include <set>
+#include <thread>
+#include <utility>
+#include <exception>
 #include <unordered_set>
 
 namespace parley::core {
@@ -113,6 +116,85 @@ struct Inbox {
         }
         if (was_empty) cv.notify_one(); // the consumer takes everything queued at once
     }
+};
+
+// Finished conversations go to a thread of their own, which computes their metrics, writes their
+// records (JSON escaping and file writes are most of a fast run's work) and keeps the per-domain
+// accumulators; the scheduling thread only hands them over. Bounded: a scheduler that outruns
+// the disk waits.
+template <class Job>
+class RecordThread {
+  public:
+    using Work = std::function<void(Job &)>;
+    using Idle = std::function<void()>;
+    RecordThread(Work work, Idle idle) : work_(std::move(work)), idle_(std::move(idle)), thread_([this] { loop(); }) {}
+    ~RecordThread() { stop(); } // (an error already thrown elsewhere wins; this one is dropped)
+
+    void push(Job &&job) {
+        std::unique_lock<std::mutex> lock(mu_);
+        space_.wait(lock, [&] { return queue_.size() < kCapacity || error_; });
+        rethrow_locked();
+        queue_.push_back(std::move(job));
+        if (queue_.size() == 1) ready_.notify_one();
+    }
+
+    // Waits for every record to be written; rethrows what the thread failed with.
+    void close() {
+        stop();
+        std::lock_guard<std::mutex> lock(mu_);
+        rethrow_locked();
+    }
+
+  private:
+    static constexpr size_t kCapacity = 4096;
+
+    void stop() {
+        {
+            std::lock_guard<std::mutex> lock(mu_);
+            closing_ = true;
+        }
+        ready_.notify_one();
+        if (thread_.joinable()) thread_.join();
+    }
+
+    void rethrow_locked() {
+        if (error_) std::rethrow_exception(std::exchange(error_, nullptr));
+    }
+
+    void loop() {
+        std::vector<Job> batch;
+        for (;;) {
+            {
+                std::unique_lock<std::mutex> lock(mu_);
+                ready_.wait_for(lock, std::chrono::milliseconds(100), [&] { return !queue_.empty() || closing_; });
+                if (queue_.empty() && closing_) break;
+                batch.swap(queue_);
+            }
+            space_.notify_all();
+            try {
+                for (auto &job : batch) work_(job);
+                idle_();
+            } catch (...) {
+                std::lock_guard<std::mutex> lock(mu_);
+                error_ = std::current_exception();
+                closing_ = true;
+            }
+            batch.clear();
+            if (error_) {
+                space_.notify_all();
+                break;
+            }
+        }
+    }
+
+    Work work_;
+    Idle idle_;
+    std::mutex mu_;
+    std::condition_variable ready_, space_;
+    std::vector<Job> queue_;
+    bool closing_ = false;
+    std::exception_ptr error_;
+    std::thread thread_; // last: starts once the rest is built
 };
 
 const char *finish_name(int32_t f) {
@@ -240,6 +322,7 @@ void run_coral_eval(RunContext &ctx) {
 
     write_json_atomic(ctx.output_dir / "manifest.json", manifest);
     const size_t total = pending.size();
+    const auto t_ready = std::chrono::steady_clock::now();
     Inbox inbox;
     InternPool strings;
     std::vector<Conversation> slots; // live conversations
@@ -316,10 +399,14 @@ void run_coral_eval(RunContext &ctx) {
 
     // The record, written straight to JSON (Coral's field names and types), and its metrics
     // computed from the same facts `parley metrics` reads back from that JSON.
-    std::string line;
-    std::vector<TurnFacts> facts;
-    auto finish = [&](size_t slot) {
-        Conversation &cv = slots[slot];
+    struct Finished {
+        Conversation cv;
+        ItemInfo item;
+    };
+    std::string line;             // record thread only
+    std::vector<TurnFacts> facts; // record thread only
+    auto write_record = [&](Finished &job) {
+        const Conversation &cv = job.cv;
         DomainState &st = states.at(*cv.domain_node);
         facts.clear();
         for (size_t i = 0; i < cv.turns.size(); ++i) {
@@ -390,7 +477,7 @@ void run_coral_eval(RunContext &ctx) {
         for (size_t i = 0; i < cv.turns.size(); ++i) write_turn(cv.turns[i], i == 0);
         w.end_array();
         // metadata: the item's source row plus what Coral adds.
-        ItemInfo item = cv.domain->item(cv.index);
+        const ItemInfo &item = job.item;
         std::string_view meta = item.metadata_json;
         while (!meta.empty() && (meta.back() == ' ' || meta.back() == '\n')) meta.remove_suffix(1);
         std::string extra; // metadata: the item's source row plus what Coral adds
@@ -415,7 +502,15 @@ void run_coral_eval(RunContext &ctx) {
         w.key("max_turns").value(int64_t{max_turns});
         w.end_object().end_object();
         st.writer->append_line(line);
+    };
+    RecordThread<Finished> records(write_record, [&] {
+        for (auto &[name, st] : states) st.writer->poll();
+    });
 
+    auto finish = [&](size_t slot) {
+        Conversation &cv = slots[slot];
+        ItemInfo item = cv.domain->item(cv.index); // domain calls stay on this thread (contract P12)
+        records.push(Finished{std::move(cv), std::move(item)});
         cv = Conversation{};
         cv.stage = Stage::Done;
         free_slots.push_back(slot);
@@ -563,9 +658,13 @@ void run_coral_eval(RunContext &ctx) {
                 if (--cv.pending == 0) decide(slot);
             }
         }
-        for (auto &[name, st] : states) st.writer->poll();
         progress.update(finished, live, tokens);
     }
+    const auto t_loop = std::chrono::steady_clock::now();
+    records.close();
+    logger().debug("[{}] {:.3f} s setting up, {:.3f} s in conversations, {:.3f} s finishing records", ctx.node.name,
+                   std::chrono::duration<double>(t_ready - started).count(), std::chrono::duration<double>(t_loop - t_ready).count(),
+                   std::chrono::duration<double>(std::chrono::steady_clock::now() - t_loop).count());
     for (auto &[name, st] : states) st.writer->flush();
     progress.finish(finished, tokens);
 

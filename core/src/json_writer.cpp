@@ -2,32 +2,14 @@
 
 #include <fmt/format.h>
 
+#include <charconv>
 #include <cmath>
 #include <cstring>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 namespace parley::core {
-
-void JsonWriter::separate() {
-    if (after_key_) {
-        after_key_ = false;
-        return;
-    }
-    if (!first_) out_ += ',';
-    first_ = false;
-}
-
-JsonWriter &JsonWriter::open(char c) {
-    separate();
-    out_ += c;
-    first_ = true;
-    return *this;
-}
-
-JsonWriter &JsonWriter::close(char c) {
-    out_ += c;
-    first_ = false;
-    return *this;
-}
 
 JsonWriter &JsonWriter::key(std::string_view k) {
     separate();
@@ -51,13 +33,15 @@ JsonWriter &JsonWriter::value(bool b) {
 
 JsonWriter &JsonWriter::value(int64_t i) {
     separate();
-    fmt::format_to(std::back_inserter(out_), "{}", i);
+    char buf[24];
+    out_.append(buf, static_cast<size_t>(std::to_chars(buf, buf + sizeof buf, i).ptr - buf));
     return *this;
 }
 
 JsonWriter &JsonWriter::value(uint64_t u) {
     separate();
-    fmt::format_to(std::back_inserter(out_), "{}", u);
+    char buf[24];
+    out_.append(buf, static_cast<size_t>(std::to_chars(buf, buf + sizeof buf, u).ptr - buf));
     return *this;
 }
 
@@ -94,6 +78,35 @@ struct Special {
     }
 };
 constexpr Special kSpecial;
+
+// The first byte at or after `p` that must be escaped or starts a UTF-8 sequence (`end` if none).
+const unsigned char *plain_run_end(const unsigned char *p, const unsigned char *end) {
+#if defined(__SSE2__)
+    // Sixteen bytes at a time: a signed compare with 0x20 flags controls and non-ASCII together.
+    const __m128i space = _mm_set1_epi8(0x20), quote = _mm_set1_epi8('"'), slash = _mm_set1_epi8('\\');
+    while (end - p >= 16) {
+        const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i *>(p));
+        const __m128i bad = _mm_or_si128(_mm_cmplt_epi8(v, space), _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, slash)));
+        if (const int mask = _mm_movemask_epi8(bad)) return p + __builtin_ctz(static_cast<unsigned>(mask));
+        p += 16;
+    }
+#else
+    // Eight bytes at a time (SWAR: a word passes if no byte is a control, '"', '\\' or non-ASCII).
+    constexpr uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+    while (end - p >= 8) {
+        uint64_t w;
+        std::memcpy(&w, p, 8);
+        uint64_t ctrl = (w - ones * 0x20) & ~w; // bytes < 0x20
+        uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\');
+        uint64_t quote = (q - ones) & ~q, slash = (b - ones) & ~b; // bytes == '"' or '\\'
+        if ((ctrl | quote | slash | w) & highs) break;
+        p += 8;
+    }
+#endif
+    while (p < end && !kSpecial.table[*p]) ++p;
+    return p;
+}
+
 } // namespace
 
 void JsonWriter::escape(std::string &out, std::string_view s) {
@@ -102,20 +115,8 @@ void JsonWriter::escape(std::string &out, std::string_view s) {
     const auto *p = reinterpret_cast<const unsigned char *>(s.data());
     const auto *end = p + s.size();
     while (p < end) {
-        // Fast path: a run of plain ASCII, eight bytes at a time (SWAR: a word passes if no byte
-        // is a control, '"', '\\' or non-ASCII), then byte by byte.
         const unsigned char *run = p;
-        constexpr uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
-        while (end - p >= 8) {
-            uint64_t w;
-            std::memcpy(&w, p, 8);
-            uint64_t ctrl = (w - ones * 0x20) & ~w;            // bytes < 0x20
-            uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\');
-            uint64_t quote = (q - ones) & ~q, slash = (b - ones) & ~b; // bytes == '"' or '\\'
-            if ((ctrl | quote | slash | w) & highs) break;
-            p += 8;
-        }
-        while (p < end && !kSpecial.table[*p]) ++p;
+        p = plain_run_end(p, end);
         out.append(reinterpret_cast<const char *>(run), static_cast<size_t>(p - run));
         if (p >= end) break;
         unsigned char c = *p;

@@ -3,6 +3,7 @@
 // escaped per RFC 8259; invalid UTF-8 becomes U+FFFD, as nlohmann's `replace` handler does.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -18,6 +19,16 @@ class JsonWriter {
     JsonWriter &begin_array() { return open('['); }
     JsonWriter &end_array() { return close(']'); }
     JsonWriter &key(std::string_view k);
+    // A key spelled in the source: plain ASCII with nothing to escape, so it is copied as it is
+    // (records write a dozen per turn).
+    template <size_t N> JsonWriter &key(const char (&literal)[N]) {
+        separate();
+        out_ += '"';
+        out_.append(literal, N - 1);
+        out_.append("\":", 2);
+        after_key_ = true;
+        return *this;
+    }
     JsonWriter &value(std::string_view s);
     JsonWriter &value(const char *s) { return value(std::string_view(s)); }
     JsonWriter &value(const std::string &s) { return value(std::string_view(s)); }
@@ -33,9 +44,25 @@ class JsonWriter {
     static void escape(std::string &out, std::string_view s);
 
   private:
-    JsonWriter &open(char c);
-    JsonWriter &close(char c);
-    void separate();
+    JsonWriter &open(char c) {
+        separate();
+        out_ += c;
+        first_ = true;
+        return *this;
+    }
+    JsonWriter &close(char c) {
+        out_ += c;
+        first_ = false;
+        return *this;
+    }
+    void separate() {
+        if (after_key_) {
+            after_key_ = false;
+            return;
+        }
+        if (!first_) out_ += ',';
+        first_ = false;
+    }
 
     std::string &out_;
     bool first_ = true;    // first element of the current container
