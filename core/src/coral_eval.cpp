@@ -15,6 +15,7 @@
 #include <parley/core/log.hpp>
 #include <parley/core/progress.hpp>
 #include <parley/core/records.hpp>
+#include "admission.hpp"
 #include <parley/core/run.hpp>
 
 #include <fmt/format.h>
@@ -95,6 +96,7 @@ struct Conversation {
     int trial = 0;
     uint64_t seed = 0;
     uint64_t id = 0; // affinity id
+    int64_t resident = 0; // the tokens admission counts for it (every agent's view of the history)
     size_t next_role = 0;
     std::vector<Turn> turns;
     std::vector<Turn> candidates; // this turn's samples, while their beliefs are extracted
@@ -256,9 +258,17 @@ void run_coral_eval(RunContext &ctx) {
         throw std::runtime_error(fmt::format("nodes.{}.first_role: '{}' is neither \"student\" nor \"teacher\"", ctx.node.name, first_role));
     const size_t first_speaker = first_role == "student" ? 0 : 1; // the other role answers turn 0
 
-    const size_t max_in_flight = static_cast<size_t>(std::max<int64_t>(
-        1, cfg<int64_t>(c, "max_conversations",
-                        std::max<int64_t>(64, 4 * static_cast<int64_t>(std::max(teacher_backend->max_parallel(), 16))))));
+    // Admission: a hard cap, an optional budget of resident tokens, and the backends' own reports
+    // of their queue and KV cache (see admission.hpp); live conversations always come first.
+    AdmissionController::Limits limits;
+    limits.max_conversations = cfg<int64_t>(
+        c, "max_conversations", std::max<int64_t>(64, 4 * static_cast<int64_t>(std::max(teacher_backend->max_parallel(), 16))));
+    limits.max_tokens_in_flight = cfg<int64_t>(c, "max_tokens_in_flight", 0);
+    AdmissionController admission(limits);
+    // Before its first reply a conversation is counted at its speaker's reply budget.
+    const int64_t first_turn_tokens = roles[first_speaker].max_tokens;
+    if (cfg<bool>(c, "backend_feedback", true))
+        for (Backend *b : {teacher_backend, student_backend, extraction == "llm" ? extractor : teacher_backend}) admission.watch(*b);
 
     fs::create_directories(ctx.output_dir);
     const auto started = std::chrono::steady_clock::now();
@@ -509,6 +519,7 @@ void run_coral_eval(RunContext &ctx) {
 
     auto finish = [&](size_t slot) {
         Conversation &cv = slots[slot];
+        admission.on_finish(cv.resident);
         ItemInfo item = cv.domain->item(cv.index); // domain calls stay on this thread (contract P12)
         records.push(Finished{std::move(cv), std::move(item)});
         cv = Conversation{};
@@ -577,6 +588,11 @@ void run_coral_eval(RunContext &ctx) {
         const bool failed = !chosen.status_ok;
         const bool agree = !failed && agrees(cv.turns, chosen);
         chosen.agreement = agree;
+        if (chosen.status_ok && chosen.prompt_tokens > 0) {
+            const int64_t now = (int64_t{chosen.prompt_tokens} + chosen.completion_tokens) * static_cast<int64_t>(roles.size());
+            admission.on_grow(now - cv.resident);
+            cv.resident = now;
+        }
         cv.turns.push_back(std::move(chosen));
         // A failed request ends a conversation (conv_err); in tree sampling Coral carries on.
         if ((failed && beam == 1) || agree || static_cast<int>(cv.turns.size()) - 1 >= max_turns) {
@@ -598,6 +614,7 @@ void run_coral_eval(RunContext &ctx) {
             slots.push_back(std::move(cv));
         }
         Conversation &c2 = slots[slot];
+        c2.resident = first_turn_tokens;
         for (size_t r = 0; r < roles.size(); ++r) c2.system[r] = strings.intern(system_text(c2, roles[r]));
         c2.turns.reserve(static_cast<size_t>(std::min(max_turns, 20)) + 1);
         Turn t0;
@@ -612,7 +629,10 @@ void run_coral_eval(RunContext &ctx) {
     std::deque<std::pair<uint64_t, GenerationResult>> batch;
     while (finished < total) {
         // Live conversations come first: new ones start only while there is room.
-        while (next_pending < total && live < max_in_flight) start(std::move(pending[next_pending++]));
+        while (next_pending < total && admission.may_start(first_turn_tokens)) {
+            admission.on_start(first_turn_tokens);
+            start(std::move(pending[next_pending++]));
+        }
         peak_live = std::max(peak_live, live);
         batch.clear();
         {

@@ -410,3 +410,30 @@ TEST_CASE("a killed Coral run resumes without loss or duplicates", "[e2e][coral]
     auto m2 = read_json(d.path / "out/trees/metrics_mmlu_pro.json");
     for (auto &[k, v] : metrics.items()) CHECK(m2[k].get<double>() == Approx(v.get<double>()).epsilon(1e-12));
 }
+
+TEST_CASE("admission follows the backend's reported load, not only the cap", "[e2e][llama][coral]") {
+    if (!fs::exists(fs::path(PARLEY_PLUGIN_DIR) / "libparley-llama_cpp.so")) {
+        WARN("llama_cpp plugin not built; skipped");
+        return;
+    }
+    TempDir d("admission");
+    const std::string graph = "[nodes.questions]\nuse = \"mmlu_pro/domain\"\ndata = \"" + shared_dir() +
+                              "/data/mmlu_pro/test_sample_60.jsonl\"\nlimit = 10\n\n[nodes.model]\nuse = \"llama_cpp/backend\"\nmodel = \"" +
+                              shared_dir() + "/models/stories260K.gguf\"\nn_parallel = 2\nthreads = 2\n\n[nodes.coral]\n"
+                              "use = \"core/coral_eval\"\ninputs = { domains = [\"questions\"], teacher = \"model\" }\n"
+                              "extraction = \"rule\"\nmax_turns = 2\nmax_tokens = 8\ntrials = 4\nmax_conversations = 1000\n";
+    std::ofstream(d.path / "g.toml") << graph;
+    auto peak = [&](const std::string &extra, const std::string &out) {
+        auto r = run(parley() + " run " + quote(d.path / "g.toml") + " graph.output_dir=" + quote(d.path / out) + extra);
+        INFO(r.output);
+        REQUIRE(r.code == 0);
+        auto res = read_json(d.path / out / "coral/results.json");
+        CHECK(res["results"]["questions"]["conversations"] == 40);
+        return res["usage"]["peak_conversations_in_flight"].get<int64_t>();
+    };
+    // The engine reports 2 running and its queue: new conversations wait for room (a batch
+    // queued behind the running one), far below the cap of 1000.
+    CHECK(peak("", "fed") <= 8);
+    // Without feedback only the cap limits them: all 40 start at once.
+    CHECK(peak(" nodes.coral.backend_feedback=false", "capped") == 40);
+}
