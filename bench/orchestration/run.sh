@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Orchestration benchmark: Parley's Coral engine with the instant `scripted` test-double backend
 # (rule-based extraction, ~500-byte turns, 20 turns per conversation, every conversation in flight
-# at once) against a bare Python asyncio loop doing the same orchestration.
+# at once) against a bare Python asyncio loop doing the same orchestration. Parley runs twice:
+# records = false (orchestration alone, as the Python loop, which writes nothing) and with its
+# Coral-format records written (~25 KB per conversation: a disk-bound figure, reported beside it).
 # Writes bench/results/orchestration.json.
 #   bench/orchestration/run.sh [CONVERSATIONS] [PYTHON_CONVERSATIONS]
 set -euo pipefail
@@ -37,22 +39,31 @@ max_conversations = 1000000
 TOML
 }
 
-run_parley() { # $1 = trials -> prints "peak_rss_kb"
+run_parley() { # $1 = trials, $2 = records (true|false), $3 = tag -> prints "peak_rss_kb"
   graph "$1"
-  /usr/bin/time -f "%M" -o "$WORK/rss$1" "$BUILD/bin/parley" run "$WORK/g$1.toml" "graph.output_dir=$WORK/out$1" --log-level warn
-  cat "$WORK/rss$1"
+  /usr/bin/time -f "%M" -o "$WORK/rss$3" "$BUILD/bin/parley" run "$WORK/g$1.toml" "graph.output_dir=$WORK/out$3" \
+    "nodes.coral.records=$2" --log-level warn
+  cat "$WORK/rss$3"
 }
 
 TRIALS=$((N / 60))
-small_rss=$(run_parley 1)
-big_rss=$(run_parley "$TRIALS")
+small_rss=$(run_parley 1 false small)
+big_rss=$(run_parley "$TRIALS" false big)              # orchestration alone, as the Python loop
+rec_rss=$(run_parley "$TRIALS" true records)           # the same, writing every record (JSONL) too
+records_bytes=$(stat -c %s "$WORK/outrecords/coral/records_questions.jsonl")
+rm -f "$WORK/outrecords/coral/records_questions.jsonl"
+# What writing as many bytes costs on this file system with nothing else to do (dd, 4 MiB blocks):
+# the records figure is bound by it.
+disk_mb_s=$(dd if=/dev/zero of="$WORK/dd" bs=4M count=$((records_bytes / 4194304)) 2>&1 | awk '/copied/ {print $(NF-3), $(NF-2), $(NF-1), $NF}')
+rm -f "$WORK/dd"
 python3 "$REPO/bench/orchestration/python_baseline.py" --conversations "$PY_N" --turns 20 \
   --reply-a "$REPLY_A" --reply-b "$REPLY_B" > "$WORK/python.json"
 
-python3 - "$WORK" "$TRIALS" "$small_rss" "$big_rss" "$N" "$PY_N" "$REPO" "$*" <<'PY'
+python3 - "$WORK" "$TRIALS" "$small_rss" "$big_rss" "$N" "$PY_N" "$REPO" "$*" "$rec_rss" "$records_bytes" "$disk_mb_s" <<'PY'
 import json, os, sys
-work, trials, small, big, n, py_n, repo, args = sys.argv[1:9]
-res = json.load(open(f"{work}/out{trials}/coral/results.json"))
+work, trials, small, big, n, py_n, repo, args, rec_rss, rec_bytes, disk = sys.argv[1:12]
+res = json.load(open(f"{work}/outbig/coral/results.json"))
+rec = json.load(open(f"{work}/outrecords/coral/results.json"))
 py = json.load(open(f"{work}/python.json"))
 usage = res["usage"]
 conv = int(usage["peak_conversations_in_flight"])
@@ -69,8 +80,18 @@ out = {
     "python_asyncio": py,
     "turns_per_s_vs_python": usage["turns_per_s"] / py["turns_per_s"],
     "bytes_per_conversation_vs_python": bytes_per / py["bytes_per_conversation"],
+    "with_records": {
+        "turns_per_s": rec["usage"]["turns_per_s"],
+        "seconds": rec["total_evaluation_time_seconds"],
+        "records_bytes": int(rec_bytes),
+        "records_mb_per_s": int(rec_bytes) / 1e6 / rec["total_evaluation_time_seconds"],
+        "peak_rss_bytes": int(rec_rss) * 1024,
+        "dd_same_bytes": disk,
+    },
     "machine": {"cpus": os.cpu_count()},
     "note": "scripted test-double backend (instant), rule-based extraction, 20 turns of ~500 bytes; "
+            "turns_per_s: records = false (orchestration alone, as the Python loop, which writes nothing); "
+            "with_records: the same run writing Coral-format JSONL records (~25 KB per conversation), bound by writing them (dd_same_bytes: dd writing as many bytes alone); "
             "bytes per conversation = peak RSS growth from 60 to N conversations in flight",
 }
 os.makedirs(f"{repo}/bench/results", exist_ok=True)

@@ -224,6 +224,16 @@ void run_coral_eval(RunContext &ctx) {
     const int32_t extractor_max_tokens = static_cast<int32_t>(cfg<int64_t>(c, "extractor_max_tokens", 32));
     const std::string first_role = cfg<std::string>(c, "first_role", "student");
     const int beam = static_cast<int>(cfg<int64_t>(c, "beam", 1)); // tree sampling: candidates per turn
+    // Per-conversation records (as lm-eval's --log_samples): off, a run keeps only its metrics and
+    // results, and cannot resume.
+    const bool keep_records = cfg<bool>(c, "records", true);
+    if (!keep_records)
+        for (auto &other : ctx.graph.nodes)
+            for (auto &[port, sources] : other.inputs)
+                for (auto &src : sources)
+                    if (src == ctx.node.name || src.rfind(ctx.node.name + ".", 0) == 0)
+                        throw std::runtime_error(fmt::format("nodes.{}.records = false, but node '{}' reads its records (port '{}')",
+                                                             ctx.node.name, other.name, port));
     if (beam < 1 || beam > 255) throw std::runtime_error(fmt::format("nodes.{}.beam must be between 1 and 255", ctx.node.name));
     std::vector<std::string> stop;
     if (auto *a = c["stop"].as_array())
@@ -303,8 +313,10 @@ void run_coral_eval(RunContext &ctx) {
             st.metrics.add(r.contains("metrics") ? r["metrics"] : conversation_metrics(r, max_turns, profile));
         }
         st.resumed = done.size();
-        st.writer = std::make_unique<JsonlAppender>(records);
-        ctx.outputs[ctx.node.name]["records"].push_back(records);
+        if (keep_records) {
+            st.writer = std::make_unique<JsonlAppender>(records);
+            ctx.outputs[ctx.node.name]["records"].push_back(records);
+        }
         json expected = json::array();
         for (size_t i = 0; i < d->size(); ++i) {
             ItemInfo info = d->item(i);
@@ -350,16 +362,36 @@ void run_coral_eval(RunContext &ctx) {
         return r.system_prompt;
     };
 
+    // Requests made while a batch of completions is handled are sent together at its end: a
+    // backend's worker then wakes once per batch, not once per request. (Their message views
+    // point into conversation histories and interned strings, which do not move meanwhile.)
+    struct Staged {
+        Backend *backend = nullptr;
+        uint64_t tag = 0;
+        GenerationRequest q;
+    };
+    std::vector<Staged> staged; // reused: requests keep their vectors' capacity
+    size_t n_staged = 0;
     auto submit_to = [&](Backend *b, size_t slot, size_t candidate, const GenerationRequest &q) {
-        const uint64_t tag = (static_cast<uint64_t>(slot) << 8) | candidate;
-        try {
-            b->submit(q, [&inbox, tag](GenerationResult &&res) { inbox.push(tag, std::move(res)); });
-        } catch (const ComponentError &e) {
-            GenerationResult res;
-            res.status = e.code();
-            res.error = e.what();
-            inbox.push(tag, std::move(res));
+        if (n_staged == staged.size()) staged.emplace_back();
+        Staged &st = staged[n_staged++];
+        st.backend = b;
+        st.tag = (static_cast<uint64_t>(slot) << 8) | candidate;
+        st.q = q;
+    };
+    auto send_staged = [&] {
+        for (size_t i = 0; i < n_staged; ++i) {
+            const uint64_t tag = staged[i].tag;
+            try {
+                staged[i].backend->submit(staged[i].q, [&inbox, tag](GenerationResult &&res) { inbox.push(tag, std::move(res)); });
+            } catch (const ComponentError &e) {
+                GenerationResult res;
+                res.status = e.code();
+                res.error = e.what();
+                inbox.push(tag, std::move(res));
+            }
         }
+        n_staged = 0;
     };
 
     GenerationRequest q; // reused: its vectors keep their capacity
@@ -394,9 +426,9 @@ void run_coral_eval(RunContext &ctx) {
         Turn &t = cv.candidates[k];
         t.extractor = std::make_unique<ExtractorIO>();
         t.extractor->prompt = cv.domain->render(cv.index, PARLEY_TEXT_EXTRACTOR_PROMPT, t.content);
-        std::string sys = cv.domain->render(cv.index, PARLEY_TEXT_EXTRACTOR_SYSTEM);
+        const std::string *sys = strings.intern(cv.domain->render(cv.index, PARLEY_TEXT_EXTRACTOR_SYSTEM));
         GenerationRequest eq;
-        eq.messages = {{kSystem, sys}, {kUser, t.extractor->prompt}};
+        eq.messages = {{kSystem, *sys}, {kUser, t.extractor->prompt}};
         eq.temperature = 0.0;
         eq.max_tokens = extractor_max_tokens;
         // Keyed by conversation, as an agent of its own: a backend keeps the extractor's
@@ -439,6 +471,7 @@ void run_coral_eval(RunContext &ctx) {
         Metrics metrics = compute_metrics(facts, st.names, max_turns, profile);
         st.metrics.add(metrics);
 
+        if (!st.writer) return; // records = false: metrics only
         line.clear();
         JsonWriter w(line);
         w.begin_object().key("conv_result").begin_array();
@@ -514,7 +547,8 @@ void run_coral_eval(RunContext &ctx) {
         st.writer->append_line(line);
     };
     RecordThread<Finished> records(write_record, [&] {
-        for (auto &[name, st] : states) st.writer->poll();
+        for (auto &[name, st] : states)
+            if (st.writer) st.writer->poll();
     });
 
     auto finish = [&](size_t slot) {
@@ -634,6 +668,7 @@ void run_coral_eval(RunContext &ctx) {
             start(std::move(pending[next_pending++]));
         }
         peak_live = std::max(peak_live, live);
+        send_staged();
         batch.clear();
         {
             std::unique_lock<std::mutex> lock(inbox.mu);
@@ -678,6 +713,7 @@ void run_coral_eval(RunContext &ctx) {
                 if (--cv.pending == 0) decide(slot);
             }
         }
+        send_staged();
         progress.update(finished, live, tokens);
     }
     const auto t_loop = std::chrono::steady_clock::now();
@@ -685,7 +721,8 @@ void run_coral_eval(RunContext &ctx) {
     logger().debug("[{}] {:.3f} s setting up, {:.3f} s in conversations, {:.3f} s finishing records", ctx.node.name,
                    std::chrono::duration<double>(t_ready - started).count(), std::chrono::duration<double>(t_loop - t_ready).count(),
                    std::chrono::duration<double>(std::chrono::steady_clock::now() - t_loop).count());
-    for (auto &[name, st] : states) st.writer->flush();
+    for (auto &[name, st] : states)
+        if (st.writer) st.writer->flush();
     progress.finish(finished, tokens);
 
     // Summaries: metrics_<domain>.json (Coral's metrics.json), results.json (lm-eval style).

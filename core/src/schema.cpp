@@ -141,6 +141,7 @@ const std::vector<ComponentSchema> &core_schemas() {
              "tree sampling: candidates per turn (one request with n = beam); one continues, the rest are kept as siblings"},
             {"stop", PARLEY_TYPE_STRING_ARRAY, 0, "[]", "stop strings for agent turns"},
             {"max_conversations", PARLEY_TYPE_INT, 0, "4 x backend slots", "hard cap on conversations in flight"},
+            {"records", PARLEY_TYPE_BOOL, 0, "true", "write per-conversation records (false: metrics and results only; no resume)"},
             {"max_tokens_in_flight", PARLEY_TYPE_INT, 0, "0", "budget of resident tokens over live conversations (0 = none)"},
             {"backend_feedback", PARLEY_TYPE_BOOL, 0, "true", "start new conversations only while the backends' queues and KV caches have room (ABI 1.2 get_load)"},
             {"system_prompt", PARLEY_TYPE_STRING, 0, "collaborate",
