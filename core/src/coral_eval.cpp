@@ -285,6 +285,7 @@ void run_coral_eval(RunContext &ctx) {
 
     struct DomainState {
         std::string extractor_name, matcher_name;
+        std::string annotation_open, matcher_open; // record fragments around the rater names
         RaterNames names;
         int32_t score_type = PARLEY_SCORE_JSON_FLOAT;
         MetricsAccumulator metrics;
@@ -304,6 +305,12 @@ void run_coral_eval(RunContext &ctx) {
         st.matcher_name = d->info().matcher_name.empty() ? "MatchEvaluator" : d->info().matcher_name;
         st.score_type = d->info().score_json_type;
         st.names = {st.extractor_name, st.matcher_name};
+        st.annotation_open = ",\"annotation\":{";
+        JsonWriter::escape(st.annotation_open, st.extractor_name);
+        st.annotation_open += ":{\"score\":";
+        st.matcher_open = "}},";
+        JsonWriter::escape(st.matcher_open, st.matcher_name);
+        st.matcher_open += ":{\"score\":";
         fs::path records = ctx.output_dir / fmt::format("records_{}.jsonl", domain_node);
         std::set<std::pair<std::string, int64_t>> done;
         for (auto &r : read_jsonl_for_resume(records)) {
@@ -445,6 +452,12 @@ void run_coral_eval(RunContext &ctx) {
         Conversation cv;
         ItemInfo item;
     };
+    std::vector<std::string> role_open; // {"role":"<name>","content":
+    for (auto &r : roles) {
+        role_open.emplace_back("{\"role\":");
+        JsonWriter::escape(role_open.back(), r.name);
+        role_open.back() += ",\"content\":";
+    }
     std::string line;             // record thread only
     std::vector<TurnFacts> facts; // record thread only
     auto write_record = [&](Finished &job) {
@@ -475,49 +488,73 @@ void run_coral_eval(RunContext &ctx) {
         line.clear();
         JsonWriter w(line);
         w.begin_object().key("conv_result").begin_array();
-        std::function<void(const Turn &, bool)> write_turn = [&](const Turn &t, bool first) {
-            w.begin_object().key("role").value(roles[t.role].name).key("content").value(t.content).key("info").begin_object();
+        // Each turn in Coral's shape, its fixed parts appended as prepared fragments (a record of a
+        // tree-sampled conversation holds a hundred turns: this is the record thread's hot loop).
+        auto put_bool = [](std::string &o, bool b) { o += b ? "true" : "false"; };
+        auto put_score = [&](std::string &o, float score) {
+            if (st.score_type == PARLEY_SCORE_JSON_BOOL) put_bool(o, score >= 1.0f);
+            else if (st.score_type == PARLEY_SCORE_JSON_INT) JsonWriter(o).value(static_cast<int64_t>(score));
+            else JsonWriter(o).value(static_cast<double>(score));
+        };
+        auto write_turn = [&](auto &self, const Turn &t, bool first) -> void {
+            std::string &o = line;
+            o += role_open[t.role];
+            JsonWriter::escape(o, t.content);
+            o += ",\"info\":{";
             if (first) {
-                w.key("usage").begin_object().key("prompt_tokens").value(0).key("total_tokens").value(0).key("completion_tokens").value(0).end_object();
+                o += "\"usage\":{\"prompt_tokens\":0,\"total_tokens\":0,\"completion_tokens\":0}";
             } else if (!t.status_ok) {
-                w.key("status_ok").value(false).key("error").value(t.content);
+                o += "\"status_ok\":false,\"error\":";
+                JsonWriter::escape(o, t.content);
             } else {
-                w.key("status_ok").value(true);
-                w.key("usage").begin_object().key("prompt_tokens").value(int64_t{t.prompt_tokens}).key("completion_tokens").value(int64_t{t.completion_tokens}).end_object();
-                w.key("parley").begin_object().key("cached_tokens").value(int64_t{t.cached_tokens}).key("finish_reason").value(finish_name(t.finish)).end_object();
+                o += "\"status_ok\":true,\"usage\":{\"prompt_tokens\":";
+                JsonWriter(o).value(int64_t{t.prompt_tokens});
+                o += ",\"completion_tokens\":";
+                JsonWriter(o).value(int64_t{t.completion_tokens});
+                o += "},\"parley\":{\"cached_tokens\":";
+                JsonWriter(o).value(int64_t{t.cached_tokens});
+                o += ",\"finish_reason\":\"";
+                o += finish_name(t.finish);
+                o += "\"}";
             }
             if (t.annotated) {
-                w.key("annotation").begin_object();
-                w.key(st.extractor_name).begin_object().key("score").value(t.valid).key("info").begin_object();
-                w.key("prompt").value(t.extractor ? std::string_view(t.extractor->prompt) : std::string_view());
-                w.key("response").value(t.extractor ? std::string_view(t.extractor->response) : std::string_view());
-                w.key("extracted_answer").value(*t.belief).key("agreement").value(t.agreement).key("status_ok").value(t.extractor_ok);
-                w.end_object().end_object();
-                w.key(st.matcher_name).begin_object();
-                auto em = [&] {
-                    if (st.score_type == PARLEY_SCORE_JSON_BOOL) w.value(t.score >= 1.0f);
-                    else if (st.score_type == PARLEY_SCORE_JSON_INT) w.value(static_cast<int64_t>(t.score));
-                    else w.value(static_cast<double>(t.score));
-                };
-                w.key("score");
-                em();
-                w.key("info").begin_object().key("metrics").begin_object().key("em");
-                em();
-                w.end_object().key("status_ok").value(true).end_object().end_object();
-                w.end_object();
-                w.key("extracted_answer").value(*t.belief);
+                o += st.annotation_open; // ,"annotation":{"<extractor>":{"score":
+                put_bool(o, t.valid);
+                o += ",\"info\":{\"prompt\":";
+                JsonWriter::escape(o, t.extractor ? std::string_view(t.extractor->prompt) : std::string_view());
+                o += ",\"response\":";
+                JsonWriter::escape(o, t.extractor ? std::string_view(t.extractor->response) : std::string_view());
+                o += ",\"extracted_answer\":";
+                JsonWriter::escape(o, *t.belief);
+                o += ",\"agreement\":";
+                put_bool(o, t.agreement);
+                o += ",\"status_ok\":";
+                put_bool(o, t.extractor_ok);
+                o += st.matcher_open; // }},"<matcher>":{"score":
+                put_score(o, t.score);
+                o += ",\"info\":{\"metrics\":{\"em\":";
+                put_score(o, t.score);
+                o += "},\"status_ok\":true}}},\"extracted_answer\":";
+                JsonWriter::escape(o, *t.belief);
             }
             if (beam > 1 && !first) {
-                w.key("stop_conv").value(t.stop_conv);
+                o += ",\"stop_conv\":";
+                put_bool(o, t.stop_conv);
                 if (t.siblings) {
-                    w.key("siblings").begin_array();
-                    for (auto &sib : *t.siblings) write_turn(sib, false);
-                    w.end_array();
+                    o += ",\"siblings\":[";
+                    for (size_t k = 0; k < t.siblings->size(); ++k) {
+                        if (k) o += ',';
+                        self(self, (*t.siblings)[k], false);
+                    }
+                    o += ']';
                 }
             }
-            w.end_object().end_object();
+            o += "}}";
         };
-        for (size_t i = 0; i < cv.turns.size(); ++i) write_turn(cv.turns[i], i == 0);
+        for (size_t i = 0; i < cv.turns.size(); ++i) {
+            if (i) line += ',';
+            write_turn(write_turn, cv.turns[i], i == 0);
+        }
         w.end_array();
         // metadata: the item's source row plus what Coral adds.
         const ItemInfo &item = job.item;
