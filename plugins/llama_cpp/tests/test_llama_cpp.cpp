@@ -556,15 +556,12 @@ TEST_CASE("the plugin serves llama_cpp/backend through the C ABI", "[llama]") {
     CHECK(out == "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n");
 
     // ABI 1.2: the load, after the request above was delivered.
-    REQUIRE(vt->struct_size >= offsetof(parley_backend_vtable, get_load) + sizeof(vt->get_load));
-    REQUIRE(vt->get_load);
-    parley_backend_load load{};
-    load.struct_size = sizeof load;
-    REQUIRE(vt->get_load(self, &load) == PARLEY_OK);
-    CHECK(load.queued == 0);
-    CHECK(load.running == 0);
-    CHECK(load.kv_used == 0);
-    CHECK(load.kv_capacity == 1024);
+    auto load = parley::testing::query_load(vt, self);
+    REQUIRE(load);
+    CHECK(load->queued == 0);
+    CHECK(load->running == 0);
+    CHECK(load->kv_used == 0);
+    CHECK(load->kv_capacity == 1024);
 
     vt->destroy(self);
     // The library stays loaded: libllama may outlive it in this process.

@@ -720,15 +720,12 @@ TEST_CASE("the plugin through the C ABI", "[openai][abi]") {
     REQUIRE(vt->get_info(self, &info, &err) == PARLEY_OK);
     CHECK(std::string(info.model.data, info.model.size) == "fake-model");
     // ABI 1.2: the load through get_load (the request above was delivered).
-    REQUIRE(vt->struct_size >= offsetof(parley_backend_vtable, get_load) + sizeof(vt->get_load));
-    REQUIRE(vt->get_load);
-    parley_backend_load load{};
-    load.struct_size = sizeof load;
-    REQUIRE(vt->get_load(self, &load) == PARLEY_OK);
-    CHECK(load.queued == 0);
-    CHECK(load.running == 0);
-    CHECK(load.kv_used == -1);
-    CHECK(load.kv_capacity == -1);
+    auto load = parley::testing::query_load(vt, self);
+    REQUIRE(load);
+    CHECK(load->queued == 0);
+    CHECK(load->running == 0);
+    CHECK(load->kv_used == -1);
+    CHECK(load->kv_capacity == -1);
     vt->destroy(self);
     CHECK(got.calls == 1);
     ::dlclose(lib);

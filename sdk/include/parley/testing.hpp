@@ -12,6 +12,8 @@
 
 #include <map>
 #include <mutex>
+#include <optional>
+#include <cstddef>
 #include <string>
 #include <variant>
 #include <vector>
@@ -138,5 +140,16 @@ class TestHost {
     mutable std::mutex mu_;
     std::vector<std::string> logs_;
 };
+
+// A backend's load through its C table as a host reads it (ABI 1.2 get_load): nullopt when the
+// table is too old to have it, leaves it NULL, or the call reports none.
+inline std::optional<parley_backend_load> query_load(const parley_backend_vtable *vt, void *self) {
+    if (vt->struct_size < offsetof(parley_backend_vtable, get_load) + sizeof(vt->get_load) || !vt->get_load) return std::nullopt;
+    parley_backend_load load{};
+    load.struct_size = sizeof load;
+    load.kv_used = load.kv_capacity = -1;
+    if (vt->get_load(self, &load) != PARLEY_OK) return std::nullopt;
+    return load;
+}
 
 } // namespace parley::testing
