@@ -7,6 +7,7 @@
 #include <parley/core/log.hpp>
 #include <parley/core/progress.hpp>
 #include <parley/core/records.hpp>
+#include "admission.hpp"
 #include <parley/core/run.hpp>
 
 #include <fmt/format.h>
@@ -86,6 +87,14 @@ void run_cot_eval(RunContext &ctx) {
     Backend *backend = ctx.backends.at(inputs.at("backend").front());
     Backend *extractor = backend;
     if (auto it = inputs.find("extractor"); it != inputs.end()) extractor = ctx.backends.at(it->second.front());
+
+    // Admission as in coral_eval (admission.hpp): the cap, then the backends' reported room.
+    AdmissionController::Limits limits;
+    limits.max_conversations = static_cast<int64_t>(max_in_flight);
+    AdmissionController admission(limits);
+    if (cfg<bool>(c, "backend_feedback", true))
+        for (Backend *b : {backend, extractor}) admission.watch(*b);
+
 
     fs::create_directories(ctx.output_dir);
     auto started = std::chrono::steady_clock::now();
@@ -224,12 +233,16 @@ void run_cot_eval(RunContext &ctx) {
         rows_by_domain[t.domain_node].push_back(std::move(row));
         tokens += a.completion_tokens;
         ++finished;
+        admission.on_finish(max_tokens);
         t.messages.clear();
         t.answer = GenerationResult{};
     };
 
     while (finished < tasks.size()) {
-        while (next < tasks.size() && in_flight < max_in_flight) submit(next++, kAnswer);
+        while (next < tasks.size() && admission.may_start(max_tokens)) {
+            admission.on_start(max_tokens);
+            submit(next++, kAnswer);
+        }
         std::deque<std::pair<size_t, GenerationResult>> batch;
         {
             std::unique_lock<std::mutex> lock(inbox.mu);

@@ -101,7 +101,8 @@ const std::vector<ComponentSchema> &core_schemas() {
             {"extraction", PARLEY_TYPE_STRING, 0, "rule",
              "\"rule\": read the answer from the response; \"llm\": ask the extractor backend (Coral's way)"},
             {"extractor_max_tokens", PARLEY_TYPE_INT, 0, "32", "completion tokens of the LLM extractor"},
-            {"max_in_flight", PARLEY_TYPE_INT, 0, "256", "requests outstanding at once"},
+            {"max_in_flight", PARLEY_TYPE_INT, 0, "256", "hard cap on items in flight"},
+            {"backend_feedback", PARLEY_TYPE_BOOL, 0, "true", "start new items only while the backends' queues and KV caches have room (ABI 1.2 get_load)"},
             {"system_prompt", PARLEY_TYPE_BOOL, 0, "true", "send the domain's simple_cot system prompt"},
         };
         cot.inputs = {
