@@ -173,16 +173,17 @@ class RecordThread {
                 batch.swap(queue_);
             }
             space_.notify_all();
+            bool failed = false;
             try {
                 for (auto &job : batch) work_(job);
                 idle_();
             } catch (...) {
                 std::lock_guard<std::mutex> lock(mu_);
                 error_ = std::current_exception();
-                closing_ = true;
+                closing_ = failed = true;
             }
             batch.clear();
-            if (error_) {
+            if (failed) {
                 space_.notify_all();
                 break;
             }
