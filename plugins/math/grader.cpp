@@ -23,6 +23,8 @@
 
 #include "grader.hpp"
 
+#include "common/pytext.hpp"
+
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -80,29 +82,9 @@ char32_t decode_at(std::string_view s, size_t i, size_t &len) {
     return cp;
 }
 
-void append_utf8(std::string &out, char32_t cp) {
-    if (cp < 0x80) {
-        out += static_cast<char>(cp);
-    } else if (cp < 0x800) {
-        out += static_cast<char>(0xC0 | (cp >> 6));
-        out += static_cast<char>(0x80 | (cp & 0x3F));
-    } else if (cp < 0x10000) {
-        out += static_cast<char>(0xE0 | (cp >> 12));
-        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-        out += static_cast<char>(0x80 | (cp & 0x3F));
-    } else {
-        out += static_cast<char>(0xF0 | (cp >> 18));
-        out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-        out += static_cast<char>(0x80 | (cp & 0x3F));
-    }
-}
+using parley::common::py_isspace;
+using parley::common::utf8_append;
 
-// Python str.isspace()
-bool py_isspace(char32_t c) {
-    return (c >= 0x09 && c <= 0x0D) || (c >= 0x1C && c <= 0x20) || c == 0x85 || c == 0xA0 || c == 0x1680 ||
-           (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 || c == 0x202F || c == 0x205F || c == 0x3000;
-}
 
 bool ascii_alpha(char32_t c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
 bool ascii_digit(char32_t c) { return c >= '0' && c <= '9'; }
@@ -157,7 +139,7 @@ std::string py_lower(std::string_view s) {
         } else {
             char32_t l = py_lower_cp(c);
             if (l == c) out.append(s.substr(i, len));
-            else append_utf8(out, l);
+            else utf8_append(out, l);
         }
         i += len;
     }
@@ -1494,9 +1476,9 @@ std::string apply_math_style(std::string_view style, std::string_view text) {
     for (size_t i = 0; i < text.size();) {
         size_t len;
         char32_t c = decode_at(text, i, len);
-        if (char32_t e = math_style_exception(style, c)) append_utf8(out, e);
-        else if (c >= 'A' && c <= 'Z') append_utf8(out, off.first + (c - 'A'));
-        else if (c >= 'a' && c <= 'z') append_utf8(out, off.second + (c - 'a'));
+        if (char32_t e = math_style_exception(style, c)) utf8_append(out, e);
+        else if (c >= 'A' && c <= 'Z') utf8_append(out, off.first + (c - 'A'));
+        else if (c >= 'a' && c <= 'z') utf8_append(out, off.second + (c - 'a'));
         else out.append(text.substr(i, len));
         i += len;
     }
@@ -1741,7 +1723,7 @@ class ToText {
                 if (ch == 0x131) ch = 'i';
                 else if (ch == 0x237) ch = 'j';
                 if (char32_t composed = compose(ch, accent)) {
-                    append_utf8(out, composed);
+                    utf8_append(out, composed);
                 } else {
                     if (ch == 'i' || ch == 'j') out += static_cast<char>(ch);
                     else out.append(c, i, len);
