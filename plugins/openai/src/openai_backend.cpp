@@ -862,23 +862,31 @@ struct OpenAIBackend::Impl {
         }
     }
 
+    // A GET on the multi handle (health probes, model discovery): the body lands in `body`, the
+    // handle carries `tag`. Null if it could not be started.
+    template <class Tag> CURL *start_get(const std::string &url, double timeout_s, std::string &body, Tag *tag, bool fresh_connection) {
+        CURL *e = curl_easy_init();
+        if (!e) return nullptr;
+        body.clear();
+        common_options(e, url, static_cast<long>(timeout_s * 1000));
+        curl_easy_setopt(e, CURLOPT_HTTPHEADER, get_headers);
+        curl_easy_setopt(e, CURLOPT_WRITEDATA, &body);
+        curl_easy_setopt(e, CURLOPT_PRIVATE, tag);
+        if (fresh_connection) curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
+        if (curl_multi_add_handle(multi, e) != CURLM_OK) {
+            curl_easy_cleanup(e);
+            return nullptr;
+        }
+        return e;
+    }
+
     // ---- health probes ------------------------------------------------------------------------
     void probe_replicas(Clock::time_point now) {
         for (size_t i = 0; i < replicas.size(); ++i) {
             Replica &rep = *replicas[i];
             if (rep.up.load() || rep.probe || now < rep.down_until) continue;
-            CURL *e = curl_easy_init();
+            CURL *e = start_get(rep.url + "/health", connect_timeout_s + 5, rep.probe_body, &rep.probe_tag, true);
             if (!e) continue;
-            rep.probe_body.clear();
-            common_options(e, rep.url + "/health", static_cast<long>((connect_timeout_s + 5) * 1000));
-            curl_easy_setopt(e, CURLOPT_HTTPHEADER, get_headers);
-            curl_easy_setopt(e, CURLOPT_WRITEDATA, &rep.probe_body);
-            curl_easy_setopt(e, CURLOPT_PRIVATE, &rep.probe_tag);
-            curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
-            if (curl_multi_add_handle(multi, e) != CURLM_OK) {
-                curl_easy_cleanup(e);
-                continue;
-            }
             rep.probe = e;
         }
     }
@@ -967,17 +975,8 @@ struct OpenAIBackend::Impl {
         ++discovery_round;
         for (size_t i = 0; i < replicas.size(); ++i) {
             Replica &rep = *replicas[i];
-            CURL *e = curl_easy_init();
+            CURL *e = start_get(rep.url + "/v1/models", connect_timeout_s + 10, rep.models_body, &rep.models_tag, false);
             if (!e) continue;
-            rep.models_body.clear();
-            common_options(e, rep.url + "/v1/models", static_cast<long>((connect_timeout_s + 10) * 1000));
-            curl_easy_setopt(e, CURLOPT_HTTPHEADER, get_headers);
-            curl_easy_setopt(e, CURLOPT_WRITEDATA, &rep.models_body);
-            curl_easy_setopt(e, CURLOPT_PRIVATE, &rep.models_tag);
-            if (curl_multi_add_handle(multi, e) != CURLM_OK) {
-                curl_easy_cleanup(e);
-                continue;
-            }
             rep.models = e;
             ++discovery_pending;
         }
