@@ -78,17 +78,25 @@ ComponentSchema schema_of(const LoadedPlugin &plugin, const parley_component &c)
     return s;
 }
 
+namespace {
+// A node the host runs itself (version 1 of its configuration).
+ComponentSchema core_node(const char *name, const char *description) {
+    ComponentSchema s;
+    s.plugin = "core";
+    s.name = name;
+    s.kind = kKindCore;
+    s.version = 1;
+    s.plugin_version = PARLEY_VERSION;
+    s.abi_version = std::string(1, '-'); // (not = "-": GCC 12 warns falsely, -Wrestrict, PR 105329)
+    s.description = description;
+    return s;
+}
+} // namespace
+
 const std::vector<ComponentSchema> &core_schemas() {
     static const std::vector<ComponentSchema> schemas = [] {
         std::vector<ComponentSchema> v;
-        ComponentSchema cot;
-        cot.plugin = "core";
-        cot.name = "cot_eval";
-        cot.kind = kKindCore;
-        cot.version = 1;
-        cot.plugin_version = PARLEY_VERSION;
-        cot.abi_version = "-";
-        cot.description = "Single-agent chain-of-thought evaluation (Coral's simple_cot baseline)";
+        ComponentSchema cot = core_node("cot_eval", "Single-agent chain-of-thought evaluation (Coral's simple_cot baseline)");
         cot.params = {
             {"max_tokens", PARLEY_TYPE_INT, 0, "1024", "completion tokens per answer"},
             {"temperature", PARLEY_TYPE_FLOAT, 0, "0.2", "sampling temperature (Coral's default; 0 = greedy)"},
@@ -113,14 +121,7 @@ const std::vector<ComponentSchema> &core_schemas() {
         cot.outputs = {"samples"};
         v.push_back(std::move(cot));
 
-        ComponentSchema coral;
-        coral.plugin = "core";
-        coral.name = "coral_eval";
-        coral.kind = kKindCore;
-        coral.version = 1;
-        coral.plugin_version = PARLEY_VERSION;
-        coral.abi_version = "-";
-        coral.description = "Coral collaborative reasoning: two agents discuss each item until they agree";
+        ComponentSchema coral = core_node("coral_eval", "Coral collaborative reasoning: two agents discuss each item until they agree");
         coral.params = {
             {"profile", PARLEY_TYPE_STRING, 0, "coral",
              "\"coral\" (official: last two turns agree; total_turns counts turn 0) or \"matrix\" (Matrix P2P)"},
@@ -163,14 +164,7 @@ const std::vector<ComponentSchema> &core_schemas() {
         coral.outputs = {"records"};
         v.push_back(std::move(coral));
 
-        ComponentSchema pairs;
-        pairs.plugin = "core";
-        pairs.name = "pairs";
-        pairs.kind = kKindCore;
-        pairs.version = 1;
-        pairs.plugin_version = PARLEY_VERSION;
-        pairs.abi_version = "-";
-        pairs.description = "DPO preference pairs and SFT rows from tree-sampled conversation records (Coral's rules)";
+        ComponentSchema pairs = core_node("pairs", "DPO preference pairs and SFT rows from tree-sampled conversation records (Coral's rules)");
         pairs.params = {
             {"pairs_per_turn", PARLEY_TYPE_INT, 0, "1", "pairs kept per turn (Coral's code: 1; paper: 2)"},
             {"pairs_per_question", PARLEY_TYPE_INT, 0, "10", "pairs kept per question (Coral's code: 10; paper: 20)"},
