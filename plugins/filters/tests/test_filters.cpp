@@ -507,14 +507,12 @@ TEST_CASE("a record in Parley's coral_eval shape", "[filters]") {
 
 TEST_CASE("the plugin through the C ABI", "[filters][abi]") {
     TestHost host;
-    std::string path = std::string(PARLEY_PLUGIN_DIR) + "/libparley-filters.so";
-    void *lib = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
-    REQUIRE(lib != nullptr);
-    auto init = reinterpret_cast<parley_plugin_init_fn>(::dlsym(lib, PARLEY_PLUGIN_ENTRY));
-    REQUIRE(init != nullptr);
-    parley_error err{};
-    const parley_plugin_desc *d = init(host.api(), &err);
+    std::string why;
+    void *lib = nullptr;
+    const parley_plugin_desc *d = parley::testing::load_plugin(std::string(PARLEY_PLUGIN_DIR) + "/libparley-filters.so", host, &why, &lib);
+    INFO(why);
     REQUIRE(d != nullptr);
+    parley_error err{};
     CHECK(std::string(d->name) == "filters");
     REQUIRE(d->n_components == 4);
     const char *names[] = {"question", "belief", "dedupe", "length"};

@@ -492,28 +492,21 @@ void on_done(void *user, const parley_completion *c) {
 
 TEST_CASE("the plugin serves llama_cpp/backend through the C ABI", "[llama]") {
     parley::testing::TestHost host;
-    const std::string lib = std::string(PARLEY_PLUGIN_DIR) + "/libparley-llama_cpp.so";
-    void *h = dlopen(lib.c_str(), RTLD_NOW | RTLD_LOCAL);
-    INFO(lib << ": " << (h ? "" : dlerror()));
-    REQUIRE(h);
-    auto init = reinterpret_cast<parley_plugin_init_fn>(dlsym(h, PARLEY_PLUGIN_ENTRY));
-    REQUIRE(init);
-    parley_error err{};
-    const parley_plugin_desc *desc = init(host.api(), &err);
+    std::string why;
+    const parley_plugin_desc *desc = parley::testing::load_plugin(std::string(PARLEY_PLUGIN_DIR) + "/libparley-llama_cpp.so", host, &why);
+    INFO(why);
     REQUIRE(desc);
+    parley_error err{};
     CHECK(std::string(desc->name) == "llama_cpp");
     REQUIRE(desc->n_components == 1);
     const parley_component *comp = desc->components[0];
     CHECK(std::string(comp->name) == "backend");
     CHECK(comp->kind == PARLEY_KIND_BACKEND);
     CHECK(comp->version == 1);
-    bool model_required = false;
-    for (size_t i = 0; i < comp->n_params; ++i)
-        if (std::string(comp->params[i].key) == "model")
-            model_required = comp->params[i].type == PARLEY_TYPE_PATH &&
-                             (comp->params[i].flags & (PARLEY_PARAM_REQUIRED | PARLEY_PARAM_MUST_EXIST)) ==
-                                 (PARLEY_PARAM_REQUIRED | PARLEY_PARAM_MUST_EXIST);
-    CHECK(model_required);
+    const parley_param *model = parley::testing::find_param(comp, "model");
+    REQUIRE(model);
+    CHECK(model->type == PARLEY_TYPE_PATH);
+    CHECK((model->flags & (PARLEY_PARAM_REQUIRED | PARLEY_PARAM_MUST_EXIST)) == (PARLEY_PARAM_REQUIRED | PARLEY_PARAM_MUST_EXIST));
     auto *vt = static_cast<const parley_backend_vtable *>(comp->vtable);
 
     // A bad path fails create with the path in the message.

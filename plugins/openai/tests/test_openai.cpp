@@ -651,24 +651,21 @@ TEST_CASE("load(): requests on the wire run, the rest queue in the plugin, KV is
 TEST_CASE("the plugin through the C ABI", "[openai][abi]") {
     parley::testing::TestHost host;
     FakeOpenAIServer fake;
-    std::string path = std::string(PARLEY_PLUGIN_DIR) + "/libparley-openai.so";
-    void *lib = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
-    REQUIRE(lib != nullptr);
-    auto init = reinterpret_cast<parley_plugin_init_fn>(::dlsym(lib, PARLEY_PLUGIN_ENTRY));
-    REQUIRE(init != nullptr);
-    parley_error err{};
-    const parley_plugin_desc *d = init(host.api(), &err);
+    std::string why;
+    void *lib = nullptr;
+    const parley_plugin_desc *d = parley::testing::load_plugin(std::string(PARLEY_PLUGIN_DIR) + "/libparley-openai.so", host, &why, &lib);
+    INFO(why);
     REQUIRE(d != nullptr);
+    parley_error err{};
     CHECK(std::string(d->name) == "openai");
     REQUIRE(d->n_components == 1);
     const parley_component *comp = d->components[0];
     CHECK(std::string(comp->name) == "backend");
     CHECK(comp->kind == PARLEY_KIND_BACKEND);
     CHECK(comp->version == 1);
-    bool has_url = false;
-    for (size_t i = 0; i < comp->n_params; ++i)
-        if (std::string(comp->params[i].key) == "url") has_url = (comp->params[i].flags & PARLEY_PARAM_REQUIRED) != 0;
-    CHECK(has_url);
+    const parley_param *url = parley::testing::find_param(comp, "url");
+    REQUIRE(url);
+    CHECK((url->flags & PARLEY_PARAM_REQUIRED) != 0);
     auto *vt = static_cast<const parley_backend_vtable *>(comp->vtable);
     void *self = nullptr;
     auto cfg = host.config({{"url", fake.url()}});

@@ -10,6 +10,8 @@
 
 #include <parley/sdk.hpp>
 
+#include <dlfcn.h>
+
 #include <map>
 #include <mutex>
 #include <optional>
@@ -140,6 +142,35 @@ class TestHost {
     mutable std::mutex mu_;
     std::vector<std::string> logs_;
 };
+
+// A built plugin library opened as a host opens it (dlopen, then its parley_plugin_init with
+// `host`): its descriptor, or null with the reason in `why`. The library stays loaded unless the
+// caller takes its `handle` and dlclose()s it (a test that a plugin unloads cleanly).
+inline const parley_plugin_desc *load_plugin(const std::string &path, const TestHost &host, std::string *why = nullptr,
+                                             void **handle = nullptr) {
+    void *lib = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+    if (handle) *handle = lib;
+    if (!lib) {
+        if (why) *why = ::dlerror();
+        return nullptr;
+    }
+    auto init = reinterpret_cast<parley_plugin_init_fn>(::dlsym(lib, PARLEY_PLUGIN_ENTRY));
+    if (!init) {
+        if (why) *why = path + ": no " PARLEY_PLUGIN_ENTRY;
+        return nullptr;
+    }
+    parley_error err{};
+    const parley_plugin_desc *desc = init(host.api(), &err);
+    if (!desc && why) *why = err.message;
+    return desc;
+}
+
+// A component's parameter by key, or null.
+inline const parley_param *find_param(const parley_component *c, const std::string &key) {
+    for (size_t i = 0; i < c->n_params; ++i)
+        if (key == c->params[i].key) return &c->params[i];
+    return nullptr;
+}
 
 // A backend's load through its C table as a host reads it (ABI 1.2 get_load): nullopt when the
 // table is too old to have it, leaves it NULL, or the call reports none.
