@@ -179,19 +179,7 @@ std::string py_strip(std::string_view s) { return std::string(py_strip_view(s));
 
 // Python str.replace(a, b)
 std::string replace_all(std::string_view s, std::string_view from, std::string_view to) {
-    if (from.empty()) return std::string(s);
-    std::string out;
-    out.reserve(s.size());
-    size_t i = 0;
-    while (true) {
-        size_t j = s.find(from, i);
-        if (j == std::string_view::npos) break;
-        out.append(s.substr(i, j - i));
-        out.append(to);
-        i = j + from.size();
-    }
-    out.append(s.substr(i));
-    return out;
+    return parley::common::py_replace(s, from, to);
 }
 
 // Python str.split(sep)
