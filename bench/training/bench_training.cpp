@@ -6,6 +6,7 @@
 //                         [--python PATH] [--no-python] [--quick]
 #include "gguf_io.hpp"
 #include "trainer.hpp"
+#include "llama_reference.hpp"
 
 #include <llama.h>
 #include <nlohmann/json.hpp>
@@ -44,31 +45,12 @@ std::string quote(const std::string &s) {
 std::vector<float> llama_logits(const std::string &model, const std::vector<int32_t> &tokens, int threads) {
     llama_model *m = llama_model_load_from_file(model.c_str(), llama_model_default_params());
     if (!m) throw std::runtime_error("llama.cpp cannot load " + model);
-    llama_context_params cp = llama_context_default_params();
-    const auto T = static_cast<uint32_t>(tokens.size());
-    cp.n_ctx = std::max<uint32_t>(256, T);
-    cp.n_batch = cp.n_ubatch = T;
-    cp.n_threads = cp.n_threads_batch = threads;
-    cp.type_k = cp.type_v = GGML_TYPE_F32;
-    cp.flash_attn_type = LLAMA_FLASH_ATTN_TYPE_DISABLED;
-    llama_context *ctx = llama_init_from_model(m, cp);
-    llama_batch b = llama_batch_init(static_cast<int32_t>(T), 0, 1);
-    for (uint32_t i = 0; i < T; ++i) {
-        b.token[i] = tokens[i];
-        b.pos[i] = static_cast<llama_pos>(i);
-        b.n_seq_id[i] = 1;
-        b.seq_id[i][0] = 0;
-        b.logits[i] = 1;
+    llama_context *ctx = parley::llama_reference::context_for(m, tokens.size(), threads);
+    if (!ctx) {
+        llama_model_free(m);
+        throw std::runtime_error("llama.cpp cannot make a context for " + model);
     }
-    b.n_tokens = static_cast<int32_t>(T);
-    if (llama_decode(ctx, b) != 0) throw std::runtime_error("llama_decode failed");
-    const int64_t V = llama_vocab_n_tokens(llama_model_get_vocab(m));
-    std::vector<float> out(static_cast<size_t>(T * V));
-    for (uint32_t i = 0; i < T; ++i) {
-        const float *l = llama_get_logits_ith(ctx, static_cast<int32_t>(i));
-        std::copy(l, l + V, out.begin() + static_cast<std::ptrdiff_t>(i * V));
-    }
-    llama_batch_free(b);
+    std::vector<float> out = parley::llama_reference::all_logits(ctx, tokens);
     llama_free(ctx);
     llama_model_free(m);
     return out;

@@ -8,6 +8,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "llama_reference.hpp"
+
 #include <llama.h>
 #include <nlohmann/json.hpp>
 
@@ -76,24 +78,13 @@ std::vector<int32_t> llama_tokenize_text(const llama_vocab *vocab, const std::st
     return t;
 }
 
-// Logits of every position from llama.cpp: F32 KV cache, flash attention off, 2 threads.
+// Logits of every position from llama.cpp (llama_reference.hpp), 2 threads.
 std::vector<float> llama_logits(const std::string &model, const std::vector<int32_t> &tokens, const std::string &adapter = "") {
     quiet_llama();
     LlamaModelPtr mp;
     mp.m = llama_model_load_from_file(model.c_str(), llama_model_default_params());
     REQUIRE(mp.m);
-    llama_context_params cp = llama_context_default_params();
-    const auto T = static_cast<uint32_t>(tokens.size());
-    cp.n_ctx = std::max<uint32_t>(256, T);
-    cp.n_batch = T;
-    cp.n_ubatch = T;
-    cp.n_threads = 2;
-    cp.n_threads_batch = 2;
-    cp.type_k = GGML_TYPE_F32;
-    cp.type_v = GGML_TYPE_F32;
-    cp.flash_attn_type = LLAMA_FLASH_ATTN_TYPE_DISABLED;
-    cp.no_perf = true;
-    llama_context *ctx = llama_init_from_model(mp.m, cp);
+    llama_context *ctx = parley::llama_reference::context_for(mp.m, tokens.size(), 2);
     REQUIRE(ctx);
     if (!adapter.empty()) {
         llama_adapter_lora *a = llama_adapter_lora_init(mp.m, adapter.c_str());
@@ -101,23 +92,7 @@ std::vector<float> llama_logits(const std::string &model, const std::vector<int3
         float scale = 1.0f;
         REQUIRE(llama_set_adapters_lora(ctx, &a, 1, &scale) == 0);
     }
-    llama_batch b = llama_batch_init(static_cast<int32_t>(T), 0, 1);
-    for (uint32_t i = 0; i < T; ++i) {
-        b.token[i] = tokens[i];
-        b.pos[i] = static_cast<llama_pos>(i);
-        b.n_seq_id[i] = 1;
-        b.seq_id[i][0] = 0;
-        b.logits[i] = 1;
-    }
-    b.n_tokens = static_cast<int32_t>(T);
-    REQUIRE(llama_decode(ctx, b) == 0);
-    const int64_t V = llama_vocab_n_tokens(llama_model_get_vocab(mp.m));
-    std::vector<float> out(static_cast<size_t>(T * V));
-    for (uint32_t i = 0; i < T; ++i) {
-        const float *l = llama_get_logits_ith(ctx, static_cast<int32_t>(i));
-        std::copy(l, l + V, out.begin() + static_cast<std::ptrdiff_t>(i * V));
-    }
-    llama_batch_free(b);
+    std::vector<float> out = parley::llama_reference::all_logits(ctx, tokens);
     llama_free(ctx);
     return out;
 }
