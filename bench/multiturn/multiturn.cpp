@@ -41,6 +41,7 @@
 #include <fstream>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <random>
@@ -1151,10 +1152,19 @@ int suite_openai(const Args &a) {
         for (auto &x : argv) scmd += (scmd.empty() ? "" : " ") + shell_quote(x);
         r["llama_server_command"] = scmd;
         const std::string log = (fs::temp_directory_path() / ("multiturn-llama-server-" + std::to_string(port) + ".log")).string();
+        // Each client gets a freshly started server: slots and prompt cache left by one client
+        // would otherwise favour (or hinder) the one that runs second.
+        auto fresh_server = [&]() {
+            const int p = free_port();
+            std::vector<std::string> v = argv;
+            *std::next(std::find(v.begin(), v.end(), std::string("--port"))) = std::to_string(p);
+            return std::make_unique<Server>(v, p, log);
+        };
         {
-            Server srv(argv, port, log);
-            // (b) the openai plugin against it.
+            // (b) the openai plugin against a server of its own.
             {
+                auto server = fresh_server();
+                Server &srv = *server;
                 json ocfg = {{"url", srv.url()}, {"model", "default"}, {"timeout_s", 3600.0}};
                 Backend b(plugin_lib(a, "openai"), ocfg);
                 warmup(b);
@@ -1170,8 +1180,10 @@ int suite_openai(const Args &a) {
                 r["openai"]["pin_slots"] = a.pin_slots;
                 r["openai"]["backend_config"] = ocfg;
             }
-            // (c) the Coral-style client against the same server.
+            // (c) the Coral-style client against another server started the same way.
             {
+                auto server = fresh_server();
+                Server &srv = *server;
                 const std::string wl = (fs::temp_directory_path() / ("multiturn-workload-" + std::to_string(port) + ".json")).string();
                 const std::string res = wl + ".result.json";
                 std::ofstream(wl) << workload_json(w).dump();

@@ -1,5 +1,6 @@
 // End-to-end: the `parley` executable running graphs, as a user would.
 #include <parley/plugin.h>
+#include <parley/test_skip.hpp>
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
@@ -34,6 +35,13 @@ Result run(const std::string &cmd) {
     int status = pclose(p);
     return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
 }
+
+// A test that needs an optional plugin (llama_cpp, trainer) reports a skip where it is not built.
+#define NEED_PLUGIN(name)                                                                          \
+    do {                                                                                           \
+        if (!fs::exists(fs::path(PARLEY_PLUGIN_DIR) / ("libparley-" name ".so")))                 \
+            PARLEY_SKIP(name " plugin not built");                                                 \
+    } while (0)
 
 std::string parley() { return std::string(PARLEY_EXE) + " --plugin-path " + PARLEY_PLUGIN_DIR; }
 std::string shared_dir() {
@@ -173,10 +181,7 @@ TEST_CASE("a misspelt key fails before any work with file:line and the key", "[e
 }
 
 TEST_CASE("a missing model file says which key sets it", "[e2e]") {
-    if (!fs::exists(fs::path(PARLEY_PLUGIN_DIR) / "libparley-llama_cpp.so")) {
-        WARN("llama_cpp plugin not built; skipped");
-        return;
-    }
+    NEED_PLUGIN("llama_cpp");
     auto r = run(parley() + " validate " + PARLEY_SOURCE_DIR + "/examples/cot-mmlu_pro.toml nodes.model.model=/nonexistent/m.gguf");
     CHECK(r.code == 2);
     CHECK(r.output.find("command line: nodes.model.model: file not found: /nonexistent/m.gguf") != std::string::npos);
@@ -220,10 +225,7 @@ TEST_CASE("the out-of-tree example plugin builds against the installed SDK and r
 }
 
 TEST_CASE("the README's CoT graph runs end to end on stories260K with llama.cpp", "[e2e][llama]") {
-    if (!fs::exists(fs::path(PARLEY_PLUGIN_DIR) / "libparley-llama_cpp.so")) {
-        WARN("llama_cpp plugin not built; skipped");
-        return;
-    }
+    NEED_PLUGIN("llama_cpp");
     TempDir d("llama");
     auto r = run(parley() + " run " + PARLEY_SOURCE_DIR + "/examples/cot-mmlu_pro.toml nodes.mmlu_pro.limit=8 nodes.cot.max_tokens=24 "
                  "graph.output_dir=" + quote(d.path / "out"));
@@ -337,11 +339,8 @@ TEST_CASE("sharded runs merged equal an unsharded run", "[e2e][shard]") {
 }
 
 TEST_CASE("the closed loop runs: trees, SFT rows, training, the trained model evaluated", "[e2e][llama][torch]") {
-    for (auto *p : {"libparley-llama_cpp.so", "libparley-trainer.so"})
-        if (!fs::exists(fs::path(PARLEY_PLUGIN_DIR) / p)) {
-            WARN(std::string(p) + " not built; skipped");
-            return;
-        }
+    NEED_PLUGIN("llama_cpp");
+    NEED_PLUGIN("trainer");
     TempDir d("loop");
     auto r = run(parley() + " run " + PARLEY_SOURCE_DIR + "/examples/closed-loop.toml nodes.train_questions.limit=3 "
                  "nodes.test_questions.limit=3 nodes.train.steps=4 graph.output_dir=" + quote(d.path / "out"));
@@ -357,10 +356,7 @@ TEST_CASE("the closed loop runs: trees, SFT rows, training, the trained model ev
 }
 
 TEST_CASE("the main job's mixed-domain Coral + CoT graph runs on stories260K; parley metrics agrees", "[e2e][llama][coral]") {
-    if (!fs::exists(fs::path(PARLEY_PLUGIN_DIR) / "libparley-llama_cpp.so")) {
-        WARN("llama_cpp plugin not built; skipped");
-        return;
-    }
+    NEED_PLUGIN("llama_cpp");
     TempDir d("mixed");
     std::string limits;
     for (auto *dom : {"mmlu_pro", "gpqa", "math", "explore_tom", "hitom"}) limits += std::string(" nodes.") + dom + ".limit=1";
@@ -412,10 +408,7 @@ TEST_CASE("a killed Coral run resumes without loss or duplicates", "[e2e][coral]
 }
 
 TEST_CASE("admission follows the backend's reported load, not only the cap", "[e2e][llama][coral]") {
-    if (!fs::exists(fs::path(PARLEY_PLUGIN_DIR) / "libparley-llama_cpp.so")) {
-        WARN("llama_cpp plugin not built; skipped");
-        return;
-    }
+    NEED_PLUGIN("llama_cpp");
     TempDir d("admission");
     const std::string graph = "[nodes.questions]\nuse = \"mmlu_pro/domain\"\ndata = \"" + shared_dir() +
                               "/data/mmlu_pro/test_sample_60.jsonl\"\nlimit = 10\n\n[nodes.model]\nuse = \"llama_cpp/backend\"\nmodel = \"" +

@@ -407,7 +407,9 @@ TEST_CASE("a full KV cache preempts the newest request and results stay the same
     std::vector<Pending> ps;
     for (const char *p : prompts) ps.push_back(submit(e, raw(p, max_tokens)));
     for (size_t i = 0; i < ps.size(); ++i) CHECK(text_of(ps[i].get()) == alone[i]);
-    INFO("preemptions " << e.stats().preemptions);
+    // Four long generations cannot all fit in 256 cells: the newest must have been preempted
+    // (and resumed), or this test checked nothing.
+    CHECK(e.stats().preemptions > 0);
 }
 
 TEST_CASE("chat messages render through chatml on stories260K", "[llama]") {

@@ -154,10 +154,8 @@ class LlamaServer {
 
 #define NEED_LLAMA_SERVER()                                                                        \
     do {                                                                                           \
-        if (!LlamaServer::available()) {                                                           \
-            WARN("skipped: no llama-server at " << llama_server_bin() << " or no " << stories());  \
-            return;                                                                                \
-        }                                                                                          \
+        if (!LlamaServer::available())                                                             \
+            PARLEY_SKIP("no llama-server at " + llama_server_bin() + " or no " + stories());       \
     } while (0)
 
 // ---------------------------------------------------------------------------------------------

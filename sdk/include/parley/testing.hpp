@@ -6,9 +6,11 @@
 //   MyDomain d(cfg);
 //
 // This is a test double of the host services only; plugins under test are the real ones.
+// PARLEY_SKIP(reason) (parley/test_skip.hpp) reports a test that cannot run here as skipped.
 #pragma once
 
 #include <parley/sdk.hpp>
+#include <parley/test_skip.hpp>
 
 #include <dlfcn.h>
 
