@@ -182,62 +182,44 @@ def ge_le(lo=None, hi=None):
     return check
 
 
-# Field -> (coercer, optional, extra check). Only the fields a client is likely to send; others
-# pass (vLLM's OpenAIBaseModel allows extra fields and only logs them).
-_SAMPLING_FIELDS = {
-    "model": (as_str, True, None),
-    "frequency_penalty": (as_float, True, None),
-    "presence_penalty": (as_float, True, None),
-    "repetition_penalty": (as_float, True, None),
-    "temperature": (as_float, True, None),
-    "top_p": (as_float, True, None),
-    "top_k": (as_int, True, None),
-    "min_p": (as_float, True, None),
-    "seed": (as_int, True, ge_le(INT64_MIN, INT64_MAX)),
-    "stop": (as_stop, True, None),
-    "stream": (as_bool, True, None),
-    "stream_options": (as_dict, True, None),
-    "stop_token_ids": (as_int_list, True, None),
-    "include_stop_str_in_output": (as_bool, False, None),
-    "ignore_eos": (as_bool, False, None),
-    "min_tokens": (as_int, False, None),
-    "skip_special_tokens": (as_bool, False, None),
-    "spaces_between_special_tokens": (as_bool, False, None),
-    "truncate_prompt_tokens": (as_int, True, ge_le(1, None)),
-    "prompt_logprobs": (as_int, True, None),
-    "allowed_token_ids": (as_int_list, True, None),
-    "logit_bias": (as_dict, True, None),
-    "user": (as_str, True, None),
-    "best_of": (as_int, True, None),
-    "use_beam_search": (as_bool, False, None),
-    "length_penalty": (as_float, False, None),
-    "priority": (as_int, False, None),
-    "request_id": (as_str, False, None),
-    "cache_salt": (as_str, True, None),
-}
-CHAT_FIELDS = dict(_SAMPLING_FIELDS, **{
-    "logprobs": (as_bool, True, None),
-    "top_logprobs": (as_int, True, None),
-    "max_tokens": (as_int, True, None),
-    "max_completion_tokens": (as_int, True, None),
-    "n": (as_int, True, None),
-    "echo": (as_bool, False, None),
-    "add_generation_prompt": (as_bool, False, None),
-    "continue_final_message": (as_bool, False, None),
-    "add_special_tokens": (as_bool, False, None),
-    "chat_template": (as_str, True, None),
-    "chat_template_kwargs": (as_dict, True, None),
-    "include_reasoning": (as_bool, False, None),
-    "parallel_tool_calls": (as_bool, True, None),
-})
-COMPLETION_FIELDS = dict(_SAMPLING_FIELDS, **{
-    "logprobs": (as_int, True, None),
-    "max_tokens": (as_int, True, None),
-    "n": (as_int, False, None),
-    "echo": (as_bool, True, None),
-    "suffix": (as_str, True, None),
-    "add_special_tokens": (as_bool, False, None),
-})
+# The fields a client is likely to send, in the order of their declaration in vLLM's
+# ChatCompletionRequest / CompletionRequest (pydantic reports errors in that order), as
+# (name, coercer, Optional[...], extra check). "messages" and "prompt" are checked in place.
+# Other fields pass: vLLM's OpenAIBaseModel allows extra fields and only logs them.
+SEED = ge_le(INT64_MIN, INT64_MAX)  # Field(None, ge=torch.iinfo(torch.long).min, le=...max)
+CHAT_FIELDS = [
+    ("messages", None, False, None), ("model", as_str, True, None), ("frequency_penalty", as_float, True, None),
+    ("logit_bias", as_dict, True, None), ("logprobs", as_bool, True, None), ("top_logprobs", as_int, True, None),
+    ("max_tokens", as_int, True, None), ("max_completion_tokens", as_int, True, None), ("n", as_int, True, None),
+    ("presence_penalty", as_float, True, None), ("seed", as_int, True, SEED), ("stop", as_stop, True, None),
+    ("stream", as_bool, True, None), ("stream_options", as_dict, True, None), ("temperature", as_float, True, None),
+    ("top_p", as_float, True, None), ("include_reasoning", as_bool, False, None), ("parallel_tool_calls", as_bool, True, None),
+    ("user", as_str, True, None), ("best_of", as_int, True, None), ("use_beam_search", as_bool, False, None),
+    ("top_k", as_int, True, None), ("min_p", as_float, True, None), ("repetition_penalty", as_float, True, None),
+    ("length_penalty", as_float, False, None), ("stop_token_ids", as_int_list, True, None),
+    ("include_stop_str_in_output", as_bool, False, None), ("ignore_eos", as_bool, False, None), ("min_tokens", as_int, False, None),
+    ("skip_special_tokens", as_bool, False, None), ("spaces_between_special_tokens", as_bool, False, None),
+    ("truncate_prompt_tokens", as_int, True, ge_le(1, None)), ("prompt_logprobs", as_int, True, None),
+    ("allowed_token_ids", as_int_list, True, None), ("echo", as_bool, False, None), ("add_generation_prompt", as_bool, False, None),
+    ("continue_final_message", as_bool, False, None), ("add_special_tokens", as_bool, False, None),
+    ("chat_template", as_str, True, None), ("chat_template_kwargs", as_dict, True, None), ("priority", as_int, False, None),
+    ("request_id", as_str, False, None), ("cache_salt", as_str, True, None),
+]
+COMPLETION_FIELDS = [
+    ("model", as_str, True, None), ("prompt", None, True, None), ("best_of", as_int, True, None), ("echo", as_bool, True, None),
+    ("frequency_penalty", as_float, True, None), ("logit_bias", as_dict, True, None), ("logprobs", as_int, True, None),
+    ("max_tokens", as_int, True, None), ("n", as_int, False, None), ("presence_penalty", as_float, True, None),
+    ("seed", as_int, True, SEED), ("stop", as_stop, True, None), ("stream", as_bool, True, None),
+    ("stream_options", as_dict, True, None), ("suffix", as_str, True, None), ("temperature", as_float, True, None),
+    ("top_p", as_float, True, None), ("user", as_str, True, None), ("use_beam_search", as_bool, False, None),
+    ("top_k", as_int, True, None), ("min_p", as_float, True, None), ("repetition_penalty", as_float, True, None),
+    ("length_penalty", as_float, False, None), ("stop_token_ids", as_int_list, True, None),
+    ("include_stop_str_in_output", as_bool, False, None), ("ignore_eos", as_bool, False, None), ("min_tokens", as_int, False, None),
+    ("skip_special_tokens", as_bool, False, None), ("spaces_between_special_tokens", as_bool, False, None),
+    ("truncate_prompt_tokens", as_int, True, ge_le(1, None)), ("allowed_token_ids", as_int_list, True, None),
+    ("prompt_logprobs", as_int, True, None), ("add_special_tokens", as_bool, False, None), ("priority", as_int, False, None),
+    ("request_id", as_str, False, None), ("cache_salt", as_str, True, None),
+]
 CHAT_DEFAULTS = {"n": 1, "stop": [], "stream": False, "max_tokens": None, "logprobs": False, "top_logprobs": 0}
 COMPLETION_DEFAULTS = {"n": 1, "stop": [], "stream": False, "max_tokens": 16, "echo": False}
 
@@ -293,6 +275,20 @@ def model_validators_completion(data):
     return None
 
 
+def messages_errors(body):
+    if "messages" not in body:
+        return [_err("missing", ("body", "messages"), "Field required", body)]
+    if not isinstance(body["messages"], list):
+        return [_err("list_type", ("body", "messages"), "Input should be a valid list", body["messages"])]
+    errors = []
+    for i, m in enumerate(body["messages"]):
+        try:
+            validate_message(m, ("body", "messages", i))
+        except FieldError as e:
+            errors += e.errors
+    return errors
+
+
 def parse_request(body, chat):
     """The request as pydantic would build it, or FieldError with every field's errors."""
     if not isinstance(body, dict):
@@ -307,41 +303,24 @@ def parse_request(body, chat):
     fields = CHAT_FIELDS if chat else COMPLETION_FIELDS
     req = dict(CHAT_DEFAULTS if chat else COMPLETION_DEFAULTS)
     errors = []
-    if chat:
-        if "messages" not in body:
-            errors.append(_err("missing", ("body", "messages"), "Field required", body))
-        elif not isinstance(body["messages"], list):
-            errors.append(_err("list_type", ("body", "messages"), "Input should be a valid list", body["messages"]))
-        else:
-            for i, m in enumerate(body["messages"]):
-                try:
-                    validate_message(m, ("body", "messages", i))
-                except FieldError as e:
-                    errors += e.errors
-            req["messages"] = body["messages"]
-    else:
-        if body.get("prompt") is not None:
-            try:
-                req["prompt"] = as_prompt(body["prompt"], ("body", "prompt"))
-            except FieldError as e:
-                errors += e.errors
-    for name, (fn, optional, extra) in fields.items():
+    for name, fn, optional, extra in fields:
+        loc = ("body", name)
+        if name == "messages":
+            errors += messages_errors(body)
+            req["messages"] = body.get("messages")
+            continue
         if name not in body:
             continue
         v = body[name]
-        loc = ("body", name)
         if v is None:
-            if optional:
-                req[name] = None
-            else:
-                errors.append(_err(fn.__name__.replace("as_", "") + "_type", loc, "Input should be a valid " + {
-                    "as_int": "integer", "as_float": "number", "as_bool": "boolean", "as_str": "string"}.get(fn.__name__, "value"), v))
+            if not optional:
+                kind = {as_int: ("int", "integer"), as_float: ("float", "number"), as_bool: ("bool", "boolean")}.get(fn, ("string", "string"))
+                errors.append(_err(kind[0] + "_type", loc, "Input should be a valid " + kind[1], v))
+            req[name] = None
             continue
         try:
-            v = fn(v, loc)
-            if extra:
-                v = extra(v, loc)
-            req[name] = v
+            v = (as_prompt if name == "prompt" else fn)(v, loc)
+            req[name] = extra(v, loc) if extra else v
         except FieldError as e:
             errors += e.errors
     if errors:
@@ -653,7 +632,9 @@ class Handler(BaseHTTPRequestHandler):
             users = [message_text(m) for m in req["messages"] if m.get("role") in ("user", "assistant")]
             question = users[0] if users else prompt_text
         else:
-            p = req["prompt"]
+            p = req.get("prompt")
+            if p is None:
+                return self.error(400, "vllm_strict.py does not take prompt_embeds", "BadRequestError", "prompt_embeds") + (0, 1)
             prompt_text = p if isinstance(p, str) else " ".join(map(str, p))
             parts, question = [prompt_text], prompt_text
         prompt_tokens = sum(words(p) + 4 for p in parts)
