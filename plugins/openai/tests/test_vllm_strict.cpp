@@ -182,3 +182,27 @@ TEST_CASE("vllm strict: the server itself refuses what vLLM refuses", "[openai][
     CHECK(stats["refused"] == 8);
     CHECK(stats["served"] == 1);
 }
+
+TEST_CASE("vllm strict: hundreds of requests in flight over keep-alive connections", "[openai][vllm][concurrency]") {
+    parley::testing::TestHost host;
+    VllmStrictServer server({"--delay-ms", "100"}); // each request holds its connection 100 ms
+    OpenAIBackend b(host.config({{"url", server.url()}}));
+    constexpr int kRequests = 600;
+    std::vector<std::future<Completion>> done;
+    for (int i = 0; i < kRequests; ++i) {
+        auto p = std::make_shared<std::promise<Completion>>();
+        done.push_back(p->get_future());
+        b.submit(agent_turn("Question " + std::to_string(i) + "? (A) yes (B) no"), [p](Completion &&c) { p->set_value(std::move(c)); });
+    }
+    int ok = 0;
+    for (auto &f : done) {
+        REQUIRE(f.wait_for(std::chrono::seconds(60)) == std::future_status::ready);
+        ok += f.get().status == PARLEY_OK;
+    }
+    CHECK(ok == kRequests);
+    json stats = server.stats();
+    CHECK(stats["served"] == kRequests);
+    CHECK(stats["refused"] == 0);
+    CHECK(stats["peak_in_flight"].get<int>() >= 100);        // many at once (the plugin allows 256)
+    CHECK(stats["connections"].get<int>() <= 256 + 8);        // reused: fewer connections than requests
+}
