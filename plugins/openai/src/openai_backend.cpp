@@ -106,7 +106,7 @@ json read_extra_body(const parley::Config &cfg) {
 
 bool is_number(const json &j, const char *k) { return j.is_object() && j.contains(k) && j[k].is_number(); }
 
-std::string truncate(std::string s, size_t n = 400) {
+std::string truncate(std::string s, size_t n) {
     if (s.size() > n) {
         s.resize(n);
         s += "...";
