@@ -34,6 +34,7 @@ import argparse
 import hashlib
 import json
 import math
+import os
 import re
 import signal
 import sys
@@ -466,14 +467,85 @@ def generate(prompt_text, question, choice, max_tokens, stop):
         text = extractor_reply(prompt_text)
     else:
         text = agent_reply(prompt_text, question, choice)
-    for s in stop:  # the earliest stop string ends the text (not included, as vLLM's default)
-        i = text.find(s)
-        if i >= 0:
-            return text[:i], "stop", s, words(text[:i])
+    hits = [(text.find(s), s) for s in stop if s in text]
+    if hits:  # the earliest stop string ends the text, not included (vLLM's default)
+        i, s = min(hits)
+        return text[:i], "stop", s, words(text[:i])
     toks = text.split(" ")
     if max_tokens is not None and len(toks) > max_tokens:
         return " ".join(toks[:max_tokens]), "length", None, max_tokens
     return text, "stop", None, len(toks)
+
+
+# ---- admission: vLLM's checks, in its order ----------------------------------------------------
+
+class Refusal(Exception):
+    """An error answer: HTTP status, message, type and param of vLLM's ErrorInfo."""
+
+    def __init__(self, status, message, err_type, param=None):
+        super().__init__(message)
+        self.status, self.message, self.err_type, self.param = status, message, err_type, param
+
+
+def validation_refusal(errors):
+    """vLLM's RequestValidationError handler: message = str(exc) [+ " " + str(exc.errors())]; with
+    FastAPI's ValidationException both are str(errors), so the message is str(errors)."""
+    return Refusal(400, str(errors), "Bad Request")
+
+
+def parse_body(content_type, raw, chat):
+    """The JSON body validated as FastAPI + pydantic would, or a Refusal."""
+    media = (content_type or "").lower().split(";", 1)[0].strip()
+    if media != "application/json":  # vLLM's validate_json_request
+        raise validation_refusal(["Unsupported Media Type: Only 'application/json' is allowed"])
+    try:
+        body = json.loads(raw)
+    except ValueError as e:
+        raise validation_refusal([_err("json_invalid", ("body", 0), "JSON decode error", {}, {"error": str(e).split(":")[0]})])
+    try:
+        return parse_request(body, chat)
+    except FieldError as e:
+        raise validation_refusal(e.errors)
+
+
+def read_prompt(req, chat):
+    """(parts for the prefix cache and token count, the whole text, the question): the question
+    is the first user/assistant message (Coral's task message), or the raw prompt."""
+    if chat:
+        msgs = req["messages"]
+        text = "\n".join(message_text(m) for m in msgs)
+        turns = [message_text(m) for m in msgs if m.get("role") in ("user", "assistant")]
+        return [f"{m['role']}\x1e{message_text(m)}" for m in msgs], text, turns[0] if turns else text
+    p = req.get("prompt")
+    if p is None:
+        raise Refusal(400, "vllm_strict.py does not take prompt_embeds", "BadRequestError", "prompt_embeds")
+    text = p if isinstance(p, str) else " ".join(map(str, p))
+    return [text], text, text
+
+
+def check_context(req, chat, prompt_tokens, max_model_len):
+    """The max_tokens vLLM would use, or its context-length refusal (OpenAIServing._validate_input)."""
+    asked = req.get("max_tokens")
+    if chat and req.get("max_completion_tokens") is not None:
+        asked = req["max_completion_tokens"]
+    if prompt_tokens >= max_model_len:
+        raise Refusal(400, f"This model's maximum context length is {max_model_len} tokens. However, your request has "
+                      f"{prompt_tokens} input tokens. Please reduce the length of the input messages.", "BadRequestError")
+    if asked is not None and asked > 0 and prompt_tokens + asked > max_model_len:
+        raise Refusal(400, f"'max_tokens' or 'max_completion_tokens' is too large: {asked}. This model's maximum context length is "
+                      f"{max_model_len} tokens and your request has {prompt_tokens} input tokens ({asked} > "
+                      f"{max_model_len} - {prompt_tokens}).", "BadRequestError", "max_tokens")
+    return max_model_len - prompt_tokens if asked is None else asked
+
+
+def choice_object(chat, index, text, finish, stop_reason, reasoning):
+    """One choice as vLLM's ChatCompletionResponseChoice / CompletionResponseChoice dumps it."""
+    if not chat:
+        return {"index": index, "text": text, "logprobs": None, "finish_reason": finish, "stop_reason": stop_reason,
+                "prompt_logprobs": None}
+    msg = {"role": "assistant", "content": text, "refusal": None, "annotations": None, "audio": None, "function_call": None,
+           "tool_calls": [], "reasoning_content": "I should check each step before answering." if reasoning else None}
+    return {"index": index, "message": msg, "logprobs": None, "finish_reason": finish, "stop_reason": stop_reason}
 
 
 # ---- the server -------------------------------------------------------------------------------
@@ -562,11 +634,9 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def error(self, status, message, err_type, param=None):
-        e = {"message": message, "type": err_type, "param": param, "code": status}
-        obj = {"object": "error", **e} if self.server.opts.error_shape == "legacy" else {"error": e}
-        self.reply(status, obj)
-        return status, message
+    def error(self, r):
+        e = {"message": r.message, "type": r.err_type, "param": r.param, "code": r.status}
+        self.reply(r.status, {"object": "error", **e} if self.server.opts.error_shape == "legacy" else {"error": e})
 
     def do_GET(self):
         path = self.path.split("?", 1)[0]
@@ -596,62 +666,33 @@ class Handler(BaseHTTPRequestHandler):
             return
         stats = self.server.stats
         stats.begin()
-        status, message, choices, n = 500, "internal error", 0, 1
         try:
-            status, message, choices, n = self.complete(raw, chat=path == "/v1/chat/completions")
-        finally:
-            stats.end(status, message, choices, n)
-
-    def validation_error(self, errors):
-        """vLLM's RequestValidationError handler: message = str(exc) [+ str(exc.errors())]; with
-        FastAPI's ValidationException both are str(errors)."""
-        return self.error(400, str(errors), "Bad Request")
+            resp, n = self.complete(raw, chat=path == "/v1/chat/completions")
+            self.reply(200, resp)
+            stats.end(200, None, len(resp["choices"]), n)
+        except Refusal as r:
+            self.error(r)
+            stats.end(r.status, r.message)
+        except Exception as e:  # a bug here: answer 500 and count it
+            self.error(Refusal(500, f"vllm_strict.py: {type(e).__name__}: {e}", "InternalServerError"))
+            stats.end(500, "internal error")
 
     def complete(self, raw, chat):
+        """(response, n): vLLM's checks in vLLM's order, then the reply."""
         o = self.server.opts
-        media = (self.headers.get("Content-Type") or "").lower().split(";", 1)[0].strip()
-        if media != "application/json":
-            return self.validation_error(["Unsupported Media Type: Only 'application/json' is allowed"]) + (0, 1)
-        try:
-            body = json.loads(raw)
-        except ValueError as e:
-            return self.validation_error([_err("json_invalid", ("body", 0), "JSON decode error", {}, {"error": str(e).split(":")[0]})]) + (0, 1)
-        try:
-            req = parse_request(body, chat)
-        except FieldError as e:
-            return self.validation_error(e.errors) + (0, 1)
+        req = parse_body(self.headers.get("Content-Type"), raw, chat)
         model = req.get("model") or o.model
         if model != o.model:
-            return self.error(404, f"The model `{model}` does not exist.", "NotFoundError", "model") + (0, 1)
+            raise Refusal(404, f"The model `{model}` does not exist.", "NotFoundError", "model")
         if req.get("stream"):
-            return self.error(400, "vllm_strict.py does not stream; send stream=false", "BadRequestError", "stream") + (0, 1)
-
-        if chat:
-            parts = [f"{m['role']}\x1e{message_text(m)}" for m in req["messages"]]
-            prompt_text = "\n".join(message_text(m) for m in req["messages"])
-            users = [message_text(m) for m in req["messages"] if m.get("role") in ("user", "assistant")]
-            question = users[0] if users else prompt_text
-        else:
-            p = req.get("prompt")
-            if p is None:
-                return self.error(400, "vllm_strict.py does not take prompt_embeds", "BadRequestError", "prompt_embeds") + (0, 1)
-            prompt_text = p if isinstance(p, str) else " ".join(map(str, p))
-            parts, question = [prompt_text], prompt_text
+            raise Refusal(400, "vllm_strict.py does not stream; send stream=false", "BadRequestError", "stream")
+        parts, prompt_text, question = read_prompt(req, chat)
         prompt_tokens = sum(words(p) + 4 for p in parts)
-        if prompt_tokens >= o.max_model_len:
-            return self.error(400, f"This model's maximum context length is {o.max_model_len} tokens. However, your request has "
-                              f"{prompt_tokens} input tokens. Please reduce the length of the input messages.", "BadRequestError") + (0, 1)
-        asked = req.get("max_completion_tokens") if chat and req.get("max_completion_tokens") is not None else req.get("max_tokens")
-        if asked is not None and asked > 0 and prompt_tokens + asked > o.max_model_len:
-            return self.error(400, f"'max_tokens' or 'max_completion_tokens' is too large: {asked}. This model's maximum context length is "
-                              f"{o.max_model_len} tokens and your request has {prompt_tokens} input tokens ({asked} > "
-                              f"{o.max_model_len} - {prompt_tokens}).", "BadRequestError", "max_tokens") + (0, 1)
-        max_tokens = o.max_model_len - prompt_tokens if asked is None else asked
+        max_tokens = check_context(req, chat, prompt_tokens, o.max_model_len)
         try:
             sp = sampling_params(req, max_tokens)
         except SamplingError as e:
-            return self.error(400, str(e), "BadRequestError", e.parameter) + (0, 1)
-
+            raise Refusal(400, str(e), "BadRequestError", e.parameter)
         cached = self.server.cache.lookup_and_add(parts)
         if o.delay_ms > 0:
             time.sleep(o.delay_ms / 1000.0)
@@ -659,14 +700,7 @@ class Handler(BaseHTTPRequestHandler):
         for i in range(sp["n"]):
             text, finish, stop_reason, ntok = generate(prompt_text, question, i, max_tokens, sp["stop"])
             completion_tokens += ntok
-            if chat:
-                msg = {"role": "assistant", "content": text, "refusal": None, "annotations": None, "audio": None,
-                       "function_call": None, "tool_calls": [],
-                       "reasoning_content": "I should check each step before answering." if o.reasoning else None}
-                choices.append({"index": i, "message": msg, "logprobs": None, "finish_reason": finish, "stop_reason": stop_reason})
-            else:
-                choices.append({"index": i, "text": text, "logprobs": None, "finish_reason": finish, "stop_reason": stop_reason,
-                                "prompt_logprobs": None})
+            choices.append(choice_object(chat, i, text, finish, stop_reason, o.reasoning))
         usage = {"prompt_tokens": prompt_tokens, "total_tokens": prompt_tokens + completion_tokens,
                  "completion_tokens": completion_tokens, "prompt_tokens_details": {"cached_tokens": cached}}
         resp = {"id": ("chatcmpl-" if chat else "cmpl-") + uuid.uuid4().hex, "object": "chat.completion" if chat else "text_completion",
@@ -675,8 +709,7 @@ class Handler(BaseHTTPRequestHandler):
         if chat:
             resp["prompt_logprobs"] = None
         resp["kv_transfer_params"] = None
-        self.reply(200, resp)
-        return 200, None, len(choices), sp["n"]
+        return resp, sp["n"]
 
 
 class Server(ThreadingHTTPServer):
@@ -700,10 +733,9 @@ def main():
     srv = Server((opts.host, opts.port), Handler)
     srv.opts, srv.stats, srv.cache = opts, Stats(), PrefixCache()
     port = srv.server_address[1]
-    if opts.port_file:
+    if opts.port_file:  # written whole, then renamed: a reader never sees half of it
         with open(opts.port_file + ".tmp", "w") as f:
             f.write(f"{port}\n")
-        import os
         os.replace(opts.port_file + ".tmp", opts.port_file)
     print(f"PORT {port}", flush=True)
 
