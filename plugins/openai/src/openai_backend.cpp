@@ -161,6 +161,8 @@ int finish_code(const json &fr) {
     if (!fr.is_string()) return PARLEY_FINISH_NONE;
     const auto &s = fr.get_ref<const std::string &>();
     if (s == "length") return PARLEY_FINISH_LENGTH;
+    if (s == "abort") return PARLEY_FINISH_CANCELLED; // vLLM V1: the engine aborted the sequence
+    if (s == "error") return PARLEY_FINISH_ERROR;     // vLLM V1: the engine failed it
     return PARLEY_FINISH_STOP; // "stop", "eos", "tool_calls", "content_filter", ...
 }
 

@@ -565,6 +565,24 @@ TEST_CASE("error bodies: the server's own text in every shape, 4xx other than 40
     CHECK(timeout.posts() == 2);
 }
 
+TEST_CASE("finish reasons: length, vLLM's abort and error, anything else a stop", "[openai][fake]") {
+    parley::testing::TestHost host;
+    json body = {{"object", "chat.completion"}, {"choices", json::array()}, {"usage", {{"prompt_tokens", 3}, {"completion_tokens", 4}}}};
+    const std::vector<std::pair<std::string, int32_t>> reasons = {
+        {"stop", PARLEY_FINISH_STOP}, {"length", PARLEY_FINISH_LENGTH}, {"abort", PARLEY_FINISH_CANCELLED},
+        {"error", PARLEY_FINISH_ERROR}, {"tool_calls", PARLEY_FINISH_STOP}};
+    for (size_t i = 0; i < reasons.size(); ++i)
+        body["choices"].push_back({{"index", i}, {"message", {{"role", "assistant"}, {"content", "x"}}}, {"finish_reason", reasons[i].first}});
+    FakeOpenAIServer fake({{200, body.dump()}});
+    OpenAIBackend b(host.config({{"url", fake.url()}, {"model", std::string("m")}}));
+    Completion c = run(b, chat("x"));
+    REQUIRE(c.choices.size() == reasons.size());
+    for (size_t i = 0; i < reasons.size(); ++i) {
+        INFO(reasons[i].first);
+        CHECK(c.choices[i].finish_reason == reasons[i].second);
+    }
+}
+
 TEST_CASE("retries exhausted and deadlines give PARLEY_ERR_UNAVAILABLE", "[openai][fake][retry]") {
     parley::testing::TestHost host;
     SECTION("always 500") {
