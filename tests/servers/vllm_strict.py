@@ -448,11 +448,12 @@ def extractor_reply(prompt):
     return "not sure yet"
 
 
-def agent_reply(text, question, choice):
+def agent_reply(text, question, turns, choice):
     """A short reasoning reply ending with an answer in the format the prompt asks for. The answer
-    depends on the question (so partners tend to agree) and on the choice index (so tree-sampling
-    candidates differ)."""
-    k = digest(question) + choice
+    depends on the question, on the choice index (so tree-sampling candidates differ) and on
+    whether this is the first answer (turns == 1): a Coral teacher's first answer differs from what
+    both partners say afterwards, so conversations agree at turn 3."""
+    k = digest(question) + choice + (turns == 1)
     if "\\boxed{" in text:
         return f"Let me work through this step by step. Combining the terms gives the result, so the final answer is $\\boxed{{{k % 10}}}$."
     if "Short Answer:" in text:
@@ -461,12 +462,12 @@ def agent_reply(text, question, choice):
     return f"Let me think about each option in turn. Option ({letter}) fits every condition. The correct answer is ({letter})."
 
 
-def generate(prompt_text, question, choice, max_tokens, stop):
+def generate(prompt_text, question, turns, choice, max_tokens, stop):
     """(text, finish_reason, stop_reason, completion_tokens) for one choice."""
     if EXTRACT_RE.search(prompt_text):
         text = extractor_reply(prompt_text)
     else:
-        text = agent_reply(prompt_text, question, choice)
+        text = agent_reply(prompt_text, question, turns, choice)
     hits = [(text.find(s), s) for s in stop if s in text]
     if hits:  # the earliest stop string ends the text, not included (vLLM's default)
         i, s = min(hits)
@@ -509,18 +510,19 @@ def parse_body(content_type, raw, chat):
 
 
 def read_prompt(req, chat):
-    """(parts for the prefix cache and token count, the whole text, the question): the question
-    is the first user/assistant message (Coral's task message), or the raw prompt."""
+    """(parts for the prefix cache and token count, the whole text, the question, the number of
+    user/assistant turns): the question is the first user/assistant message (Coral's task
+    message), or the raw prompt."""
     if chat:
         msgs = req["messages"]
         text = "\n".join(message_text(m) for m in msgs)
         turns = [message_text(m) for m in msgs if m.get("role") in ("user", "assistant")]
-        return [f"{m['role']}\x1e{message_text(m)}" for m in msgs], text, turns[0] if turns else text
+        return [f"{m['role']}\x1e{message_text(m)}" for m in msgs], text, turns[0] if turns else text, len(turns)
     p = req.get("prompt")
     if p is None:
         raise Refusal(400, "vllm_strict.py does not take prompt_embeds", "BadRequestError", "prompt_embeds")
     text = p if isinstance(p, str) else " ".join(map(str, p))
-    return [text], text, text
+    return [text], text, text, 1
 
 
 def check_context(req, chat, prompt_tokens, max_model_len):
@@ -686,7 +688,7 @@ class Handler(BaseHTTPRequestHandler):
             raise Refusal(404, f"The model `{model}` does not exist.", "NotFoundError", "model")
         if req.get("stream"):
             raise Refusal(400, "vllm_strict.py does not stream; send stream=false", "BadRequestError", "stream")
-        parts, prompt_text, question = read_prompt(req, chat)
+        parts, prompt_text, question, turns = read_prompt(req, chat)
         prompt_tokens = sum(words(p) + 4 for p in parts)
         max_tokens = check_context(req, chat, prompt_tokens, o.max_model_len)
         try:
@@ -698,7 +700,7 @@ class Handler(BaseHTTPRequestHandler):
             time.sleep(o.delay_ms / 1000.0)
         choices, completion_tokens = [], 0
         for i in range(sp["n"]):
-            text, finish, stop_reason, ntok = generate(prompt_text, question, i, max_tokens, sp["stop"])
+            text, finish, stop_reason, ntok = generate(prompt_text, question, turns, i, max_tokens, sp["stop"])
             completion_tokens += ntok
             choices.append(choice_object(chat, i, text, finish, stop_reason, o.reasoning))
         usage = {"prompt_tokens": prompt_tokens, "total_tokens": prompt_tokens + completion_tokens,
