@@ -148,10 +148,12 @@ class VllmStrictServer {
     int port_ = 0;
 };
 
-// A readable summary of refusals for INFO(): "N x <message>" per distinct message.
+// A readable summary of refusals for INFO(): "N x <message>" per distinct message, each cut at 300
+// characters (a validation message may quote the request, and benchmark text stays out of logs).
 inline std::string refusal_summary(const nlohmann::json &stats) {
     std::string out;
-    for (const auto &r : stats["refusals"]) out += std::to_string(r["count"].get<int>()) + " x " + r["message"].get<std::string>() + "\n";
+    for (const auto &r : stats["refusals"])
+        out += std::to_string(r["count"].get<int>()) + " x " + r["message"].get<std::string>().substr(0, 300) + "\n";
     return out;
 }
 

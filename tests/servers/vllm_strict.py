@@ -19,6 +19,12 @@ Validation follows vLLM's own code (Python 3 standard library only, no pydantic)
   * the context-length check of OpenAIServing._validate_input (prompt + max_tokens <= max_model_len).
 Error body: {"error": {"message", "type", "param", "code"}} (vLLM >= 0.10.1); --error-shape legacy
 gives the flat {"object": "error", "message", "type", "param", "code"} of older vLLM and SGLang.
+Versions: the request models are those of vLLM 0.10/0.11; the SamplingParams messages, their
+"(parameter=..., value=...)" suffix and the temperature <= 2 limit are those of vLLM's 2026 main
+(older releases word a few messages differently and accept temperatures above 2); the
+validation message is str(errors) as with FastAPI < 0.116 (newer FastAPI prefixes "N validation
+errors:"). What matters to a client (which requests are refused, and that the body carries the
+reason) is the same in all of them.
 
 Tokens are whitespace-separated words (prompt: the words of every message plus 4 per message).
 A prompt prefix seen before counts as cached in blocks of 16 tokens (prompt_tokens_details).
