@@ -22,8 +22,8 @@ gives the flat {"object": "error", "message", "type", "param", "code"} of older 
 Versions: the request models are those of vLLM 0.10/0.11; the SamplingParams messages, their
 "(parameter=..., value=...)" suffix and the temperature <= 2 limit are those of vLLM's 2026 main
 (older releases word a few messages differently and accept temperatures above 2); the
-validation message is str(errors) as with FastAPI < 0.116 (newer FastAPI prefixes "N validation
-errors:"). What matters to a client (which requests are refused, and that the body carries the
+validation message is str(errors), as with FastAPI releases whose ValidationException has no
+__str__ of its own (newer ones prefix "N validation errors:"). What matters to a client (which requests are refused, and that the body carries the
 reason) is the same in all of them.
 
 Tokens are whitespace-separated words (prompt: the words of every message plus 4 per message).
