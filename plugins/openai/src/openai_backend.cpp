@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <chrono>
 #include <cmath>
 #include <condition_variable>
@@ -105,7 +106,7 @@ json read_extra_body(const parley::Config &cfg) {
 
 bool is_number(const json &j, const char *k) { return j.is_object() && j.contains(k) && j[k].is_number(); }
 
-std::string truncate(std::string s, size_t n = 400) {
+std::string truncate(std::string s, size_t n) {
     if (s.size() > n) {
         s.resize(n);
         s += "...";
@@ -113,22 +114,39 @@ std::string truncate(std::string s, size_t n = 400) {
     return s;
 }
 
-// The server's error message from an error body (OpenAI, vLLM, llama-server, FastAPI shapes).
+// FastAPI's own validation body: {"detail": [{"loc": [...], "msg": ...}, ...]} -> "loc.path: msg; ...".
+std::string fastapi_detail(const json &detail) {
+    std::string out;
+    for (const json &d : detail) {
+        if (!d.is_object() || !d.contains("msg") || !d["msg"].is_string()) return detail.dump();
+        std::string loc;
+        if (d.contains("loc") && d["loc"].is_array())
+            for (const json &part : d["loc"]) loc += (loc.empty() ? "" : ".") + (part.is_string() ? part.get<std::string>() : part.dump());
+        out += (out.empty() ? "" : "; ") + (loc.empty() ? "" : loc + ": ") + d["msg"].get<std::string>();
+    }
+    return out;
+}
+
+// The server's own error text from an error body: vLLM >= 0.10.1 and OpenAI
+// {"error": {"message", "type", "param", "code"}}, older vLLM and SGLang
+// {"object": "error", "message", ...}, llama-server {"error": {"code", "message", "type"}},
+// FastAPI {"detail": ...}, or plain text. Trimmed and capped (a validation message may quote the
+// whole request).
 std::string server_message(const std::string &body) {
+    std::string m;
     json j = json::parse(body, nullptr, false);
     if (j.is_object()) {
-        if (j.contains("error")) {
-            const json &e = j["error"];
-            if (e.is_object() && e.contains("message") && e["message"].is_string()) return e["message"].get<std::string>();
-            if (e.is_string()) return e.get<std::string>();
-        }
-        if (j.contains("message") && j["message"].is_string()) return j["message"].get<std::string>();
-        if (j.contains("detail") && j["detail"].is_string()) return j["detail"].get<std::string>();
-        if (j.contains("detail")) return j["detail"].dump();
+        const json *e = j.contains("error") ? &j["error"] : nullptr;
+        if (e && e->is_object() && e->contains("message") && (*e)["message"].is_string()) m = (*e)["message"].get<std::string>();
+        else if (e && e->is_string()) m = e->get<std::string>();
+        else if (j.contains("message") && j["message"].is_string()) m = j["message"].get<std::string>();
+        else if (j.contains("detail") && j["detail"].is_string()) m = j["detail"].get<std::string>();
+        else if (j.contains("detail") && j["detail"].is_array()) m = fastapi_detail(j["detail"]);
+        else if (j.contains("detail")) m = j["detail"].dump();
     }
-    std::string t = body;
-    while (!t.empty() && (t.back() == '\n' || t.back() == '\r' || t.back() == ' ')) t.pop_back();
-    return t.empty() ? std::string("(empty body)") : truncate(t);
+    if (m.empty()) m = body;
+    while (!m.empty() && std::isspace(static_cast<unsigned char>(m.back()))) m.pop_back();
+    return m.empty() ? std::string("(empty body)") : truncate(m, 2000);
 }
 
 bool mentions_context_overflow(std::string m) {
@@ -143,6 +161,8 @@ int finish_code(const json &fr) {
     if (!fr.is_string()) return PARLEY_FINISH_NONE;
     const auto &s = fr.get_ref<const std::string &>();
     if (s == "length") return PARLEY_FINISH_LENGTH;
+    if (s == "abort") return PARLEY_FINISH_CANCELLED; // vLLM V1: the engine aborted the sequence
+    if (s == "error") return PARLEY_FINISH_ERROR;     // vLLM V1: the engine failed it
     return PARLEY_FINISH_STOP; // "stop", "eos", "tool_calls", "content_filter", ...
 }
 
@@ -789,14 +809,16 @@ struct OpenAIBackend::Impl {
                 deliver(j, std::move(c));
             } else {
                 rep.failed++;
-                std::string e = "HTTP " + std::to_string(http) + " from " + where + ": " + err;
-                retry(j, e, e, 0, now);
+                std::string status = "HTTP " + std::to_string(http);
+                retry(j, status + ": " + err, status + " from " + where + ": unusable body", 0, now);
             }
             return;
         }
         rep.failed++;
+        // The completion carries "HTTP <code>: <the server's own text>" (the same text for the
+        // same cause on every replica); the log names the status and the URL only (P14).
         std::string head = "HTTP " + std::to_string(http) + " from " + where;
-        std::string msg = head + ": " + server_message(j.response);
+        std::string msg = "HTTP " + std::to_string(http) + ": " + server_message(j.response);
         if (http == 429 || http == 408) {
             retry(j, msg, head, static_cast<double>(retry_after), now);
         } else if (http >= 500) {

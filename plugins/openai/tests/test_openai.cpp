@@ -528,6 +528,59 @@ TEST_CASE("400 fails at once with the server's message", "[openai][fake][retry]"
     CHECK(run(b2, chat("x")).status == PARLEY_ERR_CONTEXT_OVERFLOW);
 }
 
+TEST_CASE("error bodies: the server's own text in every shape, 4xx other than 408 and 429 not retried", "[openai][fake][retry]") {
+    parley::testing::TestHost host;
+    struct Case {
+        int status;
+        std::string body, expected;
+    };
+    const std::vector<Case> cases = {
+        // vLLM >= 0.10.1 (and OpenAI)
+        {400, R"({"error":{"message":"top_p must be in (0, 1], got 0.0.","type":"BadRequestError","param":"top_p","code":400}})",
+         "HTTP 400: top_p must be in (0, 1], got 0.0."},
+        // older vLLM, SGLang
+        {400, R"({"object":"error","message":"n must be at least 1, got 0.","type":"BadRequestError","param":null,"code":400})",
+         "HTTP 400: n must be at least 1, got 0."},
+        // llama-server
+        {400, R"({"error":{"code":400,"message":"Invalid 'n' value","type":"invalid_request_error"}})", "HTTP 400: Invalid 'n' value"},
+        // FastAPI's default validation body
+        {422, R"({"detail":[{"loc":["body","seed"],"msg":"Input should be less than or equal to 9223372036854775807","type":"less_than_equal"}]})",
+         "HTTP 422: body.seed: Input should be less than or equal to 9223372036854775807"},
+        {401, "Unauthorized\n", "HTTP 401: Unauthorized"},
+        {409, "", "HTTP 409: (empty body)"},
+    };
+    for (const Case &k : cases) {
+        FakeOpenAIServer fake({{k.status, k.body}});
+        OpenAIBackend b(host.config({{"url", fake.url()}, {"model", std::string("m")}, {"backoff_initial_s", 0.05}}));
+        Completion c = run(b, chat("x"));
+        CHECK(c.status != PARLEY_OK);
+        CHECK(c.error == k.expected);
+        CHECK(fake.posts() == 1);
+    }
+    FakeOpenAIServer timeout({{408, R"({"error":{"message":"request timeout"}})"}});
+    OpenAIBackend b(host.config({{"url", timeout.url()}, {"model", std::string("m")}, {"backoff_initial_s", 0.05}}));
+    CHECK(run(b, chat("x")).status == PARLEY_OK);
+    CHECK(timeout.posts() == 2);
+}
+
+TEST_CASE("finish reasons: length, vLLM's abort and error, anything else a stop", "[openai][fake]") {
+    parley::testing::TestHost host;
+    json body = {{"object", "chat.completion"}, {"choices", json::array()}, {"usage", {{"prompt_tokens", 3}, {"completion_tokens", 4}}}};
+    const std::vector<std::pair<std::string, int32_t>> reasons = {
+        {"stop", PARLEY_FINISH_STOP}, {"length", PARLEY_FINISH_LENGTH}, {"abort", PARLEY_FINISH_CANCELLED},
+        {"error", PARLEY_FINISH_ERROR}, {"tool_calls", PARLEY_FINISH_STOP}};
+    for (size_t i = 0; i < reasons.size(); ++i)
+        body["choices"].push_back({{"index", i}, {"message", {{"role", "assistant"}, {"content", "x"}}}, {"finish_reason", reasons[i].first}});
+    FakeOpenAIServer fake({{200, body.dump()}});
+    OpenAIBackend b(host.config({{"url", fake.url()}, {"model", std::string("m")}}));
+    Completion c = run(b, chat("x"));
+    REQUIRE(c.choices.size() == reasons.size());
+    for (size_t i = 0; i < reasons.size(); ++i) {
+        INFO(reasons[i].first);
+        CHECK(c.choices[i].finish_reason == reasons[i].second);
+    }
+}
+
 TEST_CASE("retries exhausted and deadlines give PARLEY_ERR_UNAVAILABLE", "[openai][fake][retry]") {
     parley::testing::TestHost host;
     SECTION("always 500") {
