@@ -23,6 +23,8 @@ uncut and only the cut counts compare under `pairs_per_question`.
 """
 import argparse
 import collections
+import contextlib
+import io
 import json
 import os
 import random
@@ -76,6 +78,7 @@ def make_records(args, work):
     run_parley(args, graph, out, {})
     path = out / "trees/records_mmlu_pro.jsonl"
     records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    records.sort(key=lambda r: (r["parley"]["id"], r["parley"]["trial"]))  # one order for both sides
     rng = random.Random(20261202)
     for r in records:
         conv = r["conv_result"]
@@ -85,7 +88,6 @@ def make_records(args, work):
                 perturb(c, f"{r['parley']['id']}/{r['parley']['trial']}/{t}/{k}", rng)
         key = next(k for k in r["metrics"] if k.endswith("agreement_correctness"))
         r["metrics"][key] = rng.random() < 0.4
-    records.sort(key=lambda r: (r["parley"]["id"], r["parley"]["trial"]))  # one order for both sides
     path.write_text("".join(json.dumps(r) + "\n" for r in records))
     rank = work / "sampling/1_outputs_step_0_rank_0.jsonl"
     rank.parent.mkdir(parents=True, exist_ok=True)
@@ -109,6 +111,27 @@ def perturb(c, tag, rng):
         c["content"] = info["error"] = f"Error: HTTP 500 [{tag}]"
     else:
         info["usage"]["completion_tokens"] = rng.randint(1, 6)
+
+
+def order_sensitive_turns(records, official):
+    """Turns whose 2 best pairs under the length penalty change when the length term is computed
+    as p*(len-min)/(1+max-min) (Parley before profiles) instead of p*((len-min)/(1+max-min))."""
+    fu = official.get_preference_pairs_from_turn.__globals__
+    n = 0
+    for r in records:
+        for turn in r["conv_result"][1:]:
+            cands = [turn] + turn["info"].get("siblings", [])
+            c = [float(fu["get_turn_correctness"](x)) for x in cands]
+            t = [fu["get_turn_length"](x) for x in cands]
+            lo, hi = min(t), max(t)
+            top = []
+            for s in ([x - 0.1 * ((y - lo) / (1 + hi - lo)) for x, y in zip(c, t)],
+                      [x - (0.1 * (y - lo)) / (1 + hi - lo) for x, y in zip(c, t)]):
+                pairs = [(i, j, s[i] - s[j]) if s[i] >= s[j] else (j, i, s[j] - s[i])
+                         for i in range(len(s)) for j in range(i + 1, len(s))]
+                top.append([p[:2] for p in sorted(pairs, key=lambda p: p[2], reverse=True) if p[2] > 0.5][:2])
+            n += top[0] != top[1]
+    return n
 
 
 def tree_graph(shared):
@@ -137,7 +160,7 @@ chat_template = "chatml"
 
 def run_parley(args, graph, out, keys):
     cmd = [args.parley, "--plugin-path", args.plugin_path, "run", str(graph), f"graph.output_dir={out}"]
-    cmd += [f"nodes.pairs.{k}={v}" for k, v in keys.items()]
+    cmd += [f"nodes.pairs.{k}={v}" for k, v in {"profile": f'"{args.profile}"', **keys}.items()]
     subprocess.run(cmd, check=True, capture_output=True, text=True)
 
 
@@ -152,7 +175,8 @@ def parley_rows(args, graph, out, keys, name):
 def official_rows(official, work, **kw):
     save = work / "official_out"
     random.seed(0)
-    official.correctness_filtering([str(work / "sampling")], str(save), **kw)
+    with contextlib.redirect_stdout(io.StringIO()):  # its progress prints
+        official.correctness_filtering([str(work / "sampling")], str(save), **kw)
     return [json.loads(line) for line in (save / "data/train.jsonl").read_text().splitlines() if line.strip()]
 
 
@@ -172,12 +196,16 @@ def main():
     ap.add_argument("--plugin-path", required=True)
     ap.add_argument("--shared", required=True)
     ap.add_argument("--work", required=True)
+    ap.add_argument("--profile", default="coral", help="Parley's profile (\"fixed\" shows what the comparison catches)")
     args = ap.parse_args()
     work = Path(args.work).resolve()
     work.mkdir(parents=True, exist_ok=True)
     official = load_official(args.official, work)
     graph, out, records = make_records(args, work)
-    print(f"{len(records)} records, {len({r['metadata']['init_prompt'] for r in records})} questions")
+    with contextlib.redirect_stdout(io.StringIO()):  # get_turn_length's prints
+        sensitive = order_sensitive_turns(records, official)
+    print(f"{len(records)} records, {len({r['metadata']['init_prompt'] for r in records})} questions; "
+          f"{sensitive} turns where the length term's order of operations decides")
 
     results = []
     big = 1_000_000
