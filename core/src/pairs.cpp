@@ -341,8 +341,9 @@ void run_pairs(RunContext &ctx) {
             }
         }
     }
-    json report = {{"records", records.size()}, {"questions", order.size()}, {"turns_with_siblings", turns_seen},
-                   {"turns_with_pairs", turns_with_pairs}, {"pairs", pairs.size()}, {"sft_rows", sft_rows},
+    json report = {{"profile", profile.coral ? "coral" : "fixed"}, {"records", records.size()}, {"questions", order.size()},
+                   {"turns_with_siblings", turns_seen}, {"turns_with_pairs", turns_with_pairs}, {"pairs", pairs.size()},
+                   {"sft_rows", sft_rows},
                    {"config", json::parse(toml_to_json(c))}};
     write_json_atomic(ctx.output_dir / "report.json", report);
     logger().info("[{}] {} records, {} questions: {} pairs (from {} of {} sampled turns), {} SFT rows ({})", ctx.node.name,
