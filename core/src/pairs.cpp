@@ -6,6 +6,8 @@
 //   then shuffled and cut to `pairs_per_question` per question, then shuffled globally.
 //   sft — every turn of the first trees ("all"), trees that agreed correctly ("success"), or
 //   turns holding the gold belief with their earlier turns ("correct_turns").
+// `profile = "coral"` reproduces the official filter (ts_correctness_filtering.py,
+// filtering_utils.py) row for row; "fixed" corrects its quirks (README, core/pairs).
 // `src` is the speaker's view of the conversation so far (system prompt, own turns as assistant,
 // the partner's as user) rendered with the model's chat template, as Coral's rows are; TRL-style
 // conversational rows carry the same messages unrendered.
@@ -50,6 +52,12 @@ struct Candidate {
     bool agree = false;
 };
 
+// The official filter's quirks (coral) or their corrections (fixed); README, core/pairs.
+struct Profile {
+    bool coral = true;
+    double agreement_penalty = 0, length_penalty = 0;
+};
+
 // The matcher annotation (found by its shape: info.metrics.em).
 double matcher_score(const json &turn) {
     const json &ann = turn["info"].value("annotation", json::object());
@@ -59,13 +67,67 @@ double matcher_score(const json &turn) {
     return 0.0;
 }
 
-bool agreed(const json &turn) {
+// coral: the extractor annotation's info.agreement (get_agreement); fixed: stop_conv when the
+// record has it (the decision tree sampling took for this candidate).
+bool agreed(const json &turn, const Profile &profile) {
     const json &info = turn["info"];
-    if (info.contains("stop_conv") && info["stop_conv"].is_boolean()) return info["stop_conv"].get<bool>();
+    if (!profile.coral && info.contains("stop_conv") && info["stop_conv"].is_boolean()) return info["stop_conv"].get<bool>();
     const json &ann = info.value("annotation", json::object());
     for (auto it = ann.begin(); it != ann.end(); ++it)
         if (it.value().contains("info") && it.value()["info"].value("agreement", false)) return true;
     return false;
+}
+
+// usage.completion_tokens; a turn without it (a failed request) counts 1 in coral
+// (get_turn_length's fallback), 0 in fixed.
+double completion_tokens(const json &turn, const Profile &profile) {
+    const json &usage = turn["info"].value("usage", json::object());
+    if (!usage.contains("completion_tokens")) return profile.coral ? 1.0 : 0.0;
+    return number(usage["completion_tokens"]);
+}
+
+// Scores a turn's candidates: the matcher score, less the penalties. coral applies at most one
+// (agreement wins, as the official `if/elif`); the length term is computed in its order,
+// p * ((len - min) / (1 + max - min)).
+void score_candidates(std::vector<Candidate> &cands, const Profile &profile) {
+    double lo = 1e300, hi = -1e300;
+    for (auto &cd : cands) {
+        cd.correct = matcher_score(*cd.turn);
+        cd.agree = agreed(*cd.turn, profile);
+        cd.tokens = completion_tokens(*cd.turn, profile);
+        lo = std::min(lo, cd.tokens);
+        hi = std::max(hi, cd.tokens);
+    }
+    for (auto &cd : cands) {
+        cd.score = cd.correct;
+        if (profile.agreement_penalty != 0) cd.score -= (cd.agree ? 1.0 : 0.0) * profile.agreement_penalty * (1.0 - cd.correct);
+        if (profile.length_penalty != 0) cd.score -= profile.length_penalty * ((cd.tokens - lo) / (1.0 + hi - lo));
+    }
+}
+
+// Reads `profile` and the penalties. Under coral the official penalties are switches with a
+// fixed weight of 0.1, and only one applies.
+Profile read_profile(const toml::table &c, const std::string &node) {
+    Profile p;
+    const std::string name = c["profile"].value_or(std::string("coral"));
+    if (name != "coral" && name != "fixed")
+        throw std::runtime_error(fmt::format("nodes.{}.profile: '{}' is not coral or fixed", node, name));
+    p.coral = name == "coral";
+    p.agreement_penalty = c["agreement_penalty"].value_or(0.0);
+    p.length_penalty = c["length_penalty"].value_or(0.0);
+    if (!p.coral) return p;
+    for (auto [key, value] : {std::pair{"agreement_penalty", p.agreement_penalty}, std::pair{"length_penalty", p.length_penalty}})
+        if (value != 0 && value != 0.1)
+            throw std::runtime_error(fmt::format("nodes.{}.{}: {} under profile = \"coral\": the official filter's penalty is "
+                                                 "0.1 or off (0); set profile = \"fixed\" for another weight",
+                                                 node, key, value));
+    if (p.agreement_penalty != 0 && p.length_penalty != 0) {
+        logger().warn("[{}] profile = \"coral\": agreement_penalty and length_penalty are exclusive, as in the official "
+                      "filter; only agreement_penalty applies (profile = \"fixed\" applies both)",
+                      node);
+        p.length_penalty = 0;
+    }
+    return p;
 }
 
 std::string chatml(const std::vector<ChatMessage> &messages) {
@@ -88,8 +150,7 @@ void run_pairs(RunContext &ctx) {
     const int64_t per_question = c["pairs_per_question"].value_or(int64_t{10});
     const double min_gap = c["min_gap"].value_or(0.5);
     const int64_t first_n = c["first_n_turns"].value_or(int64_t{0});
-    const double agreement_penalty = c["agreement_penalty"].value_or(0.0);
-    const double length_penalty = c["length_penalty"].value_or(0.0);
+    const Profile profile = read_profile(c, ctx.node.name);
     uint64_t rng = static_cast<uint64_t>(c["seed"].value_or(int64_t{42}));
     const std::string sft_mode = c["sft_mode"].value_or(std::string("all"));
     const int64_t sft_per_question = c["sft_per_question"].value_or(int64_t{10});
@@ -125,8 +186,9 @@ void run_pairs(RunContext &ctx) {
     std::vector<std::string> order;
     std::map<std::string, std::vector<const json *>> by_question;
     for (auto &r : records) {
-        std::string key = r.contains("parley") ? r["parley"].value("domain", "") + "\x1f" + r["parley"].value("id", "")
-                                               : r["metadata"].value("init_prompt", "");
+        // coral groups by the initial prompt, as the official code does (sort_matrix_results).
+        std::string key = r.contains("parley") && !profile.coral ? r["parley"].value("domain", "") + "\x1f" + r["parley"].value("id", "")
+                                                                 : r["metadata"].value("init_prompt", "");
         if (!by_question.count(key)) order.push_back(key);
         by_question[key].push_back(&r);
     }
@@ -165,19 +227,7 @@ void run_pairs(RunContext &ctx) {
                     for (auto &s : conv[t]["info"]["siblings"]) cands.push_back({&s});
                 if (cands.size() < 2) continue;
                 ++turns_seen;
-                double lo = 1e300, hi = -1e300;
-                for (auto &cd : cands) {
-                    cd.correct = matcher_score(*cd.turn);
-                    cd.agree = agreed(*cd.turn);
-                    cd.tokens = number((*cd.turn)["info"].value("usage", json::object()).value("completion_tokens", json(0)));
-                    lo = std::min(lo, cd.tokens);
-                    hi = std::max(hi, cd.tokens);
-                }
-                for (auto &cd : cands) {
-                    cd.score = cd.correct;
-                    if (agreement_penalty != 0) cd.score -= agreement_penalty * (cd.agree ? 1.0 : 0.0) * (1.0 - cd.correct);
-                    if (length_penalty != 0) cd.score -= length_penalty * (cd.tokens - lo) / (1.0 + hi - lo);
-                }
+                score_candidates(cands, profile);
                 std::vector<std::pair<double, Pair>> turn_pairs;
                 for (size_t i = 0; i < cands.size(); ++i)
                     for (size_t j = i + 1; j < cands.size(); ++j) {
@@ -233,7 +283,7 @@ void run_pairs(RunContext &ctx) {
         auto coral = open("sft"), trl = open("sft_trl");
         auto emit = [&](const json &record, size_t t) {
             const json &turn = record["conv_result"][t];
-            if (!turn["info"].value("status_ok", false)) return;
+            if (!profile.coral && !turn["info"].value("status_ok", true)) return; // coral trains on the error text too
             auto msgs = view(record, t);
             json meta = parley_of(record, t);
             meta["tgt_tokens"] = number(turn["info"].value("usage", json::object()).value("completion_tokens", json(0)));
@@ -252,6 +302,16 @@ void run_pairs(RunContext &ctx) {
                     return number(it.value()) == 1.0;
             return false;
         };
+        // Turns 1 .. first_n_turns - 1 of a tree (all three modes, as in the official code).
+        auto turn_end = [&](const json *r) {
+            size_t n = (*r)["conv_result"].size();
+            return first_n > 0 ? std::min(n, static_cast<size_t>(first_n)) : n;
+        };
+        // A gold turn: coral, a truthy matcher score (get_turn_correctness); fixed, a score of 1.
+        auto gold_turn = [&](const json &turn) {
+            double score = matcher_score(turn);
+            return profile.coral ? score != 0.0 : score == 1.0;
+        };
         for (auto &q : order) {
             auto trees = by_question[q];
             if (sft_mode == "success") {
@@ -261,26 +321,29 @@ void run_pairs(RunContext &ctx) {
             }
             if (sft_mode == "all" || sft_mode == "success") {
                 for (int64_t k = 0; k < static_cast<int64_t>(trees.size()) && (sft_per_question <= 0 || k < sft_per_question); ++k)
-                    for (size_t t = 1; t < (*trees[k])["conv_result"].size(); ++t) emit(*trees[k], t);
+                    for (size_t t = 1; t < turn_end(trees[k]); ++t) emit(*trees[k], t);
                 continue;
             }
-            // correct_turns: turns with the gold belief, by turn index, with their earlier turns.
+            // correct_turns: turns with the gold belief, by turn index, with their earlier turns;
+            // coral adds a turn again for every later gold turn of its tree (filter_by_turns),
+            // fixed once.
             std::vector<std::pair<size_t, const json *>> correct;
             for (const json *r : trees)
-                for (size_t t = 1; t < (*r)["conv_result"].size(); ++t)
-                    if (matcher_score((*r)["conv_result"][t]) == 1.0) correct.push_back({t, r});
+                for (size_t t = 1; t < turn_end(r); ++t)
+                    if (gold_turn((*r)["conv_result"][t])) correct.push_back({t, r});
             std::stable_sort(correct.begin(), correct.end(), [](auto &a, auto &b) { return a.first < b.first; });
             if (sft_per_question > 0 && static_cast<int64_t>(correct.size()) > sft_per_question) correct.resize(sft_per_question);
             std::set<std::pair<const json *, size_t>> done;
             for (auto &[t, r] : correct) {
                 size_t from = add_prev < 0 ? 1 : std::max<size_t>(1, t - std::min<size_t>(t, static_cast<size_t>(add_prev)));
                 for (size_t u = from; u <= t; ++u)
-                    if (done.insert({r, u}).second) emit(*r, u);
+                    if (profile.coral || done.insert({r, u}).second) emit(*r, u);
             }
         }
     }
-    json report = {{"records", records.size()}, {"questions", order.size()}, {"turns_with_siblings", turns_seen},
-                   {"turns_with_pairs", turns_with_pairs}, {"pairs", pairs.size()}, {"sft_rows", sft_rows},
+    json report = {{"profile", profile.coral ? "coral" : "fixed"}, {"records", records.size()}, {"questions", order.size()},
+                   {"turns_with_siblings", turns_seen}, {"turns_with_pairs", turns_with_pairs}, {"pairs", pairs.size()},
+                   {"sft_rows", sft_rows},
                    {"config", json::parse(toml_to_json(c))}};
     write_json_atomic(ctx.output_dir / "report.json", report);
     logger().info("[{}] {} records, {} questions: {} pairs (from {} of {} sampled turns), {} SFT rows ({})", ctx.node.name,

@@ -166,12 +166,14 @@ const std::vector<ComponentSchema> &core_schemas() {
 
         ComponentSchema pairs = core_node("pairs", "DPO preference pairs and SFT rows from tree-sampled conversation records (Coral's rules)");
         pairs.params = {
+            {"profile", PARLEY_TYPE_STRING, 0, "coral",
+             "\"coral\" (the official filter's rows, quirks included) or \"fixed\" (its quirks corrected; README)"},
             {"pairs_per_turn", PARLEY_TYPE_INT, 0, "1", "pairs kept per turn (Coral's code: 1; paper: 2)"},
             {"pairs_per_question", PARLEY_TYPE_INT, 0, "10", "pairs kept per question (Coral's code: 10; paper: 20)"},
             {"min_gap", PARLEY_TYPE_FLOAT, 0, "0.5", "chosen score minus rejected score must exceed this"},
-            {"first_n_turns", PARLEY_TYPE_INT, 0, "0", "use turns 1..n-1 only; 0 = all"},
-            {"agreement_penalty", PARLEY_TYPE_FLOAT, 0, "0", "discourage_agreement: score = c - p*agree*(1-c) (Coral: 0.1)"},
-            {"length_penalty", PARLEY_TYPE_FLOAT, 0, "0", "discourage_length: score = c - p*norm_len (Coral: 0.1)"},
+            {"first_n_turns", PARLEY_TYPE_INT, 0, "0", "pairs and SFT rows from turns 1..n-1 only; 0 = all"},
+            {"agreement_penalty", PARLEY_TYPE_FLOAT, 0, "0", "discourage_agreement: score = c - agree*p*(1-c) (coral: 0 or 0.1, and it excludes length_penalty)"},
+            {"length_penalty", PARLEY_TYPE_FLOAT, 0, "0", "discourage_length: score = c - p*norm_len (coral: 0 or 0.1)"},
             {"seed", PARLEY_TYPE_INT, 0, "42", "seed of the per-question and global shuffles"},
             {"sft_mode", PARLEY_TYPE_STRING, 0, "all",
              "\"all\" (every turn of the first trees), \"success\" (trees that agreed correctly), \"correct_turns\" (turns with the gold belief)"},

@@ -49,12 +49,17 @@ void MmluPro::load(const std::string &path, parley::LoadContext &ctx) {
                     throw RowError(where + ": field 'options': element " + std::to_string(k) + " is not a string");
                 r.options.push_back(opts[k].get<std::string>());
             }
-            // Older revisions and the validation split pad to 10 options with "N/A"; the official
-            // evaluator drops them. Only trailing padding is removed, so letters never shift.
-            while (!r.options.empty() && r.options.back() == "N/A") r.options.pop_back();
-            if (r.options.size() < 2 || r.options.size() > 26)
-                throw RowError(where + ": field 'options': " + std::to_string(r.options.size()) +
-                               " options (after removing \"N/A\" padding), expected 2 to 26");
+            // Older revisions and the validation split pad to 10 options with "N/A". coral shows
+            // them, as Coral's dataset class does (prompts, choices, letters); fixed drops them, as
+            // MMLU-Pro's own evaluator does. Only trailing padding goes, so letters never shift.
+            size_t real = r.options.size();
+            while (real > 0 && r.options[real - 1] == "N/A") --real;
+            if (profile_ == common::Profile::Fixed) r.options.resize(real);
+            if (real < 2)
+                throw RowError(where + ": field 'options': " + std::to_string(real) +
+                               " options besides \"N/A\" padding, expected at least 2");
+            if (r.options.size() > 26)
+                throw RowError(where + ": field 'options': " + std::to_string(r.options.size()) + " options, expected at most 26");
 
             // gold = answer (a letter), checked against answer_index when present
             int gold_index = -1;

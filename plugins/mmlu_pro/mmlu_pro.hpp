@@ -24,7 +24,7 @@ class MmluPro final : public parley::Domain {
   public:
     struct Row {
         std::string question;
-        std::vector<std::string> options; // displayed options (trailing "N/A" padding removed)
+        std::vector<std::string> options; // displayed options (fixed: trailing "N/A" padding removed)
         char gold = 0;                     // 'A'..
     };
 

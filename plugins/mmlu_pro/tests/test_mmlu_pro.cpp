@@ -92,17 +92,54 @@ TEST_CASE("mmlu_pro: the gold answer in the final-answer format scores correct, 
     }
 }
 
-TEST_CASE("mmlu_pro: validation split with N/A padding loads; padding is not an option", "[mmlu_pro][data]") {
+TEST_CASE("mmlu_pro: validation split with N/A padding - coral shows the padding, fixed drops it", "[mmlu_pro][data]") {
     parley::testing::TestHost host;
-    MmluPro d(host.config());
-    REQUIRE(try_load(d, kValidation).ok);
-    REQUIRE(d.items.size() == 70);
-    for (size_t i = 0; i < d.items.size(); ++i) {
-        CAPTURE(d.items[i].id);
-        for (auto &o : d.row(i).options) CHECK(o != "N/A");
-        CHECK(size_t(d.items[i].gold[0] - 'A') < d.row(i).options.size());
-        CHECK(d.render(i, PARLEY_TEXT_TASK, "").find("N/A") == std::string::npos);
+    MmluPro coral(host.config()), fixed(host.config({{"profile", std::string("fixed")}}));
+    REQUIRE(try_load(coral, kValidation).ok);
+    REQUIRE(try_load(fixed, kValidation).ok);
+    REQUIRE(coral.items.size() == 70);
+    REQUIRE(fixed.items.size() == 70);
+    size_t padded = 0;
+    for (size_t i = 0; i < coral.items.size(); ++i) {
+        CAPTURE(coral.items[i].id);
+        CHECK(coral.row(i).options.size() == 10); // the release pads every row to 10
+        for (auto &o : fixed.row(i).options) CHECK(o != "N/A");
+        CHECK(size_t(fixed.items[i].gold[0] - 'A') < fixed.row(i).options.size());
+        CHECK(fixed.render(i, PARLEY_TEXT_TASK, "").find("N/A") == std::string::npos);
+        padded += coral.render(i, PARLEY_TEXT_TASK, "").find(") N/A") != std::string::npos;
     }
+    CHECK(padded == 21);
+}
+
+TEST_CASE("mmlu_pro: trailing N/A options are shown, lettered and extractable under coral only", "[mmlu_pro][data]") {
+    parley::testing::TestHost host;
+    TempDir tmp;
+    auto f = tmp.file("q.jsonl", row_json(7, "What is 1+1?", {"1", "2", "3", "N/A", "N/A"}, "B", 1) + "\n");
+    const std::string shown = "(A) 1\n(B) 2\n(C) 3\n(D) N/A\n(E) N/A", real = "(A) 1\n(B) 2\n(C) 3";
+    // Coral's MMLUProTSPromptingDataset: choices = {chr(65+i): option for every option}, and the
+    // task and extractor prompts list them all.
+    MmluPro coral(host.config());
+    REQUIRE(try_load(coral, f).ok);
+    CHECK(coral.render(0, PARLEY_TEXT_TASK, "") ==
+          "I'm trying to solve this problem: \"What is 1+1?\"\nAnd the choices are:\n" + shown);
+    CHECK_THAT(coral.render(0, PARLEY_TEXT_EXTRACTOR_PROMPT, std::string(400, 'x')), Contains(shown + "\n\n"));
+    auto meta = nlohmann::ordered_json::parse(coral.items[0].metadata_json);
+    CHECK(meta["choices"].dump() == R"({"A":"1","B":"2","C":"3","D":"N/A","E":"N/A"})");
+    CHECK(coral.extract(0, PARLEY_EXTRACT_RULE, "So the answer is E").text == "The answer is (E)."); // a shown letter
+
+    MmluPro fixed(host.config({{"profile", std::string("fixed")}}));
+    REQUIRE(try_load(fixed, f).ok);
+    CHECK(fixed.render(0, PARLEY_TEXT_TASK, "") ==
+          "I'm trying to solve this problem: \"What is 1+1?\"\nAnd the choices are:\n" + real);
+    CHECK(nlohmann::ordered_json::parse(fixed.items[0].metadata_json)["choices"].size() == 3);
+    CHECK(fixed.extract(0, PARLEY_EXTRACT_RULE, "So the answer is E").text == "not sure yet"); // not an option
+
+    // Padding alone is not options, in either profile.
+    auto g = tmp.file("pad.jsonl", row_json(8, "Q?", {"1", "N/A", "N/A"}, "A", 0) + "\n");
+    MmluPro d(host.config());
+    auto o = try_load(d, g);
+    CHECK_FALSE(o.ok);
+    CHECK_THAT(o.message, Contains("1 options besides \"N/A\" padding"));
 }
 
 TEST_CASE("mmlu_pro: prompts are byte-exact", "[mmlu_pro][prompts]") {
