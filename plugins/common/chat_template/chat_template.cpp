@@ -30,9 +30,12 @@ namespace {
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 
+// "option: " before a message, or nothing when the caller names the option itself.
+std::string prefix(const std::string &option) { return option.empty() ? option : option + ": "; }
+
 std::string read_file(const fs::path &p, const std::string &option) {
     std::ifstream in(p, std::ios::binary);
-    if (!in) throw std::runtime_error(option + ": cannot read '" + p.string() + "'");
+    if (!in) throw std::runtime_error(prefix(option) + "cannot read '" + p.string() + "'");
     std::ostringstream s;
     s << in.rdbuf();
     return s.str();
@@ -62,7 +65,7 @@ json parse_config(const fs::path &p, const std::string &option) {
     try {
         return json::parse(read_file(p, option));
     } catch (const json::exception &e) {
-        throw std::runtime_error(option + ": '" + p.string() + "' is not valid JSON: " + e.what());
+        throw std::runtime_error(prefix(option) + "'" + p.string() + "' is not valid JSON: " + e.what());
     }
 }
 
@@ -88,12 +91,12 @@ bool Template::is_inline(const std::string &value) {
 
 Template Template::from_option(const std::string &value, const std::string &option) {
     if (value == "chatml") return Template(kChatmlSource, "", "", "chatml");
-    if (is_inline(value)) return Template(value, "", "", option);
+    if (is_inline(value)) return Template(value, "", "", option.empty() ? "the inline chat template" : option);
     const fs::path path(value);
     if (!fs::is_regular_file(path))
-        throw std::runtime_error(option + ": '" + value +
+        throw std::runtime_error(prefix(option) + "'" + value +
                                  "' is neither \"chatml\", Jinja source, nor an existing .jinja file or tokenizer_config.json");
-    const std::string where = option + " (" + value + ")";
+    const std::string where = option.empty() ? value : option + " (" + value + ")";
     if (path.extension() == ".json") {
         json config = parse_config(path, option);
         return Template(config_template(config, where), token_text(config, "bos_token"), token_text(config, "eos_token"), where);
@@ -103,6 +106,15 @@ Template Template::from_option(const std::string &value, const std::string &opti
     json config = json::object();
     if (fs::path beside = path.parent_path() / "tokenizer_config.json"; fs::is_regular_file(beside)) config = parse_config(beside, option);
     return Template(read_file(path, option), token_text(config, "bos_token"), token_text(config, "eos_token"), where);
+}
+
+Template Template::with_special_tokens(std::string bos_token, std::string eos_token) const {
+    Template t;
+    t.program_ = program_;
+    t.bos_ = std::move(bos_token);
+    t.eos_ = std::move(eos_token);
+    t.origin_ = origin_;
+    return t;
 }
 
 const std::string &Template::source() const { return program_->source; }

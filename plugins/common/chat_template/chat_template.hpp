@@ -27,7 +27,7 @@ class Template {
     // `value` of a `chat_template` option: "chatml" (transformers' ChatML), a path to a Hugging
     // Face tokenizer_config.json (its chat_template, bos_token, eos_token), a path to a Jinja file
     // (bos/eos from a tokenizer_config.json beside it, if any, else empty), or Jinja source itself
-    // (it contains "{{" or "{%"). Throws std::runtime_error naming `option` and the value.
+    // (it contains "{{" or "{%"). Throws std::runtime_error naming `option` (unless empty) and the value.
     static Template from_option(const std::string &value, const std::string &option);
     // Is `value` one from_option accepts without reading anything (chatml or inline Jinja)?
     static bool is_inline(const std::string &value);
@@ -45,6 +45,9 @@ class Template {
         return render(turns, add_generation_prompt);
     }
 
+    // The same template with other special tokens (e.g. a model's, for a bare Jinja file).
+    Template with_special_tokens(std::string bos_token, std::string eos_token) const;
+
     const std::string &source() const;
     const std::string &bos_token() const { return bos_; }
     const std::string &eos_token() const { return eos_; }
@@ -52,6 +55,7 @@ class Template {
 
   private:
     struct Program;
+    Template() = default;
     std::shared_ptr<const Program> program_;
     std::string bos_, eos_, origin_;
 };
