@@ -307,7 +307,7 @@ TEST_CASE("tree sampling writes siblings, and pairs follow Coral's rule", "[e2e]
     CHECK(sft.size() == turns);
 }
 
-TEST_CASE("pairs render src with a Hugging Face template, and validate refuses one that cannot render", "[e2e][pairs]") {
+TEST_CASE("pairs render src with a Hugging Face template and validate refuses one that cannot render", "[e2e][pairs]") {
     TempDir d("pairs-template");
     const std::string smol = std::string(PARLEY_SOURCE_DIR) + "/tests/fixtures/chat_templates/SmolLM2-1.7B-Instruct/tokenizer_config.json";
     // An OpenAI-compatible backend has no template unless given the served model's: core/pairs'

@@ -78,7 +78,7 @@ Template::Template(const std::string &source, std::string bos_token, std::string
         jinja::lexer lexer;
         auto tokens = lexer.tokenize(source);
         p->program = jinja::parse_from_tokens(tokens);
-        p->source = tokens.source;
+        p->source = source; // as written (the lexer drops a final newline, as Jinja does)
     } catch (const std::exception &e) {
         throw std::runtime_error(origin_ + ": the chat template does not parse: " + e.what());
     }

@@ -444,17 +444,20 @@ TEST_CASE("chat messages render through chatml on stories260K", "[llama]") {
     CHECK_THROWS_WITH(Engine(o), Catch::Contains("no-such-template") && Catch::Contains("tokenizer_config.json"));
 }
 
-// A copy of `model` (in the build folder) whose metadata holds `chat_template`.
+// A copy of `model` (in the build folder) whose metadata holds `chat_template`: the new metadata,
+// then the original tensor data (offsets are relative to the data section, so it moves as is).
 std::string gguf_with_template(const std::string &model, const std::string &chat_template, const std::string &name) {
-    ggml_context *data = nullptr;
-    gguf_context *g = gguf_init_from_file(model.c_str(), gguf_init_params{false, &data});
+    gguf_context *g = gguf_init_from_file(model.c_str(), gguf_init_params{true, nullptr});
     REQUIRE(g);
+    const size_t data_offset = gguf_get_data_offset(g);
     gguf_set_val_str(g, "tokenizer.chat_template", chat_template.c_str());
     const std::string out = std::string(PARLEY_BINARY_DIR) + "/" + name;
-    const bool ok = gguf_write_to_file(g, out.c_str(), false);
+    const bool ok = gguf_write_to_file(g, out.c_str(), true);
     gguf_free(g);
-    ggml_free(data);
     REQUIRE(ok);
+    std::ifstream in(model, std::ios::binary);
+    in.seekg(static_cast<std::streamoff>(data_offset));
+    std::ofstream(out, std::ios::binary | std::ios::app) << in.rdbuf();
     return out;
 }
 
