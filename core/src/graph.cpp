@@ -323,12 +323,12 @@ void check_chat_template(const Graph &g, NodeSpec &n, const Locator &loc, const 
         }
         return;
     }
+    const char *which = src && src->contains("chat_template") ? "\"backend\"" : "\"backend\" (the default)";
     const char *options = "set chat_template to the model's tokenizer_config.json or .jinja file, \"chatml\", "
                           "or \"none\" (TRL rows only)";
     auto in = n.inputs.find("backend");
     if (in == n.inputs.end() || in->second.empty()) {
-        problems.push_back(fmt::format("{}: \"backend\" (the default) needs a `backend` input; or {}",
-                                       at(), options));
+        problems.push_back(fmt::format("{}: {} needs a `backend` input; or {}", at(), which, options));
         return;
     }
     const NodeSpec *b = g.find(in->second.front());
@@ -336,10 +336,9 @@ void check_chat_template(const Graph &g, NodeSpec &n, const Locator &loc, const 
     if (!p) return; // a backend without the option renders or not: only the run can tell
     const toml::node *bv = b->config.get("chat_template");
     if (!(bv && bv->is_string() ? bv->as_string()->get() : p->default_text).empty()) return;
-    problems.push_back(fmt::format("{}: \"backend\" (the default) renders with the backend's chat template, but '{}' ({}) has "
-                                   "none: set nodes.{}.chat_template to the served model's tokenizer_config.json or .jinja "
-                                   "file; or {}",
-                                   at(), b->name, b->use, b->name, options));
+    problems.push_back(fmt::format("{}: {} renders with the backend's chat template, but '{}' ({}) has none: set "
+                                   "nodes.{}.chat_template to the served model's tokenizer_config.json or .jinja file; or {}",
+                                   at(), which, b->name, b->use, b->name, options));
 }
 
 } // namespace
