@@ -330,8 +330,10 @@ TEST_CASE("pairs render src with a Hugging Face template and validate refuses on
     CHECK(missing.code == 2);
     CHECK(missing.output.find("command line: nodes.pairs.chat_template: 'nope.json'") != std::string::npos);
 
-    // A tokenizer_config.json given by path renders `src` as transformers would.
-    std::ofstream(d.path / "t.toml") << tree_graph(3) << "chat_template = \"" << smol << "\"\n";
+    // A tokenizer_config.json given by path (relative to the graph) renders `src` as transformers would.
+    fs::create_directories(d.path / "smol");
+    fs::copy_file(smol, d.path / "smol/tokenizer_config.json");
+    std::ofstream(d.path / "t.toml") << tree_graph(3) << "chat_template = \"smol/tokenizer_config.json\"\n";
     auto t = run(parley() + " run " + quote(d.path / "t.toml") + " graph.output_dir=" + quote(d.path / "out"));
     INFO(t.output);
     REQUIRE(t.code == 0);
