@@ -28,7 +28,8 @@ die() { printf '\033[1;31m[setup] error:\033[0m %s\n' "$*" >&2; exit 1; }
 APT_PACKAGES=(build-essential cmake ninja-build ccache git pkg-config
   libboost-dev libboost-filesystem-dev libtomlplusplus-dev libspdlog-dev libfmt-dev
   catch2 nlohmann-json3-dev libcurl4-openssl-dev libopenblas0-pthread libjemalloc-dev
-  python3)  # python3: tests/servers/vllm_strict.py, the strict vLLM-shaped test server
+  python3 python3-jinja2)  # tests/servers/vllm_strict.py (the strict vLLM-shaped test server) and
+                            # tests/tools/hf_chat_template.py (the reference chat-template renderer)
 if [[ "$WITH_TORCH" == ON ]]; then APT_PACKAGES+=(libtorch-dev); fi
 # node/npm may come from elsewhere (NodeSource ships npm inside nodejs): only ask apt when absent.
 command -v npm >/dev/null 2>&1 || APT_PACKAGES+=(nodejs npm)
@@ -101,7 +102,7 @@ fi
 if [[ ! -f "$BUILD/CMakeCache.txt" ]] || ! grep -q "PARLEY_WITH_TORCH:BOOL=$WITH_TORCH" "$BUILD/CMakeCache.txt"; then
   say "configuring Parley in $BUILD"
   cmake -S "$REPO" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE="$BUILD_TYPE" "${launcher[@]}" \
-    -DCMAKE_PREFIX_PATH="$LLAMA_PREFIX" -DPARLEY_LLAMA_TOOLS_DIR="$LLAMA_TOOLS/bin" \
+    -DCMAKE_PREFIX_PATH="$LLAMA_PREFIX" -DPARLEY_LLAMA_TOOLS_DIR="$LLAMA_TOOLS/bin" -DPARLEY_LLAMA_SOURCE_DIR="$LLAMA_SRC" \
     -DPARLEY_WITH_TORCH="$WITH_TORCH" >/dev/null
 fi
 say "building Parley"

@@ -1,5 +1,7 @@
 #include <parley/core/graph.hpp>
 
+#include "chat_template.hpp"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -297,6 +299,50 @@ Graph parse_graph(const fs::path &file, const std::vector<std::string> &override
     return g;
 }
 
+namespace {
+// `chat_template` (core/pairs and backends): a file named relative to the graph is found beside
+// it; a core/pairs node that cannot render `src` fails here, before any generation starts.
+void check_chat_template(const Graph &g, NodeSpec &n, const Locator &loc, const fs::path &base, std::vector<std::string> &problems) {
+    const std::string where = "nodes." + n.name + ".chat_template";
+    const toml::table *src = g.document["nodes"][n.name].as_table();
+    // The key where it is set, else the node's table (the default applies).
+    auto at = [&] { return src && src->contains("chat_template") ? loc.at_key(src, "chat_template", where) : loc.at(src, where); };
+    toml::node *v = n.config.get("chat_template");
+    if (v && v->is_string() && !chat::Template::is_inline(v->as_string()->get())) {
+        fs::path path(v->as_string()->get());
+        if (path.is_relative() && fs::exists(base / path)) *v->as_string() = (base / path).lexically_normal().string();
+    }
+    if (n.plugin != "core" || n.component != "pairs") return;
+    const std::string value = v && v->is_string() ? v->as_string()->get() : "backend";
+    if (value == "none") return;
+    if (value != "backend") {
+        try {
+            (void)chat::Template::from_option(value, "");
+        } catch (const std::exception &e) {
+            problems.push_back(fmt::format("{}: {}", at(), e.what()));
+        }
+        return;
+    }
+    const char *which = src && src->contains("chat_template") ? "\"backend\"" : "\"backend\" (the default)";
+    const char *options = "set chat_template to the model's tokenizer_config.json or .jinja file, \"chatml\", "
+                          "or \"none\" (TRL rows only)";
+    auto in = n.inputs.find("backend");
+    if (in == n.inputs.end() || in->second.empty()) {
+        problems.push_back(fmt::format("{}: {} needs a `backend` input; or {}", at(), which, options));
+        return;
+    }
+    const NodeSpec *b = g.find(in->second.front());
+    const ParamSpec *p = b && b->schema ? b->schema->param("chat_template") : nullptr;
+    if (!p) return; // a backend without the option renders or not: only the run can tell
+    const toml::node *bv = b->config.get("chat_template");
+    if (!(bv && bv->is_string() ? bv->as_string()->get() : p->default_text).empty()) return;
+    problems.push_back(fmt::format("{}: {} renders with the backend's chat template, but '{}' ({}) has none: set "
+                                   "nodes.{}.chat_template to the served model's tokenizer_config.json or .jinja file; or {}",
+                                   at(), which, b->name, b->use, b->name, options));
+}
+
+} // namespace
+
 void validate_graph(Graph &g, const SchemaResolver &resolve) {
     std::vector<std::string> problems;
     Locator loc{g.display_file.empty() ? g.file.string() : g.display_file, g.overridden};
@@ -408,6 +454,8 @@ void validate_graph(Graph &g, const SchemaResolver &resolve) {
             }
         }
     }
+    for (auto &n : g.nodes)
+        if (n.schema) check_chat_template(g, n, loc, base, problems);
     if (problems.empty()) {
         try {
             (void)topological_order(g);

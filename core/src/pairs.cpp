@@ -17,6 +17,8 @@
 #include <parley/core/records.hpp>
 #include <parley/core/run.hpp>
 
+#include "chat_template.hpp"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -130,12 +132,6 @@ Profile read_profile(const toml::table &c, const std::string &node) {
     return p;
 }
 
-std::string chatml(const std::vector<ChatMessage> &messages) {
-    std::string s;
-    for (auto &m : messages) s += "<|im_start|>" + m.role + "\n" + m.content + "<|im_end|>\n";
-    return s + "<|im_start|>assistant\n";
-}
-
 json messages_json(const std::vector<ChatMessage> &messages) {
     json a = json::array();
     for (auto &m : messages) a.push_back({{"role", m.role}, {"content", m.content}});
@@ -163,9 +159,13 @@ void run_pairs(RunContext &ctx) {
     if (template_mode == "backend" && !backend)
         throw std::runtime_error(fmt::format("nodes.{}: chat_template = \"backend\" needs a `backend` input (or set chat_template = \"chatml\")", ctx.node.name));
 
+    // Not "backend" or "none": chatml, a tokenizer_config.json or .jinja file, or Jinja source.
+    std::optional<chat::Template> own_template;
+    if (template_mode != "backend" && template_mode != "none")
+        own_template = chat::Template::from_option(template_mode, fmt::format("nodes.{}.chat_template", ctx.node.name));
     auto render = [&](const std::vector<ChatMessage> &messages) -> std::string {
         if (template_mode == "none") return {};
-        if (template_mode == "chatml") return chatml(messages);
+        if (own_template) return own_template->render_messages(messages);
         auto s = backend->apply_template(messages);
         if (!s) throw std::runtime_error(fmt::format("backend '{}' cannot render its chat template", backend->node()));
         return *s;

@@ -180,7 +180,8 @@ const std::vector<ComponentSchema> &core_schemas() {
             {"sft_per_question", PARLEY_TYPE_INT, 0, "10", "trees (all/success) or turns (correct_turns) per question"},
             {"add_prev_turns", PARLEY_TYPE_INT, 0, "-1", "correct_turns: also add this many earlier turns; -1 = all"},
             {"chat_template", PARLEY_TYPE_STRING, 0, "backend",
-             "how `src` is rendered: \"backend\" (the backend input's template), \"chatml\", or \"none\" (TRL rows only)"},
+             "how `src` is rendered: \"backend\" (the backend input's chat template), \"chatml\", a Hugging Face "
+             "tokenizer_config.json or .jinja file (relative to the graph), Jinja source, or \"none\" (TRL rows only)"},
         };
         pairs.inputs = {
             {"records", kKindRows, true, true, "conversation records (tree-sampled for pairs)"},

@@ -309,6 +309,46 @@ TEST_CASE("tree sampling writes siblings, and pairs follow Coral's rule", "[e2e]
     CHECK(sft.size() == turns);
 }
 
+TEST_CASE("pairs render src with a Hugging Face template and validate refuses one that cannot render", "[e2e][pairs]") {
+    TempDir d("pairs-template");
+    const std::string smol = std::string(PARLEY_SOURCE_DIR) + "/tests/fixtures/chat_templates/SmolLM2-1.7B-Instruct/tokenizer_config.json";
+    // An OpenAI-compatible backend has no template unless given the served model's: core/pairs'
+    // default chat_template = "backend" fails in validate, at the pairs node, naming the options.
+    std::string g = tree_graph(3);
+    g.replace(g.find("use = \"scripted/backend\""), 24, "use = \"openai/backend\"\nurl = \"http://127.0.0.1:9\"\nmodel = \"m\"");
+    g.replace(g.find("default_reply"), 13, "# default_reply");
+    std::ofstream(d.path / "g.toml") << g;
+    auto r = run(parley() + " validate " + quote(d.path / "g.toml"));
+    INFO(r.output);
+    CHECK(r.code == 2);
+    const std::string pairs_at = (d.path / "g.toml").string() + ":19:1: nodes.pairs.chat_template: ";
+    CHECK(r.output.find(pairs_at) != std::string::npos);
+    CHECK(r.output.find("nodes.model.chat_template") != std::string::npos);
+    CHECK(r.output.find("tokenizer_config.json") != std::string::npos);
+    CHECK(r.output.find("\"chatml\"") != std::string::npos);
+    CHECK(run(parley() + " validate " + quote(d.path / "g.toml") + " nodes.model.chat_template=" + smol).code == 0);
+    CHECK(run(parley() + " validate " + quote(d.path / "g.toml") + " nodes.pairs.chat_template=chatml").code == 0);
+    auto missing = run(parley() + " validate " + quote(d.path / "g.toml") + " nodes.pairs.chat_template=nope.json");
+    CHECK(missing.code == 2);
+    CHECK(missing.output.find("command line: nodes.pairs.chat_template: 'nope.json'") != std::string::npos);
+
+    // A tokenizer_config.json given by path (relative to the graph) renders `src` as transformers would.
+    fs::create_directories(d.path / "smol");
+    fs::copy_file(smol, d.path / "smol/tokenizer_config.json");
+    std::ofstream(d.path / "t.toml") << tree_graph(3) << "chat_template = \"smol/tokenizer_config.json\"\n";
+    auto t = run(parley() + " run " + quote(d.path / "t.toml") + " graph.output_dir=" + quote(d.path / "out"));
+    INFO(t.output);
+    REQUIRE(t.code == 0);
+    auto pairs = read_jsonl(d.path / "out/pairs/pairs.jsonl");
+    REQUIRE_FALSE(pairs.empty());
+    for (auto &p : pairs) {
+        const std::string src = p["src"];
+        CHECK(src.rfind("<|im_start|>system\n", 0) == 0);
+        CHECK(src.size() >= 22);
+        CHECK(src.substr(src.size() - 22) == "<|im_start|>assistant\n");
+    }
+}
+
 TEST_CASE("sharded runs merged equal an unsharded run", "[e2e][shard]") {
     TempDir d("shards");
     std::ofstream(d.path / "g.toml") << tree_graph(2);

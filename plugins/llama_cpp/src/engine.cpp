@@ -1,6 +1,8 @@
 // See engine.hpp for the design.
 #include "engine.hpp"
 
+#include "chat_template.hpp"
+
 #include <llama.h>
 #if defined(_OPENMP)
 #include <omp.h>
@@ -205,7 +207,8 @@ struct Engine::Impl {
     // --- fixed after construction ---
     EngineOptions opt;
     std::string model_path;
-    std::string tmpl; // resolved chat template
+    std::string tmpl; // resolved chat template: "chatml", a built-in name, or Jinja source
+    std::optional<parley::chat::Template> jinja; // set unless `tmpl` is a llama.cpp built-in name
     llama_model *model = nullptr;
     llama_context *ctx = nullptr;
     const llama_vocab *vocab = nullptr;
@@ -365,9 +368,12 @@ struct Engine::Impl {
     }
 
     // --- chat template ------------------------------------------------------------------------
+    // Jinja templates (the GGUF's own, a file, inline source, chatml) render as transformers does
+    // (parley_chat_template); a llama.cpp built-in name (llama2, phi3, ...) keeps its formatter.
 
-    static std::string render(const std::string &t, const std::vector<parley::Message> &messages, bool add_ass,
-                              int32_t *rc_out = nullptr) {
+    // llama_chat_apply_template with a built-in template name; rc < 0: not a name llama.cpp knows.
+    static std::string render_builtin(const std::string &name, const std::vector<parley::Message> &messages, bool add_ass,
+                                      int32_t *rc_out = nullptr) {
         std::vector<llama_chat_message> chat;
         chat.reserve(messages.size());
         size_t total = 0;
@@ -376,11 +382,11 @@ struct Engine::Impl {
             total += m.role.size() + m.content.size();
         }
         std::string buf(2 * total + 512, '\0');
-        int32_t n = llama_chat_apply_template(t.c_str(), chat.data(), chat.size(), add_ass, buf.data(),
+        int32_t n = llama_chat_apply_template(name.c_str(), chat.data(), chat.size(), add_ass, buf.data(),
                                               static_cast<int32_t>(buf.size()));
         if (n > static_cast<int32_t>(buf.size())) {
             buf.assign(static_cast<size_t>(n), '\0');
-            n = llama_chat_apply_template(t.c_str(), chat.data(), chat.size(), add_ass, buf.data(),
+            n = llama_chat_apply_template(name.c_str(), chat.data(), chat.size(), add_ass, buf.data(),
                                           static_cast<int32_t>(buf.size()));
         }
         if (rc_out) *rc_out = n;
@@ -389,37 +395,66 @@ struct Engine::Impl {
         return buf;
     }
 
-    static bool template_works(const std::string &t) {
+    static bool is_builtin_name(const std::string &name) {
         int32_t rc = 0;
-        render(t, {{"system", "s"}, {"user", "u"}, {"assistant", "a"}, {"user", "u"}}, true, &rc);
+        render_builtin(name, {{"system", "s"}, {"user", "u"}, {"assistant", "a"}, {"user", "u"}}, true, &rc);
         return rc >= 0;
     }
 
+    // A special token as text, as Hugging Face's tokenizer writes it into the template's context.
+    std::string token_text(llama_token t) const {
+        if (t == LLAMA_TOKEN_NULL) return {};
+        char buf[256];
+        int32_t n = llama_token_to_piece(vocab, t, buf, sizeof buf, 0, true);
+        return n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string();
+    }
+
+    // The template with the model's bos/eos when its source gave none (inline Jinja, a bare .jinja file).
+    parley::chat::Template with_model_tokens(const parley::chat::Template &t) const {
+        if (!t.bos_token().empty() || !t.eos_token().empty()) return t;
+        return t.with_special_tokens(token_text(llama_vocab_bos(vocab)), token_text(llama_vocab_eos(vocab)));
+    }
+
     void resolve_template() {
+        const std::string option = "llama_cpp: chat_template";
         if (opt.chat_template.empty() || opt.chat_template == "auto") {
             const char *own = llama_model_chat_template(model, nullptr);
-            if (own && template_works(own)) {
-                tmpl = own;
+            if (own) {
+                try {
+                    jinja = with_model_tokens(parley::chat::Template(own, "", "", "'" + opt.model + "': tokenizer.chat_template"));
+                } catch (const std::exception &e) {
+                    parley::log_warn(kLog, std::string(e.what()) + "; using chatml");
+                }
             } else {
-                parley::log_warn(kLog, std::string("'") + opt.model + "': " +
-                                           (own ? "the model's chat template is not one llama.cpp can render"
-                                                : "the model has no chat template") +
-                                           "; using chatml");
-                tmpl = "chatml";
+                parley::log_warn(kLog, "'" + opt.model + "': the model has no chat template; using chatml");
             }
-        } else {
-            if (!template_works(opt.chat_template))
-                throw Error(PARLEY_ERR_INVALID_ARGUMENT,
-                            "llama_cpp: chat_template '" + opt.chat_template.substr(0, 80) +
-                                "' is neither a built-in template name nor a template llama.cpp recognises");
-            tmpl = opt.chat_template;
+            if (!jinja) jinja = parley::chat::Template::from_option("chatml", option);
+        } else if (parley::chat::Template::is_inline(opt.chat_template) || std::filesystem::is_regular_file(opt.chat_template)) {
+            try {
+                jinja = with_model_tokens(parley::chat::Template::from_option(opt.chat_template, option));
+            } catch (const std::exception &e) {
+                throw Error(PARLEY_ERR_INVALID_ARGUMENT, e.what());
+            }
+        } else if (!is_builtin_name(opt.chat_template)) {
+            throw Error(PARLEY_ERR_INVALID_ARGUMENT,
+                        "llama_cpp: chat_template '" + opt.chat_template.substr(0, 80) +
+                            "' is none of: auto, chatml, a llama.cpp built-in name, Jinja source, "
+                            "a .jinja file, a tokenizer_config.json");
         }
+        tmpl = jinja ? (jinja->origin() == "chatml" ? "chatml" : jinja->source()) : opt.chat_template;
     }
 
     std::string apply_template(const std::vector<parley::Message> &messages) const {
         if (messages.empty()) throw Error(PARLEY_ERR_INVALID_ARGUMENT, "llama_cpp: no messages to render");
+        if (jinja) {
+            try {
+                return jinja->render_messages(messages);
+            } catch (const std::exception &e) {
+                throw Error(PARLEY_ERR_UNSUPPORTED, std::string("llama_cpp: ") + e.what());
+            }
+        }
         int32_t rc = 0;
-        std::string out = render(tmpl, messages, true, &rc);
+        std::string out = render_builtin(tmpl, messages, true, &rc);
         if (rc < 0)
             throw Error(PARLEY_ERR_UNSUPPORTED, "llama_cpp: the chat template failed to render the messages");
         return out;

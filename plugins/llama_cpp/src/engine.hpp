@@ -21,7 +21,8 @@ namespace parley::llama_cpp {
 
 struct EngineOptions {
     std::string model;                  // GGUF path
-    std::string chat_template = "auto"; // "auto" (the GGUF's own, else chatml), a built-in name or a template string
+    std::string chat_template = "auto"; // "auto" (the GGUF's Jinja, else chatml), chatml, a tokenizer_config.json or
+                                        // .jinja path, Jinja source, or a llama.cpp built-in name
     int n_ctx = 0;                      // KV cells in all; 0: n_parallel x min(training context, 8192)
     int n_parallel = 16;                // sequence slots (decoded together, or kept resident)
     int n_batch = 2048;                 // tokens per llama_decode call (decode tokens + prefill chunks)
@@ -77,7 +78,7 @@ class Engine {
     std::vector<int32_t> resident_tokens(uint64_t conversation, uint32_t agent) const;
 
     const std::string &model_path() const;
-    const std::string &chat_template() const; // as resolved ("chatml", a name, or the GGUF's template)
+    const std::string &chat_template() const; // as resolved ("chatml", a built-in name, or Jinja source)
     int64_t context_size() const;             // KV cells (llama_n_ctx)
     int n_parallel() const;
     int threads() const;

@@ -10,8 +10,8 @@ namespace {
 const parley_param kParams[] = {
     {"model", PARLEY_TYPE_PATH, PARLEY_PARAM_REQUIRED | PARLEY_PARAM_MUST_EXIST, nullptr, "GGUF model file"},
     {"chat_template", PARLEY_TYPE_STRING, 0, "auto",
-     "\"auto\" (the GGUF's own template, else chatml), a llama.cpp built-in name (chatml, llama2, llama3, "
-     "phi3, gemma, ...) or a template string"},
+     "\"auto\" (the GGUF's own Jinja template as Hugging Face renders it, else chatml), \"chatml\", a path to a "
+     "tokenizer_config.json or a .jinja file, Jinja source, or a llama.cpp built-in name (llama2, phi3, gemma, ...)"},
     {"n_ctx", PARLEY_TYPE_INT, 0, "0",
      "KV cache cells in all; each sequence gets n_ctx / n_parallel (or all of it with kv_unified); "
      "0 = n_parallel x min(the model's training context, 8192)"},

@@ -7,12 +7,15 @@
 #include <catch2/catch.hpp>
 
 #include <dlfcn.h>
+#include <gguf.h>
 
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdlib>
+#include <fstream>
 #include <future>
+#include <sstream>
 #include <mutex>
 #include <thread>
 
@@ -438,9 +441,72 @@ TEST_CASE("chat messages render through chatml on stories260K", "[llama]") {
     for (auto &line : host2.logs()) warned = warned || line.find("no chat template") != std::string::npos;
     CHECK(warned);
 
-    // A template name llama.cpp does not know is refused.
+    // A template name llama.cpp does not know is refused, naming what is accepted.
     o.chat_template = "no-such-template";
-    CHECK_THROWS_AS(Engine(o), parley::Error);
+    CHECK_THROWS_WITH(Engine(o), Catch::Contains("no-such-template") && Catch::Contains("tokenizer_config.json"));
+}
+
+// A copy of `model` (in the build folder) whose metadata holds `chat_template`: the new metadata,
+// then the original tensor data (offsets are relative to the data section, so it moves as is).
+std::string gguf_with_template(const std::string &model, const std::string &chat_template, const std::string &name) {
+    gguf_context *g = gguf_init_from_file(model.c_str(), gguf_init_params{true, nullptr});
+    REQUIRE(g);
+    const size_t data_offset = gguf_get_data_offset(g);
+    gguf_set_val_str(g, "tokenizer.chat_template", chat_template.c_str());
+    const std::string out = std::string(PARLEY_BINARY_DIR) + "/" + name;
+    const bool ok = gguf_write_to_file(g, out.c_str(), true);
+    gguf_free(g);
+    REQUIRE(ok);
+    std::ifstream in(model, std::ios::binary);
+    in.seekg(static_cast<std::streamoff>(data_offset));
+    std::ofstream(out, std::ios::binary | std::ios::app) << in.rdbuf();
+    return out;
+}
+
+std::string read_text(const std::string &path) {
+    std::ifstream in(path, std::ios::binary);
+    REQUIRE(in);
+    std::ostringstream s;
+    s << in.rdbuf();
+    return s.str();
+}
+
+TEST_CASE("the GGUF's Jinja chat template renders as Hugging Face renders it", "[llama]") {
+    // stories260K with Llama-3.1-Instruct's template: llama.cpp's built-in llama3 formatter would
+    // drop the BOS text and the "Cutting Knowledge Date" system lines that Coral's `src` has.
+    const std::string llama31 = read_text(PARLEY_LLAMA_SOURCE_DIR "/models/templates/meta-llama-Llama-3.1-8B-Instruct.jinja");
+    parley::testing::TestHost host;
+    Engine e(opts(gguf_with_template(stories(), llama31, "stories260K-llama31-template.gguf")));
+    CHECK(e.chat_template() == llama31);
+    std::vector<parley::Message> msgs = {
+        {"system", "You tell stories."}, {"user", "Tell me a story."}, {"assistant", "Once upon a time."}, {"user", "Go on."}};
+    const std::string rendered = e.apply_template(msgs);
+    // bos_token is the model's own BOS text (stories260K: <s>), as the tokenizer would pass it.
+    CHECK(rendered == "<s><|start_header_id|>system<|end_header_id|>\n\nCutting Knowledge Date: December 2023\n"
+                      "Today Date: 26 Jul 2024\n\nYou tell stories.<|eot_id|><|start_header_id|>user<|end_header_id|>\n\n"
+                      "Tell me a story.<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\nOnce upon a time.<|eot_id|>"
+                      "<|start_header_id|>user<|end_header_id|>\n\nGo on.<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n");
+    // The template's own BOS and tokenize's add_special give one BOS, not two.
+    const auto toks = e.tokenize(rendered);
+    REQUIRE(toks.size() > 2);
+    CHECK(toks[1] != toks[0]);
+    Request r;
+    r.messages = msgs;
+    r.max_tokens = 4;
+    auto c = run(e, r);
+    CHECK(c.status == PARLEY_OK);
+    CHECK(c.prompt_tokens == static_cast<int64_t>(toks.size()));
+
+    // chat_template = a tokenizer_config.json: its template and special tokens.
+    EngineOptions o = opts();
+    o.chat_template = PARLEY_SOURCE_DIR "/tests/fixtures/chat_templates/SmolLM2-1.7B-Instruct/tokenizer_config.json";
+    Engine smol(o);
+    CHECK(smol.apply_template({{"user", "Hi"}}) ==
+          "<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face<|im_end|>\n"
+          "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n");
+    // Inline Jinja gets the model's special tokens.
+    o.chat_template = "{{ bos_token }}{% for m in messages %}[{{ m.role }}] {{ m.content }}{% endfor %}{{ eos_token }}";
+    CHECK(Engine(o).apply_template({{"user", "Hi"}}) == "<s>[user] Hi</s>");
 }
 
 TEST_CASE("llama-2-tiny-random loads and generates valid UTF-8", "[llama]") {

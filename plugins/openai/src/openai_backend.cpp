@@ -1084,7 +1084,8 @@ parley_status ext_replica_stats(void *self, parley_buffer *out) {
 }
 } // namespace
 
-OpenAIBackend::OpenAIBackend(const parley::Config &config) : impl_(std::make_unique<Impl>(config)) {}
+OpenAIBackend::OpenAIBackend(const parley::Config &config)
+    : template_(load_template(config)), impl_(std::make_unique<Impl>(config)) {}
 OpenAIBackend::~OpenAIBackend() = default;
 
 uint64_t OpenAIBackend::submit(parley::Request request, Done done) { return impl_->submit(std::move(request), std::move(done)); }

@@ -24,6 +24,10 @@ typedef int32_t (*parley_openai_replica_of_fn)(void *self, uint64_t conversation
 // {"url","up","outstanding","max_in_flight","sent","succeeded","failed"} (counts of attempts).
 typedef parley_status (*parley_openai_replica_stats_fn)(void *self, parley_buffer *out);
 
+namespace parley::chat {
+class Template;
+}
+
 namespace parley::openai {
 
 struct ReplicaStats {
@@ -51,6 +55,8 @@ class OpenAIBackend final : public parley::Backend {
     // kv_used and kv_capacity: -1 (unknown).
     std::optional<parley::BackendLoad> load() override;
     void *proc_address(const char *name) override;
+    // The `chat_template` option's rendering (served_template.cpp); PARLEY_ERR_UNSUPPORTED without one.
+    std::string apply_template(const std::vector<parley::Message> &messages) override;
 
     // Debugging and tests.
     std::vector<ReplicaStats> replica_stats() const;
@@ -58,6 +64,8 @@ class OpenAIBackend final : public parley::Backend {
     std::string stats_json() const;
 
   private:
+    static std::shared_ptr<const chat::Template> load_template(const parley::Config &config);
+    std::shared_ptr<const chat::Template> template_; // before impl_: a bad template fails before any thread starts
     struct Impl;
     std::unique_ptr<Impl> impl_;
 };

@@ -19,6 +19,9 @@ const parley_param kParams[] = {
     {"affinity", PARLEY_TYPE_BOOL, 0, "true", "route all turns of a conversation to one replica (consistent hashing with bounded loads)"},
     {"load_factor", PARLEY_TYPE_FLOAT, 0, "1.25", "affinity spills to the next replica on the ring above load_factor x mean outstanding"},
     {"cooldown_s", PARLEY_TYPE_FLOAT, 0, "1", "a failed replica rests this long (doubling per failed probe, max 30 s) before GET /health"},
+    {"chat_template", PARLEY_TYPE_STRING, 0, "",
+     "the served model's chat template, for rendering only (core/pairs `src`): a tokenizer_config.json or .jinja "
+     "path, Jinja source, or \"chatml\"; empty: none (apply_template unsupported)"},
 };
 
 } // namespace

@@ -415,6 +415,33 @@ TEST_CASE("config: url is required and validated", "[openai]") {
     CHECK_THROWS_AS(OpenAIBackend(host.config({{"url", std::string("http://x")}, {"extra_body", std::string("[1]")}})), parley::Error);
 }
 
+TEST_CASE("chat_template: the served model's template renders messages as Hugging Face does", "[openai]") {
+    parley::testing::TestHost host;
+    const std::string url = "http://127.0.0.1:9"; // never contacted: rendering is local
+    std::vector<parley::Message> msgs = {{"system", "Be brief."}, {"user", "Hi"}};
+    try {
+        OpenAIBackend none(host.config({{"url", url}, {"model", std::string("m")}}));
+        none.apply_template(msgs);
+        FAIL("rendered without a chat_template");
+    } catch (const parley::Error &e) {
+        CHECK(e.code() == PARLEY_ERR_UNSUPPORTED);
+        CHECK(std::string(e.what()).find("chat_template") != std::string::npos);
+    }
+    const std::string smol = PARLEY_SOURCE_DIR "/tests/fixtures/chat_templates/SmolLM2-1.7B-Instruct/tokenizer_config.json";
+    OpenAIBackend b(host.config({{"url", url}, {"model", std::string("m")}, {"chat_template", smol}}));
+    CHECK(b.apply_template(msgs) == "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n");
+    CHECK(b.apply_template({{"user", "Hi"}}) ==
+          "<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face<|im_end|>\n"
+          "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n");
+    try {
+        OpenAIBackend bad(host.config({{"url", url}, {"chat_template", std::string("/no/such/tokenizer_config.json")}}));
+        FAIL("constructed with a missing chat_template file");
+    } catch (const parley::Error &e) {
+        CHECK(e.code() == PARLEY_ERR_INVALID_ARGUMENT);
+        CHECK(std::string(e.what()).find("/no/such/tokenizer_config.json") != std::string::npos);
+    }
+}
+
 TEST_CASE("request body mapping, auth header, model discovery, response parsing", "[openai][fake]") {
     parley::testing::TestHost host;
     json reply = {{"choices", json::array({{{"index", 1}, {"message", {{"content", "second"}}}, {"finish_reason", "length"}},
