@@ -71,7 +71,7 @@ std::string scripted_graph(const std::string &reply) {
     return "[graph]\nname = \"scripted\"\n\n[nodes.mmlu_pro]\nuse = \"mmlu_pro/domain\"\ndata = \"" + shared_dir() +
            "/data/mmlu_pro/test_sample_60.jsonl\"\n\n[nodes.model]\nuse = \"scripted/backend\"\ndefault_reply = \"" + reply +
            "\"\n\n[nodes.cot]\nuse = \"core/cot_eval\"\ninputs = { domains = [\"mmlu_pro\"], backend = \"model\" }\n"
-           "temperature = 0.0\n";
+           "temperature = 0.0\nextraction = \"rule\"\n";
 }
 
 size_t gold_count(const std::string &letter) {
@@ -382,7 +382,7 @@ TEST_CASE("the main job's mixed-domain Coral + CoT graph runs on stories260K; pa
         CHECK(recomputed == written);
     }
     CHECK(coral["groups"]["macro_avg"].contains("agreement_correctness,none"));
-    CHECK(cot["groups"]["macro_avg"].contains("final_success_rate,rule_extract"));
+    CHECK(cot["groups"]["macro_avg"].contains("final_success_rate,llm_extract")); // profile "coral": LLM extraction
 }
 
 TEST_CASE("a killed Coral run resumes without loss or duplicates", "[e2e][coral]") {
