@@ -16,6 +16,8 @@
 #include <parley/core/progress.hpp>
 #include <parley/core/records.hpp>
 #include "admission.hpp"
+#include "eval_common.hpp"
+#include "py_random.hpp"
 #include <parley/core/run.hpp>
 
 #include <fmt/format.h>
@@ -68,7 +70,9 @@ struct Turn {
     std::string content;          // the text (the error message for a failed request)
     const std::string *belief = nullptr; // interned normalised belief
     std::unique_ptr<ExtractorIO> extractor;
-    int32_t prompt_tokens = 0, completion_tokens = 0, cached_tokens = 0;
+    int32_t prompt_tokens = 0, cached_tokens = 0;
+    int32_t completion_tokens = 0;         // this candidate's; -1 unknown (a server's n > 1 reply)
+    int32_t request_completion_tokens = 0; // the whole request's (all its candidates)
     float score = 0.0f;
     uint8_t role = 0;             // index into roles; the asker of turn 0 too
     int8_t finish = PARLEY_FINISH_NONE;
@@ -244,6 +248,7 @@ void run_coral_eval(RunContext &ctx) {
     if (seed_mode != "per_conversation" && seed_mode != "fixed")
         throw std::runtime_error(fmt::format("nodes.{}.seed_mode: '{}' is neither \"per_conversation\" nor \"fixed\"", ctx.node.name, seed_mode));
     if (max_turns < 1) throw std::runtime_error(fmt::format("nodes.{}.max_turns must be at least 1", ctx.node.name));
+    if (base_seed < 0) throw std::runtime_error(fmt::format("nodes.{}.seed must be between 0 and 2^63 - 1", ctx.node.name));
 
     const auto &inputs = ctx.node.inputs;
     auto backend_of = [&](const char *port, Backend *fallback) -> Backend * {
@@ -338,8 +343,7 @@ void run_coral_eval(RunContext &ctx) {
                 conv.index = i;
                 conv.trial = static_cast<int>(t);
                 conv.item_id = info.id;
-                conv.seed = seed_mode == "fixed" ? static_cast<uint64_t>(base_seed)
-                                                 : splitmix(static_cast<uint64_t>(base_seed) ^ fnv1a(domain_node + "\x1f" + info.id)) + t;
+                conv.seed = seed_mode == "fixed" ? static_cast<uint64_t>(base_seed) : trial_seed(base_seed, domain_node, info.id, t);
                 conv.id = splitmix(fnv1a(ctx.node.name + "\x1f" + domain_node + "\x1f" + info.id) + t) | 1;
                 pending.push_back(std::move(conv));
             }
@@ -361,6 +365,10 @@ void run_coral_eval(RunContext &ctx) {
     int64_t tokens = 0, turns_done = 0;
     Progress progress(ctx.node.name, total);
     const std::string *error_belief = strings.intern("Error: extraction network error"); // Coral's wording
+    FailureLog failures(ctx.node.name);
+    auto where = [](const Conversation &cv) {
+        return fmt::format("{} item {} trial {} turn {}", *cv.domain_node, cv.item_id, cv.trial, cv.turns.size());
+    };
     static const std::string kSystem = "system", kUser = "user", kAssistant = "assistant", kHi = "hi";
 
     auto system_text = [&](const Conversation &cv, const Role &r) -> std::string {
@@ -419,7 +427,7 @@ void run_coral_eval(RunContext &ctx) {
         q.top_p = top_p;
         q.top_k = static_cast<int32_t>(top_k);
         q.min_p = min_p;
-        q.seed = seed_mode == "fixed" ? cv.seed : cv.seed + cv.turns.size();
+        q.seed = seed_mode == "fixed" ? cv.seed : request_seed(cv.seed, cv.turns.size());
         q.max_tokens = r.max_tokens;
         q.stop = stop;
         q.conversation = cv.id;
@@ -437,8 +445,7 @@ void run_coral_eval(RunContext &ctx) {
         const std::string *sys = strings.intern(cv.domain->render(cv.index, PARLEY_TEXT_EXTRACTOR_SYSTEM));
         GenerationRequest eq;
         eq.messages = {{kSystem, *sys}, {kUser, t.extractor->prompt}};
-        eq.temperature = 0.0;
-        eq.max_tokens = extractor_max_tokens;
+        set_extractor_sampling(eq, extractor_max_tokens);
         // Keyed by conversation, as an agent of its own: a backend keeps the extractor's
         // instructions resident next to the conversation (and a router sends it to that replica).
         eq.conversation = cv.id;
@@ -508,19 +515,27 @@ void run_coral_eval(RunContext &ctx) {
                 o += "\"status_ok\":false,\"error\":";
                 JsonWriter::escape(o, t.content);
             } else {
+                // Tree sampling: every candidate carries the whole request's usage, as Coral
+                // records it; the candidate's own count is in Parley's block (null: unknown).
                 o += "\"status_ok\":true,\"usage\":{\"prompt_tokens\":";
                 JsonWriter(o).value(int64_t{t.prompt_tokens});
                 o += ",\"completion_tokens\":";
-                JsonWriter(o).value(int64_t{t.completion_tokens});
+                JsonWriter(o).value(int64_t{beam > 1 ? t.request_completion_tokens : t.completion_tokens});
                 o += "},\"parley\":{\"cached_tokens\":";
                 JsonWriter(o).value(int64_t{t.cached_tokens});
+                if (beam > 1) {
+                    o += ",\"completion_tokens\":";
+                    if (t.completion_tokens < 0) JsonWriter(o).null();
+                    else JsonWriter(o).value(int64_t{t.completion_tokens});
+                }
                 o += ",\"finish_reason\":\"";
                 o += finish_name(t.finish);
                 o += "\"}";
             }
             if (t.annotated) {
                 o += st.annotation_open; // ,"annotation":{"<extractor>":{"score":
-                put_bool(o, t.valid);
+                if (t.extractor_ok) put_bool(o, t.valid);
+                else o += "0.0"; // extraction_evaluators.py: a failed extractor call scores the float 0.0
                 o += ",\"info\":{\"prompt\":";
                 JsonWriter::escape(o, t.extractor ? std::string_view(t.extractor->prompt) : std::string_view());
                 o += ",\"response\":";
@@ -611,7 +626,9 @@ void run_coral_eval(RunContext &ctx) {
                 belief = cv.domain->extract(cv.index, PARLEY_EXTRACT_LLM_OUTPUT, t.extractor->response);
                 t.belief = strings.intern(std::move(belief.first));
                 t.valid = belief.second;
-            } else {
+            } else { // as extraction_evaluators.py: the error text as the response, score 0.0
+                t.extractor->response = extractor_result->error.empty() ? "request failed" : extractor_result->error;
+                failures.note("extractor request", t.extractor->response, where(cv));
                 t.belief = error_belief;
                 t.valid = false;
                 t.extractor_ok = false;
@@ -640,34 +657,47 @@ void run_coral_eval(RunContext &ctx) {
         return latest[0] && latest[1] && latest[0] == latest[1];
     };
 
+    // Tree sampling with seed_mode "fixed" picks as Coral's rand_pick_one does: random.randint on
+    // Python's global Mersenne Twister, one stream per run (draws in the order turns complete).
+    PyRandom fixed_picks(static_cast<uint64_t>(base_seed));
+    auto pick_candidate = [&](const Conversation &cv) -> size_t {
+        const size_t k = cv.candidates.size();
+        if (seed_mode == "fixed") return static_cast<size_t>(fixed_picks.randint(0, static_cast<int64_t>(k) - 1));
+        return splitmix(cv.seed ^ (0x7c3a9e1full * cv.turns.size())) % k;
+    };
+
     // Every candidate of this turn is annotated: keep one (the only one without tree sampling, a
     // seeded random pick with it), file the rest as its siblings, and go on or stop.
     auto decide = [&](size_t slot) {
         Conversation &cv = slots[slot];
         turns_done += static_cast<int64_t>(cv.candidates.size());
+        const bool tree = beam > 1;
         size_t pick = 0;
-        if (cv.candidates.size() > 1) {
-            for (auto &cand : cv.candidates) cand.stop_conv = cand.status_ok && agrees(cv.turns, cand);
-            pick = splitmix(cv.seed ^ (0x7c3a9e1full * cv.turns.size())) % cv.candidates.size();
+        if (tree) {
+            // As Coral: stop_conv is asked of every candidate, failed ones too (their error text
+            // was extracted), and marks the candidate's own annotation as agreeing.
+            for (auto &cand : cv.candidates) cand.stop_conv = cand.agreement = agrees(cv.turns, cand);
+            pick = pick_candidate(cv);
         }
         Turn chosen = std::move(cv.candidates[pick]);
-        if (cv.candidates.size() > 1) {
+        if (tree) {
             chosen.siblings = std::make_unique<std::vector<Turn>>();
             for (size_t k = 0; k < cv.candidates.size(); ++k)
                 if (k != pick) chosen.siblings->push_back(std::move(cv.candidates[k]));
         }
         cv.candidates.clear();
         const bool failed = !chosen.status_ok;
-        const bool agree = !failed && agrees(cv.turns, chosen);
+        // Single sampling stops at a failed turn without asking stop_conv; tree sampling goes on.
+        const bool agree = tree ? chosen.stop_conv : !failed && agrees(cv.turns, chosen);
         chosen.agreement = agree;
         if (chosen.status_ok && chosen.prompt_tokens > 0) {
-            const int64_t now = (int64_t{chosen.prompt_tokens} + chosen.completion_tokens) * static_cast<int64_t>(roles.size());
+            const int64_t now = (int64_t{chosen.prompt_tokens} + std::max(chosen.completion_tokens, 0)) * static_cast<int64_t>(roles.size());
             admission.on_grow(now - cv.resident);
             cv.resident = now;
         }
         cv.turns.push_back(std::move(chosen));
         // A failed request ends a conversation (conv_err); in tree sampling Coral carries on.
-        if ((failed && beam == 1) || agree || static_cast<int>(cv.turns.size()) - 1 >= max_turns) {
+        if ((failed && !tree) || agree || static_cast<int>(cv.turns.size()) - 1 >= max_turns) {
             finish(slot);
             return;
         }
@@ -727,17 +757,20 @@ void run_coral_eval(RunContext &ctx) {
                         t.prompt_tokens = static_cast<int32_t>(res.prompt_tokens);
                         t.cached_tokens = static_cast<int32_t>(res.cached_tokens);
                         t.completion_tokens = static_cast<int32_t>(res.choices.size() == 1 ? res.completion_tokens : choice.completion_tokens);
+                        t.request_completion_tokens = static_cast<int32_t>(res.completion_tokens);
                         t.finish = static_cast<int8_t>(choice.finish_reason);
                         cv.candidates.push_back(std::move(t));
                     }
-                } else {
-                    Turn t;
-                    t.role = static_cast<uint8_t>(cv.next_role);
-                    t.status_ok = false;
-                    t.content = res.error.empty() ? "request failed" : res.error;
-                    logger().warn("[{}] {} item {} trial {} turn {}: {}", ctx.node.name, *cv.domain_node, cv.item_id, cv.trial,
-                                  cv.turns.size(), t.content);
-                    cv.candidates.push_back(std::move(t));
+                } else { // as Coral: one error candidate per sample asked for
+                    const std::string error = res.error.empty() ? "request failed" : res.error;
+                    failures.note("request", error, where(cv));
+                    for (int b = 0; b < beam; ++b) {
+                        Turn t;
+                        t.role = static_cast<uint8_t>(cv.next_role);
+                        t.status_ok = false;
+                        t.content = error;
+                        cv.candidates.push_back(std::move(t));
+                    }
                 }
                 if (extraction == "llm") {
                     cv.pending = static_cast<int>(cv.candidates.size());
@@ -755,6 +788,7 @@ void run_coral_eval(RunContext &ctx) {
         progress.update(finished, live, tokens);
     }
     const auto t_loop = std::chrono::steady_clock::now();
+    failures.summary();
     records.close();
     logger().debug("[{}] {:.3f} s setting up, {:.3f} s in conversations, {:.3f} s finishing records", ctx.node.name,
                    std::chrono::duration<double>(t_ready - started).count(), std::chrono::duration<double>(t_loop - t_ready).count(),
@@ -775,7 +809,7 @@ void run_coral_eval(RunContext &ctx) {
         write_json_atomic(ctx.output_dir / fmt::format("metrics_{}.json", domain_node), means);
         json r = {{"alias", domain_node}, {"conversations", st.metrics.count()}};
         auto put = [&](const std::string &name, const std::string &key) {
-            if (!means.contains(key)) return;
+            if (!means.contains(key) || means[key].is_null()) return; // (a length no backend counted)
             r[name + ",none"] = means[key];
             r[name + "_stderr,none"] = ses[key];
             macro_means[name].push_back(means[key].get<double>());

@@ -30,6 +30,15 @@ double as_number(const json &v) {
 
 int8_t tri(const json &v) { return v.is_boolean() ? (v.get<bool>() ? 1 : 0) : -1; }
 
+// A turn's own completion tokens: Parley's per-candidate count where it wrote one (tree sampling;
+// null = unknown), else info.usage's (the request's: the same thing for a single sample).
+double completion_tokens_of(const json &info) {
+    const json &own = get(get(info, "parley"), "completion_tokens");
+    if (own.is_number()) return own.get<double>();
+    if (own.is_null() && get(info, "parley").is_object() && get(info, "parley").contains("completion_tokens")) return -1.0;
+    return as_number(get(get(info, "usage"), "completion_tokens"));
+}
+
 bool valid_answer(bool has, std::string_view a) { return has && a.rfind("Error", 0) != 0 && a != "not sure yet"; }
 
 // Python's `a == b` for the values social metrics compare: strings, None and the float 0.5.
@@ -105,7 +114,7 @@ std::vector<TurnFacts> facts_of(const json &record, const RaterNames &names) {
         if (get(turn, "role").is_string()) f.role = get(turn, "role").get_ref<const std::string &>();
         const json &info = get(turn, "info");
         f.status_ok = tri(get(info, "status_ok"));
-        f.completion_tokens = as_number(get(get(info, "usage"), "completion_tokens"));
+        f.completion_tokens = completion_tokens_of(info);
         if (get(info, "extracted_answer").is_string()) {
             f.has_answer = true;
             f.answer = get(info, "extracted_answer").get_ref<const std::string &>();
@@ -187,14 +196,17 @@ Metrics compute_metrics(const std::vector<TurnFacts> &conv, const RaterNames &na
     set(kTotalTurns, Metrics::Int, profile == AgreementProfile::Coral ? static_cast<double>(n) : static_cast<double>(n) - 1);
     double t_sum = 0, s_sum = 0;
     int t_n = 0, s_n = 0;
+    bool t_unknown = false, s_unknown = false; // a count a server did not give: the length is unknown, not 0
     for (size_t i = 1; i < n; ++i) {
         if (conv[i].status_ok != 1) continue;
-        if (conv[i].role == "teacher") t_sum += conv[i].completion_tokens, ++t_n;
-        else if (conv[i].role == "student") s_sum += conv[i].completion_tokens, ++s_n;
+        const double tokens = conv[i].completion_tokens;
+        if (conv[i].role == "teacher") t_sum += tokens, ++t_n, t_unknown |= tokens < 0;
+        else if (conv[i].role == "student") s_sum += tokens, ++s_n, s_unknown |= tokens < 0;
     }
-    set(kTLen, Metrics::Float, t_n ? t_sum / t_n : 0.0);
-    set(kSLen, Metrics::Float, s_n ? s_sum / s_n : 0.0);
-    set(kConvLen, Metrics::Float, t_sum + s_sum);
+    auto length = [&](Key k, bool unknown, double v) { unknown ? set(k, Metrics::Null, 0.0) : set(k, Metrics::Float, v); };
+    length(kTLen, t_unknown, t_n ? t_sum / t_n : 0.0);
+    length(kSLen, s_unknown, s_n ? s_sum / s_n : 0.0);
+    length(kConvLen, t_unknown || s_unknown, t_sum + s_sum);
 
     if (!names.extractor.empty()) {
         int rated = 0, errors = 0;
@@ -294,6 +306,7 @@ json Metrics::to_json() const {
         const auto &[kind, v] = values[i];
         if (kind == Bool) j[(*keys)[i]] = v != 0.0;
         else if (kind == Int) j[(*keys)[i]] = static_cast<int64_t>(v);
+        else if (kind == Null) j[(*keys)[i]] = nullptr;
         else j[(*keys)[i]] = v;
     }
     return j;
@@ -307,6 +320,7 @@ void Metrics::append_json(std::string &out) const {
         w.key((*keys)[i]);
         if (kind == Bool) w.value(v != 0.0);
         else if (kind == Int) w.value(static_cast<int64_t>(v));
+        else if (kind == Null) w.null();
         else w.value(v);
     }
     w.end_object();
@@ -328,6 +342,7 @@ void MetricsAccumulator::add(const json &metrics) {
     ++n_;
     for (auto it = metrics.begin(); it != metrics.end(); ++it)
         if (it.value().is_number() || it.value().is_boolean()) add_value(it.key(), as_number(it.value()));
+        else if (it.value().is_null()) sums_[it.key()]; // unknown: the key is known, its value not counted
 }
 
 void MetricsAccumulator::add(const Metrics &metrics) {
@@ -337,6 +352,7 @@ void MetricsAccumulator::add(const Metrics &metrics) {
     if (slots.empty())
         for (auto &k : *metrics.keys) slots.push_back(&sums_[k]); // std::map nodes are stable
     for (size_t i = 0; i < metrics.values.size(); ++i) {
+        if (metrics.values[i].first == Metrics::Null) continue;
         Sum &s = *slots[i];
         double v = metrics.values[i].second;
         s.sum += v;
@@ -347,7 +363,7 @@ void MetricsAccumulator::add(const Metrics &metrics) {
 
 json MetricsAccumulator::means() const {
     json out = json::object();
-    for (auto &[k, s] : sums_) out[k] = s.n ? s.sum / s.n : 0.0;
+    for (auto &[k, s] : sums_) out[k] = s.n ? json(s.sum / s.n) : json(nullptr); // null: no conversation knew it
     return out;
 }
 
@@ -355,7 +371,7 @@ json MetricsAccumulator::stderrs() const {
     json out = json::object();
     for (auto &[k, s] : sums_) {
         if (s.n < 2) {
-            out[k] = 0.0;
+            out[k] = s.n ? json(0.0) : json(nullptr);
             continue;
         }
         double mean = s.sum / s.n;

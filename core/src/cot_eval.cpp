@@ -2,12 +2,16 @@
 // system prompt). Every (domain, item, trial) is one request; answers are extracted by rule or by
 // an LLM extractor, scored by the domain, streamed to samples_<domain>.jsonl as they finish and
 // summarised in an lm-evaluation-harness-style results.json. A re-run skips finished samples.
+// profile "coral" (default) follows the official CoT configs: LLM extraction, and a failed answer's
+// error text extracted and scored like an answer; "fixed" reads answers by rule and scores a
+// failed answer as no answer.
 #include <parley/core/host_services.hpp>
 #include <parley/core/hash.hpp>
 #include <parley/core/log.hpp>
 #include <parley/core/progress.hpp>
 #include <parley/core/records.hpp>
 #include "admission.hpp"
+#include "eval_common.hpp"
 #include <parley/core/run.hpp>
 
 #include <fmt/format.h>
@@ -73,15 +77,20 @@ void run_cot_eval(RunContext &ctx) {
     const double min_p = cfg<double>(c, "min_p", 0.0);
     const int64_t base_seed = cfg<int64_t>(c, "seed", 42);
     const int64_t trials = std::max<int64_t>(1, cfg<int64_t>(c, "trials", 1));
-    const std::string extraction = cfg<std::string>(c, "extraction", "rule");
+    const std::string profile = cfg<std::string>(c, "profile", "coral");
+    const bool coral = profile == "coral";
+    const std::string extraction = cfg<std::string>(c, "extraction", coral ? "llm" : "rule");
     const int64_t extractor_max_tokens = cfg<int64_t>(c, "extractor_max_tokens", 32);
     const size_t max_in_flight = static_cast<size_t>(std::max<int64_t>(1, cfg<int64_t>(c, "max_in_flight", 256)));
     const bool system_prompt = cfg<bool>(c, "system_prompt", true);
     std::vector<std::string> stop;
     if (auto *a = c["stop"].as_array())
         for (auto &s : *a) stop.push_back(s.value_or(std::string()));
+    if (profile != "coral" && profile != "fixed")
+        throw std::runtime_error(fmt::format("nodes.{}.profile: '{}' is neither \"coral\" nor \"fixed\"", ctx.node.name, profile));
     if (extraction != "rule" && extraction != "llm")
         throw std::runtime_error(fmt::format("nodes.{}.extraction: '{}' is neither \"rule\" nor \"llm\"", ctx.node.name, extraction));
+    if (base_seed < 0) throw std::runtime_error(fmt::format("nodes.{}.seed must be between 0 and 2^63 - 1", ctx.node.name));
 
     const auto &inputs = ctx.node.inputs;
     Backend *backend = ctx.backends.at(inputs.at("backend").front());
@@ -131,7 +140,7 @@ void run_cot_eval(RunContext &ctx) {
                 task.index = i;
                 task.trial = static_cast<int>(t);
                 task.item = info;
-                task.seed = splitmix(static_cast<uint64_t>(base_seed) ^ fnv1a(domain_node + "\x1f" + info.id)) + t;
+                task.seed = trial_seed(base_seed, domain_node, info.id, t);
                 tasks.push_back(std::move(task));
             }
         }
@@ -147,6 +156,14 @@ void run_cot_eval(RunContext &ctx) {
     size_t next = 0, in_flight = 0, finished = 0;
     int64_t tokens = 0;
     Progress progress(ctx.node.name, tasks.size());
+    FailureLog failures(ctx.node.name);
+    auto where = [&](const Task &t) { return fmt::format("{} item {} trial {}", t.domain_node, t.item.id, t.trial); };
+    // The text whose answer is extracted: the response; under "coral" a failed request's error
+    // text too (the official loop keeps it as the turn's content and rates it).
+    auto answer_text = [&](const Task &t) -> std::string {
+        if (t.answer.status != PARLEY_OK) return coral ? t.answer.error : std::string();
+        return t.answer.choices.empty() ? std::string() : t.answer.choices[0].text;
+    };
 
     auto submit = [&](size_t ti, Stage s) {
         Task &t = tasks[ti];
@@ -167,12 +184,10 @@ void run_cot_eval(RunContext &ctx) {
             q.stop = stop;
             q.conversation = t.seed | 1; // its own cache line; a single turn has nothing to share
         } else {
-            const std::string &response = t.answer.choices.empty() ? std::string() : t.answer.choices[0].text;
             extractor_system = t.domain->render(t.index, PARLEY_TEXT_EXTRACTOR_SYSTEM);
-            extractor_prompt = t.domain->render(t.index, PARLEY_TEXT_EXTRACTOR_PROMPT, response);
+            extractor_prompt = t.domain->render(t.index, PARLEY_TEXT_EXTRACTOR_PROMPT, answer_text(t));
             q.messages = {{"system", extractor_system}, {"user", extractor_prompt}};
-            q.temperature = 0.0;
-            q.max_tokens = static_cast<int32_t>(extractor_max_tokens);
+            set_extractor_sampling(q, static_cast<int32_t>(extractor_max_tokens));
         }
         stage[ti] = s;
         Backend *b = s == kAnswer ? backend : extractor;
@@ -190,12 +205,12 @@ void run_cot_eval(RunContext &ctx) {
     auto finish_task = [&](size_t ti, const GenerationResult *extractor_result) {
         Task &t = tasks[ti];
         const GenerationResult &a = t.answer;
-        std::string response = a.choices.empty() ? std::string() : a.choices[0].text;
+        std::string response = answer_text(t);
         std::string belief;
         bool valid = false;
         double score = 0.0;
         json row;
-        if (a.status == PARLEY_OK) {
+        if (a.status == PARLEY_OK || coral) {
             if (extractor_result) {
                 if (extractor_result->status == PARLEY_OK && !extractor_result->choices.empty()) {
                     std::tie(belief, valid) = t.domain->extract(t.index, PARLEY_EXTRACT_LLM_OUTPUT, extractor_result->choices[0].text);
@@ -203,6 +218,7 @@ void run_cot_eval(RunContext &ctx) {
                 } else {
                     belief = "Error: extraction network error"; // Coral's wording
                     row["extractor_error"] = extractor_result->error;
+                    failures.note("extractor request", extractor_result->error, where(t));
                 }
             } else {
                 std::tie(belief, valid) = t.domain->extract(t.index, PARLEY_EXTRACT_RULE, response);
@@ -252,11 +268,9 @@ void run_cot_eval(RunContext &ctx) {
         for (auto &[ti, result] : batch) {
             --in_flight;
             if (stage[ti] == kAnswer) {
-                if (result.status != PARLEY_OK)
-                    logger().warn("[{}] {} item {} trial {}: {}", ctx.node.name, tasks[ti].domain_node, tasks[ti].item.id,
-                                  tasks[ti].trial, result.error);
+                if (result.status != PARLEY_OK) failures.note("request", result.error, where(tasks[ti]));
                 tasks[ti].answer = std::move(result);
-                if (extraction == "llm" && tasks[ti].answer.status == PARLEY_OK) {
+                if (extraction == "llm" && (tasks[ti].answer.status == PARLEY_OK || coral)) {
                     submit(ti, kExtract);
                 } else {
                     stage.erase(ti);
@@ -271,6 +285,7 @@ void run_cot_eval(RunContext &ctx) {
         progress.update(finished, in_flight, tokens);
     }
     for (auto &[name, w] : writers) w->flush();
+    failures.summary();
     progress.finish(finished, tokens);
     writers.clear();
 
@@ -333,6 +348,7 @@ void run_cot_eval(RunContext &ctx) {
                 {"config",
                  {{"evaluation", "core/cot_eval"},
                   {"node", ctx.node.name},
+                  {"profile", profile},
                   {"model", backend->model()},
                   {"backend", bn.use},
                   {"backend_plugin", ctx.plugin_versions[bn.name]},

@@ -4,7 +4,8 @@
 // the `reply` at the same index, otherwise `default_reply`. Replies may contain {turn} (number of
 // messages in the request), {agent}, {conversation}, {n} (the sample index) and {letter} ('A' + n). Completions come
 // from a worker thread, after an optional fixed latency, exactly as from a real asynchronous
-// backend; token counts are whitespace-separated words.
+// backend; token counts are whitespace-separated words. `requests_log` writes what each request
+// asked for (sampling, seed, n, agent) as JSON lines, so tests can check what the host sends.
 //
 // It is written straight against the C ABI (no SDK) and copies only what it needs from a request
 // (the last message and a few numbers), so orchestration benchmarks measure the host, not this.
@@ -72,6 +73,8 @@ class Scripted {
     Reply fallback;
     std::chrono::microseconds latency{0};
     int64_t fail_every = 0;
+    bool choice_tokens = true; // false: -1 per choice when n > 1, as an OpenAI-compatible server
+    std::FILE *requests_log = nullptr;
 
     void start() {
         fallback.text = default_text;
@@ -89,6 +92,7 @@ class Scripted {
         }
         cv_.notify_all();
         if (worker_.joinable()) worker_.join();
+        if (requests_log) std::fclose(requests_log);
     }
 
     uint64_t submit(const parley_request *r, parley_completion_fn done, void *user) {
@@ -104,6 +108,7 @@ class Scripted {
         int64_t prompt_tokens = count_words(last);
         std::lock_guard<std::mutex> lock(mu_);
         uint64_t id = ++next_id_;
+        if (requests_log) log_request(id, r);
         queue_.push_back({id, done, user, chosen, r->n_messages, r->conversation, r->agent, r->n < 1 ? 1 : r->n, prompt_tokens,
                           std::chrono::steady_clock::now()});
         if (queue_.size() == 1) cv_.notify_one();
@@ -121,6 +126,23 @@ class Scripted {
     }
 
   private:
+    // One JSON line per request: what it asked for, and the first words of its system message
+    // (instructions, never an item's text).
+    void log_request(uint64_t id, const parley_request *r) {
+        std::string system;
+        if (r->n_messages && view(r->messages[0].role) == "system")
+            for (char ch : view(r->messages[0].content).substr(0, 40))
+                if (ch >= ' ' && ch != '"' && ch != '\\') system += ch;
+        std::fprintf(requests_log,
+                     "{\"id\":%llu,\"agent\":%u,\"conversation\":%llu,\"n\":%d,\"messages\":%zu,\"system\":\"%s\","
+                     "\"temperature\":%.17g,\"top_p\":%.17g,\"top_k\":%d,\"min_p\":%.17g,\"has_seed\":%s,\"seed\":%llu,"
+                     "\"max_tokens\":%d}\n",
+                     static_cast<unsigned long long>(id), r->agent, static_cast<unsigned long long>(r->conversation), r->n,
+                     r->n_messages, system.c_str(), r->temperature, r->top_p, r->top_k, r->min_p, r->has_seed ? "true" : "false",
+                     static_cast<unsigned long long>(r->seed), r->max_tokens);
+        std::fflush(requests_log);
+    }
+
     std::vector<Reply *> all_replies() {
         std::vector<Reply *> v{&fallback};
         for (auto &r : replies) v.push_back(&r);
@@ -174,7 +196,7 @@ class Scripted {
                             text = &texts.back();
                         }
                         int64_t toks = p.reply->templated ? count_words(*text) : p.reply->tokens;
-                        choices.push_back({{text->data(), text->size()}, PARLEY_FINISH_STOP, toks});
+                        choices.push_back({{text->data(), text->size()}, PARLEY_FINISH_STOP, choice_tokens || p.n == 1 ? toks : -1});
                         c.completion_tokens += toks;
                     }
                     c.choices = choices.data();
@@ -205,6 +227,16 @@ parley_status create(const parley_host_api *host, const parley_config *cfg, void
         if (host->config_get_float(cfg, "latency_ms", &latency_ms) == PARLEY_OK)
             s->latency = std::chrono::microseconds(static_cast<int64_t>(latency_ms * 1000));
         host->config_get_int(cfg, "fail_every", &s->fail_every);
+        int32_t flag = 1;
+        if (host->config_get_bool(cfg, "choice_tokens", &flag) == PARLEY_OK) s->choice_tokens = flag != 0;
+        if (host->config_get_string(cfg, "requests_log", &str) == PARLEY_OK && str.size) {
+            std::string path = view(str);
+            s->requests_log = std::fopen(path.c_str(), "w");
+            if (!s->requests_log) {
+                fail(err, PARLEY_ERR_IO, "requests_log: cannot open " + path);
+                return PARLEY_ERR_IO;
+            }
+        }
         auto strings = [&](const char *key) {
             std::vector<std::string> out;
             size_t n = 0;
@@ -266,14 +298,16 @@ const parley_param kParams[] = {
     {"reply", PARLEY_TYPE_STRING_ARRAY, 0, "[]", "reply for each entry of `match` ({turn}, {agent}, {conversation}, {n}, {letter})"},
     {"latency_ms", PARLEY_TYPE_FLOAT, 0, "0", "delay before each batch of completions"},
     {"fail_every", PARLEY_TYPE_INT, 0, "0", "fail every k-th request with PARLEY_ERR_UNAVAILABLE; 0 = never"},
+    {"choice_tokens", PARLEY_TYPE_BOOL, 0, "true", "count tokens per choice; false: -1 (unknown) when n > 1, as OpenAI servers"},
+    {"requests_log", PARLEY_TYPE_STRING, 0, "", "write each request's sampling, seed, n and agent to this file as JSON lines"},
 };
 
 const parley_backend_vtable kVtable = {sizeof(parley_backend_vtable), create, destroy, submit, cancel, get_info, apply_template, nullptr};
-const parley_component kBackend = {sizeof(parley_component), PARLEY_KIND_BACKEND, "backend", 2,
+const parley_component kBackend = {sizeof(parley_component), PARLEY_KIND_BACKEND, "backend", 3,
                                    "Instant rule-based replies (test double, no model)", kParams,
                                    sizeof kParams / sizeof kParams[0], &kVtable};
 const parley_component *const kComponents[] = {&kBackend};
-const parley_plugin_desc kDesc = {sizeof(parley_plugin_desc), PARLEY_ABI_MAJOR, 0, "scripted", "2.0.0",
+const parley_plugin_desc kDesc = {sizeof(parley_plugin_desc), PARLEY_ABI_MAJOR, 0, "scripted", "3.0.0",
                                   "Test double: an instant backend answering from rules", kComponents, 1, nullptr};
 
 } // namespace

@@ -144,3 +144,38 @@ TEST_CASE("means over conversations count booleans as 0/1", "[metrics]") {
     CHECK(acc.means()[M + "-n_turns_to_success"].get<double>() == Approx(10.5));
     CHECK(acc.stderrs()[E + "-agreement_correctness"].get<double>() == Approx(0.5));
 }
+
+TEST_CASE("lengths read a tree candidate's own count from Parley's block, not the request's usage", "[metrics]") {
+    // Tree sampling records every candidate with the whole request's usage (as Coral does) and
+    // its own count in info.parley.completion_tokens.
+    auto r = conv({"A", "B"});
+    r["conv_result"][1]["info"]["usage"]["completion_tokens"] = 90; // three candidates of 30
+    r["conv_result"][1]["info"]["parley"] = {{"completion_tokens", 30}};
+    auto m = conversation_metrics(r, 20, AgreementProfile::Coral);
+    CHECK(num(m, "t_len") == 30.0);
+    CHECK(num(m, "s_len") == 12.0);
+    CHECK(num(m, "conv_len") == 42.0);
+}
+
+TEST_CASE("an unknown per-candidate count makes the lengths null, never 0", "[metrics]") {
+    // An OpenAI-compatible server answering n > 1 gives no per-choice counts: Parley writes null.
+    auto r = conv({"A", "B", "C"});
+    r["conv_result"][1]["info"]["parley"] = {{"completion_tokens", nullptr}};
+    auto m = conversation_metrics(r, 20, AgreementProfile::Coral);
+    CHECK(m["t_len"].is_null());
+    CHECK(m["conv_len"].is_null());
+    CHECK(num(m, "s_len") == 12.0); // the student's counts are known
+
+    // The engine's path (TurnFacts with -1) gives the same, and means skip the unknown.
+    auto names = parley::core::find_rater_names(r);
+    auto facts = parley::core::facts_of(r, names);
+    CHECK(facts[1].completion_tokens == -1.0);
+    parley::core::MetricsAccumulator acc, from_json;
+    acc.add(parley::core::compute_metrics(facts, names, 20, AgreementProfile::Coral));
+    from_json.add(m);
+    CHECK(acc.means()["t_len"].is_null());
+    CHECK(from_json.means()["t_len"].is_null());
+    acc.add(conversation_metrics(conv({"A", "B"}), 20, AgreementProfile::Coral));
+    CHECK(acc.means()["t_len"].get<double>() == 11.0); // only the conversation that knew it
+    CHECK(acc.means()["s_len"].get<double>() == 12.0);
+}

@@ -79,7 +79,7 @@ std::string scripted_graph(const std::string &reply) {
     return "[graph]\nname = \"scripted\"\n\n[nodes.mmlu_pro]\nuse = \"mmlu_pro/domain\"\ndata = \"" + shared_dir() +
            "/data/mmlu_pro/test_sample_60.jsonl\"\n\n[nodes.model]\nuse = \"scripted/backend\"\ndefault_reply = \"" + reply +
            "\"\n\n[nodes.cot]\nuse = \"core/cot_eval\"\ninputs = { domains = [\"mmlu_pro\"], backend = \"model\" }\n"
-           "temperature = 0.0\n";
+           "temperature = 0.0\nextraction = \"rule\"\n";
 }
 
 size_t gold_count(const std::string &letter) {
@@ -418,7 +418,7 @@ TEST_CASE("the main job's mixed-domain Coral + CoT graph runs on stories260K; pa
         CHECK(recomputed == written);
     }
     CHECK(coral["groups"]["macro_avg"].contains("agreement_correctness,none"));
-    CHECK(cot["groups"]["macro_avg"].contains("final_success_rate,rule_extract"));
+    CHECK(cot["groups"]["macro_avg"].contains("final_success_rate,llm_extract")); // profile "coral": LLM extraction
 }
 
 TEST_CASE("a killed Coral run resumes without loss or duplicates", "[e2e][coral]") {
@@ -469,4 +469,221 @@ TEST_CASE("admission follows the backend's reported load, not only the cap", "[e
     CHECK(peak("", "fed") <= 8);
     // Without feedback only the cap limits them: all 40 start at once.
     CHECK(peak(" nodes.coral.backend_feedback=false", "capped") == 40);
+}
+
+// ---- Fidelity: requests and records as the official Coral code makes them ---------------------
+namespace {
+const std::string kExtractorSystem = "You are an assistant that is helping an "; // its first 40 characters
+constexpr uint64_t kMaxSeed = 0x7fffffffffffffffull;
+
+std::string mmlu_node(int limit = 0) {
+    return "[nodes.mmlu_pro]\nuse = \"mmlu_pro/domain\"\ndata = \"" + shared_dir() + "/data/mmlu_pro/test_sample_60.jsonl\"\n" +
+           (limit ? "limit = " + std::to_string(limit) + "\n" : "") + "\n";
+}
+
+// A scripted backend node; `extra` adds keys (requests_log, fail_every, match/reply...).
+std::string scripted_node(const std::string &name, const std::string &reply, const std::string &extra = "") {
+    return "[nodes." + name + "]\nuse = \"scripted/backend\"\ndefault_reply = \"" + reply + "\"\n" + extra + "\n";
+}
+
+// The extractor double: reads the letter the response gave, as an extractor model would.
+std::string letter_extractor(const std::string &extra = "") {
+    return scripted_node("ext", "not sure yet",
+                         "match = [\"answer is (A)\", \"answer is (B)\", \"answer is (C)\"]\n"
+                         "reply = [\"The answer is (A).\", \"The answer is (B).\", \"The answer is (C).\"]\n" + extra);
+}
+
+Result run_graph(const TempDir &d, const std::string &graph, const std::string &extra = "") {
+    std::ofstream(d.path / "g.toml") << graph;
+    return run(parley() + " run " + quote(d.path / "g.toml") + " graph.output_dir=" + quote(d.path / "out") + extra);
+}
+
+size_t count_of(const std::string &haystack, const std::string &needle) {
+    size_t n = 0;
+    for (size_t p = haystack.find(needle); p != std::string::npos; p = haystack.find(needle, p + 1)) ++n;
+    return n;
+}
+
+const std::string E = "scripted (test double)-MMLUProExtractionPromptingEvaluator";
+} // namespace
+
+TEST_CASE("Coral and CoT send seeds below 2^63, one per request, and sample the extractor as Matrix does", "[e2e][fidelity]") {
+    TempDir d("seeds");
+    const fs::path coral_log = d.path / "coral_requests.jsonl", cot_log = d.path / "cot_requests.jsonl";
+    auto r = run_graph(d, mmlu_node() + scripted_node("a", "The correct answer is (A).", "requests_log = \"" + coral_log.string() + "\"") +
+                              scripted_node("b", "The correct answer is (A).", "requests_log = \"" + cot_log.string() + "\"") +
+                              "[nodes.coral]\nuse = \"core/coral_eval\"\ninputs = { domains = [\"mmlu_pro\"], teacher = \"a\" }\n"
+                              "max_turns = 4\ntrials = 2\n\n"
+                              "[nodes.cot]\nuse = \"core/cot_eval\"\ninputs = { domains = [\"mmlu_pro\"], backend = \"b\" }\ntrials = 2\n");
+    INFO(r.output);
+    REQUIRE(r.code == 0);
+    auto check = [](const std::vector<json> &requests, bool (*is_extractor)(const json &), size_t agents, size_t extractions) {
+        std::set<uint64_t> agent_seeds;
+        size_t n_agent = 0, n_extractor = 0;
+        for (auto &q : requests) {
+            REQUIRE(q["has_seed"] == true);
+            REQUIRE(q["seed"].get<uint64_t>() <= kMaxSeed); // vLLM validates seed as a signed int64
+            if (is_extractor(q)) {
+                ++n_extractor;
+                CHECK(q["temperature"] == 0.0); // Coral's rater_temp
+                CHECK(q["top_p"] == 0.9);       // Matrix make_request's defaults
+                CHECK(q["seed"] == 42);
+                CHECK(q["max_tokens"] == 32);
+            } else {
+                ++n_agent;
+                agent_seeds.insert(q["seed"].get<uint64_t>());
+            }
+        }
+        CHECK(n_agent == agents);
+        CHECK(agent_seeds.size() == n_agent); // per_conversation: every request its own seed
+        CHECK(n_extractor == extractions);
+    };
+    // Coral: teacher (A) and student (A) agree at turn 2: 2 agent turns and 2 extractions per conversation.
+    check(read_jsonl(coral_log), [](const json &q) { return q["agent"] == 4294967295u; }, 240, 240);
+    // CoT, profile "coral": one answer and, by default, one LLM extraction per (item, trial).
+    check(read_jsonl(cot_log), [](const json &q) { return q["system"].get<std::string>() == kExtractorSystem; }, 120, 120);
+    for (auto &row : read_jsonl(d.path / "out/cot/samples_mmlu_pro.jsonl")) {
+        CHECK(row["seed"].get<uint64_t>() <= kMaxSeed);
+        CHECK(row.contains("extractor_response"));
+    }
+}
+
+TEST_CASE("tree sampling records: error candidates, agreement on every stopping candidate, the request's usage", "[e2e][fidelity][tree]") {
+    TempDir d("tree-fidelity");
+    // Every 4th agent request (n = 3) and every 7th extractor call fail.
+    auto r = run_graph(d, mmlu_node() + scripted_node("model", "I think so. The correct answer is ({letter}).", "fail_every = 4") +
+                              letter_extractor("fail_every = 7") +
+                              "[nodes.trees]\nuse = \"core/coral_eval\"\n"
+                              "inputs = { domains = [\"mmlu_pro\"], teacher = \"model\", extractor = \"ext\" }\n"
+                              "max_turns = 4\ntrials = 2\nbeam = 3\n");
+    INFO(r.output);
+    REQUIRE(r.code == 0);
+    // Failures are logged once per cause, then counted.
+    CHECK(count_of(r.output, "failed: scripted failure (fail_every) (first at") == 2); // the agents' and the extractor's
+    CHECK(r.output.find("x request failed: scripted failure (fail_every)") != std::string::npos);
+    CHECK(r.output.find("x extractor request failed: scripted failure (fail_every)") != std::string::npos);
+
+    size_t failed_turns = 0, stopping_siblings = 0, extractor_errors = 0;
+    for (auto &rec : read_jsonl(d.path / "out/trees/records_mmlu_pro.jsonl")) {
+        auto &conv = rec["conv_result"];
+        for (size_t t = 1; t < conv.size(); ++t) {
+            const json &kept = conv[t];
+            CHECK(kept["info"]["siblings"].size() == 2); // failed requests too: three error candidates
+            std::vector<json> cands = {kept};
+            for (auto &s : kept["info"]["siblings"]) cands.push_back(s);
+            const bool failed = kept["info"]["status_ok"] == false;
+            int64_t request_tokens = 0;
+            for (auto &c : cands) {
+                INFO(c.dump());
+                // A failed n = 3 request: three error candidates, each extracted.
+                CHECK((c["info"]["status_ok"] == false) == failed);
+                CHECK(c["info"]["annotation"].contains(E));
+                if (!c["info"]["annotation"].contains(E)) continue;
+                const json &ann = c["info"]["annotation"][E];
+                // Coral's stop_conv marks the candidate's own annotation, kept or not.
+                CHECK(ann["info"]["agreement"] == c["info"]["stop_conv"]);
+                if (c["info"]["stop_conv"] == true && &c != &cands[0]) ++stopping_siblings;
+                if (ann["info"]["status_ok"] == false) { // extraction_evaluators.py on a network error
+                    ++extractor_errors;
+                    CHECK(ann["score"].is_number_float());
+                    CHECK(ann["score"].get<double>() == 0.0);
+                    CHECK(ann["info"]["response"] == "scripted failure (fail_every)");
+                }
+                if (failed) continue;
+                const json &own = c["info"]["parley"]["completion_tokens"]; // the candidate's own count
+                CHECK(own == 8);
+                if (own.is_number()) request_tokens += own.get<int64_t>();
+            }
+            if (failed) {
+                ++failed_turns;
+                CHECK(kept["content"] == "scripted failure (fail_every)");
+                continue;
+            }
+            // Every candidate carries the whole request's usage, as Coral records it.
+            for (auto &c : cands) CHECK(c["info"]["usage"]["completion_tokens"] == request_tokens);
+        }
+        // Lengths are the candidates' own (8 words each), not the request's.
+        if (rec["metrics"]["t_len"].get<double>() > 0) CHECK(rec["metrics"]["t_len"] == 8.0);
+    }
+    CHECK(failed_turns > 0);
+    CHECK(stopping_siblings > 0);
+    CHECK(extractor_errors > 0);
+}
+
+TEST_CASE("tree picks with seed_mode fixed follow Python's random seeded 42, and differ across trees", "[e2e][fidelity][tree]") {
+    TempDir d("tree-picks");
+    // One conversation at a time, so the draws happen in record order.
+    auto r = run_graph(d, mmlu_node(10) + scripted_node("model", "I think so. The correct answer is ({letter}).") +
+                              "[nodes.trees]\nuse = \"core/coral_eval\"\ninputs = { domains = [\"mmlu_pro\"], teacher = \"model\" }\n"
+                              "extraction = \"rule\"\nmax_turns = 3\ntrials = 2\nbeam = 3\nseed_mode = \"fixed\"\nmax_conversations = 1\n");
+    INFO(r.output);
+    REQUIRE(r.code == 0);
+    // python3 -c "import random; random.seed(42); print([random.randint(0, 2) for _ in range(60)])"
+    const std::vector<int> expected = {2, 0, 0, 2, 1, 0, 0, 0, 2, 0, 2, 2, 2, 0, 2, 1, 0, 0, 0, 0, 0, 2, 2, 0, 2, 0, 2, 2, 2, 2,
+                                       1, 0, 1, 2, 1, 0, 0, 2, 1, 1, 1, 0, 0, 1, 0, 0, 1, 0, 1, 1, 2, 1, 0, 2, 1, 2, 0, 1, 0, 2};
+    std::vector<int> picks;
+    std::set<std::string> trees;
+    for (auto &rec : read_jsonl(d.path / "out/trees/records_mmlu_pro.jsonl")) {
+        std::string path;
+        for (size_t t = 1; t < rec["conv_result"].size(); ++t) {
+            const std::string text = rec["conv_result"][t]["content"];
+            picks.push_back(text[text.find('(') + 1] - 'A'); // candidate n answers 'A' + n
+            path += text[text.find('(') + 1];
+        }
+        trees.insert(path);
+    }
+    REQUIRE(picks.size() <= expected.size());
+    CHECK(picks == std::vector<int>(expected.begin(), expected.begin() + static_cast<long>(picks.size())));
+    CHECK(trees.size() > 1);
+}
+
+TEST_CASE("CoT under profile coral extracts a failed answer's error text and logs each cause once", "[e2e][fidelity][cot]") {
+    TempDir d("cot-coral");
+    const std::string graph = mmlu_node() + scripted_node("model", "The correct answer is (B).", "fail_every = 3") +
+                              scripted_node("ext", "The answer is (A).") +
+                              "[nodes.cot]\nuse = \"core/cot_eval\"\ninputs = { domains = [\"mmlu_pro\"], backend = \"model\", extractor = \"ext\" }\n";
+    auto r = run_graph(d, graph);
+    INFO(r.output);
+    REQUIRE(r.code == 0);
+    CHECK(count_of(r.output, "scripted failure (fail_every)") == 2); // the first failure, then the count
+    CHECK(r.output.find("20 x request failed: scripted failure (fail_every)") != std::string::npos);
+    size_t failed = 0;
+    for (auto &row : read_jsonl(d.path / "out/cot/samples_mmlu_pro.jsonl")) {
+        CHECK(row["extracted"] == "The answer is (A)."); // the extractor's reading, for failed answers too
+        if (!row.contains("error")) continue;
+        ++failed;
+        CHECK(row["response"] == "scripted failure (fail_every)"); // the official turn's content
+        CHECK(row["correct"] == (row["gold"] == "A"));
+    }
+    CHECK(failed == 20);
+
+    // profile "fixed": rule extraction by default, and a failed answer has no answer.
+    auto f = run(parley() + " run " + quote(d.path / "g.toml") + " graph.output_dir=" + quote(d.path / "fixed") + " nodes.cot.profile=fixed");
+    REQUIRE(f.code == 0);
+    for (auto &row : read_jsonl(d.path / "fixed/cot/samples_mmlu_pro.jsonl")) {
+        CHECK_FALSE(row.contains("extractor_response"));
+        CHECK(row["extracted"] == (row.contains("error") ? "" : "The answer is (B)."));
+    }
+}
+
+TEST_CASE("unknown per-candidate token counts are null in records and metrics, never 0", "[e2e][fidelity][tree]") {
+    TempDir d("tree-unknown-tokens");
+    auto r = run_graph(d, mmlu_node(5) + scripted_node("model", "I think so. The correct answer is ({letter}).", "choice_tokens = false") +
+                              "[nodes.trees]\nuse = \"core/coral_eval\"\ninputs = { domains = [\"mmlu_pro\"], teacher = \"model\" }\n"
+                              "extraction = \"rule\"\nmax_turns = 3\nbeam = 3\n");
+    INFO(r.output);
+    REQUIRE(r.code == 0);
+    for (auto &rec : read_jsonl(d.path / "out/trees/records_mmlu_pro.jsonl")) {
+        const json &t1 = rec["conv_result"][1];
+        CHECK(t1["info"]["parley"]["completion_tokens"].is_null());
+        CHECK(t1["info"]["usage"]["completion_tokens"] == 24); // the request's three candidates, 8 words each
+        CHECK(rec["metrics"]["t_len"].is_null());
+        CHECK(rec["metrics"]["conv_len"].is_null());
+    }
+    auto metrics = read_json(d.path / "out/trees/metrics_mmlu_pro.json");
+    CHECK(metrics["t_len"].is_null());
+    auto m = run(parley() + " metrics " + quote(d.path / "out/trees/records_mmlu_pro.jsonl"));
+    REQUIRE(m.code == 0);
+    auto recomputed = json::parse(m.output.substr(m.output.find('{'), m.output.rfind('}') - m.output.find('{') + 1));
+    CHECK(recomputed == metrics);
 }

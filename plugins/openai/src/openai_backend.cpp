@@ -848,6 +848,7 @@ struct OpenAIBackend::Impl {
             int64_t pos = 0;
             for (const json &ch : j["choices"]) {
                 parley::Choice choice;
+                choice.completion_tokens = -1; // unknown: servers count tokens per request, not per choice
                 if (ch.contains("message") && ch["message"].is_object()) {
                     const json &m = ch["message"];
                     if (m.contains("content") && m["content"].is_string()) choice.text = m["content"].get<std::string>();

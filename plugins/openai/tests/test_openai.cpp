@@ -472,6 +472,8 @@ TEST_CASE("request body mapping, auth header, model discovery, response parsing"
     CHECK(c.choices[1].finish_reason == PARLEY_FINISH_LENGTH);
     CHECK(c.prompt_tokens == 11);
     CHECK(c.completion_tokens == 6);
+    CHECK(c.choices[0].completion_tokens == -1); // n > 1: the server counts the request only (unknown, not 0)
+    CHECK(c.choices[1].completion_tokens == -1);
     CHECK(c.cached_tokens == 8);
     CHECK(c.total_s >= c.queue_s);
 

@@ -336,6 +336,8 @@ enum {
 typedef struct parley_choice {
     parley_str text;
     int32_t finish_reason; /* PARLEY_FINISH_* */
+    /* Tokens of this choice; -1 = unknown (e.g. an OpenAI-compatible server answering n > 1
+     * reports only the request's total, parley_completion.completion_tokens). Never a guessed 0. */
     int64_t completion_tokens;
 } parley_choice;
 

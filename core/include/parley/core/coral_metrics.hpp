@@ -34,7 +34,7 @@ bool is_valid_answer(const nlohmann::json &extracted_answer);
 struct TurnFacts {
     std::string_view role;
     int8_t status_ok = -1;         // info.status_ok: -1 absent, 0 false, 1 true
-    double completion_tokens = 0;  // info.usage.completion_tokens
+    double completion_tokens = 0;  // info.parley.completion_tokens, else info.usage's; -1 unknown
     bool has_answer = false;       // info.extracted_answer present (social metrics read it)
     std::string_view answer;
     bool ext_annotated = false;    // extractor annotation present
@@ -54,7 +54,7 @@ int agreement_turn(const std::vector<TurnFacts> &turns, AgreementProfile profile
 
 // A conversation's metrics: Coral's keys, in a fixed order per rater-name pair, with JSON types.
 struct Metrics {
-    enum Kind : uint8_t { Bool, Int, Float };
+    enum Kind : uint8_t { Bool, Int, Float, Null }; // Null: unknown (a length without token counts)
     const std::vector<std::string> *keys = nullptr;
     std::vector<std::pair<Kind, double>> values; // parallel to *keys
 
@@ -73,7 +73,7 @@ class MetricsAccumulator {
     void add(const nlohmann::json &metrics);
     void add(const Metrics &metrics);
     size_t count() const { return n_; }
-    nlohmann::json means() const;   // metrics.json
+    nlohmann::json means() const;   // metrics.json (null where no conversation had a value)
     nlohmann::json stderrs() const; // same keys, standard error of each mean
     double mean(const std::string &key) const;
 
