@@ -80,11 +80,29 @@ bool agreed(const json &turn, const Profile &profile) {
     return false;
 }
 
-// usage.completion_tokens; a turn without it (a failed request) counts 1 in coral
-// (get_turn_length's fallback), 0 in fixed.
+// A turn's own generated tokens: tree-sampled candidates keep theirs in info.parley (their
+// info.usage is the whole n = k request's, as Coral records it); null there means unknown.
+const json *own_completion_tokens(const json &turn) {
+    const json &info = turn["info"];
+    if (info.contains("parley") && info["parley"].contains("completion_tokens") && info["parley"]["completion_tokens"].is_number())
+        return &info["parley"]["completion_tokens"];
+    auto usage = info.find("usage");
+    if (usage == info.end() || !usage->is_object()) return nullptr;
+    auto n = usage->find("completion_tokens");
+    return n == usage->end() ? nullptr : &*n;
+}
+
+// The length the penalty compares. coral: usage.completion_tokens as the official filter reads it
+// (for tree-sampled candidates the whole request's, so the term does not separate siblings), 1
+// when absent (a failed request: get_turn_length's fallback). fixed: the candidate's own count,
+// 0 when absent or unknown.
 double completion_tokens(const json &turn, const Profile &profile) {
+    if (!profile.coral) {
+        const json *own = own_completion_tokens(turn);
+        return own ? number(*own) : 0.0;
+    }
     const json &usage = turn["info"].value("usage", json::object());
-    if (!usage.contains("completion_tokens")) return profile.coral ? 1.0 : 0.0;
+    if (!usage.contains("completion_tokens")) return 1.0;
     return number(usage["completion_tokens"]);
 }
 
@@ -261,7 +279,7 @@ void run_pairs(RunContext &ctx) {
             json meta = parley_of(*p.record, p.turn);
             meta["chosen_score"] = p.chosen.score;
             meta["rejected_score"] = p.rejected.score;
-            meta["chosen_tokens"] = p.chosen.tokens;
+            meta["chosen_tokens"] = p.chosen.tokens; // the lengths the length term compared
             meta["rejected_tokens"] = p.rejected.tokens;
             const std::string chosen = p.chosen.turn->value("content", ""), rejected = p.rejected.turn->value("content", "");
             if (template_mode != "none")
@@ -286,7 +304,8 @@ void run_pairs(RunContext &ctx) {
             if (!profile.coral && !turn["info"].value("status_ok", true)) return; // coral trains on the error text too
             auto msgs = view(record, t);
             json meta = parley_of(record, t);
-            meta["tgt_tokens"] = number(turn["info"].value("usage", json::object()).value("completion_tokens", json(0)));
+            const json *own = own_completion_tokens(turn);
+            meta["tgt_tokens"] = own ? *own : json(nullptr);
             const std::string tgt = turn.value("content", "");
             if (template_mode != "none")
                 coral << json{{"src", render(msgs)}, {"tgt", tgt}, {"parley", meta}}.dump(-1, ' ', false, json::error_handler_t::replace) << "\n";

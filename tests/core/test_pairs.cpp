@@ -179,3 +179,21 @@ TEST_CASE("pairs: coral keeps failed turns as SFT targets, fixed drops them", "[
     CHECK(targets(run_pairs_on(recs, "").sft) == std::vector<std::string>{"t1", "Error: HTTP 500", "t3"});
     CHECK(targets(run_pairs_on(recs, "profile = \"fixed\"").sft) == std::vector<std::string>{"t1", "t3"});
 }
+
+TEST_CASE("pairs: tree candidates carry the request's usage - coral compares it, fixed compares their own counts", "[pairs]") {
+    // Two gold candidates and a wrong one from one n = 3 request: info.usage is the request's 150
+    // tokens on each (as Coral records it), info.parley.completion_tokens their own 90, 10, 50.
+    std::vector<json> recs = {record("1", 0, "q", {{{true, 150, false, "gold long"}, {true, 150, false, "gold short"}, {false, 150, false, "wrong"}}})};
+    json &conv = recs[0]["conv_result"];
+    conv[1]["info"]["parley"] = {{"completion_tokens", 90}};
+    conv[1]["info"]["siblings"][0]["info"]["parley"] = {{"completion_tokens", 10}};
+    conv[1]["info"]["siblings"][1]["info"]["parley"] = {{"completion_tokens", 50}};
+    auto coral = run_pairs_on(recs, "length_penalty = 0.1");
+    REQUIRE(coral.pairs.size() == 1);
+    CHECK(coral.pairs[0]["tgt_chosen"] == "gold long"); // equal lengths: the first pair in (i, j) order
+    CHECK(coral.pairs[0]["parley"]["chosen_tokens"].get<double>() == 150);
+    auto fixed = run_pairs_on(recs, "length_penalty = 0.1\nprofile = \"fixed\"");
+    REQUIRE(fixed.pairs.size() == 1);
+    CHECK(fixed.pairs[0]["tgt_chosen"] == "gold short");
+    CHECK(fixed.pairs[0]["parley"]["chosen_tokens"].get<double>() == 10);
+}
