@@ -40,25 +40,12 @@ struct QuietLog {
     ~QuietLog() { llama_log_set(prev, prev_ud); }
 };
 
-std::string render(const std::string &tmpl, const std::vector<ChatMessage> &messages, bool add_ass, int32_t *rc) {
-    std::vector<llama_chat_message> chat;
-    size_t total = 0;
-    for (auto &m : messages) {
-        chat.push_back({m.role.c_str(), m.content.c_str()});
-        total += m.role.size() + m.content.size();
-    }
-    std::string buf(2 * total + 512, '\0');
-    int32_t n = llama_chat_apply_template(tmpl.c_str(), chat.data(), chat.size(), add_ass, buf.data(),
-                                          static_cast<int32_t>(buf.size()));
-    if (n > static_cast<int32_t>(buf.size())) {
-        buf.assign(static_cast<size_t>(n), '\0');
-        n = llama_chat_apply_template(tmpl.c_str(), chat.data(), chat.size(), add_ass, buf.data(),
-                                      static_cast<int32_t>(buf.size()));
-    }
-    *rc = n;
-    if (n < 0) return {};
-    buf.resize(static_cast<size_t>(n));
-    return buf;
+// A special token as text, as Hugging Face's tokenizer writes it into the template's context.
+std::string token_text(const llama_vocab *vocab, llama_token t) {
+    if (t == LLAMA_TOKEN_NULL) return {};
+    char buf[256];
+    int32_t n = llama_token_to_piece(vocab, t, buf, sizeof buf, 0, true);
+    return n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string();
 }
 
 } // namespace
@@ -88,14 +75,22 @@ Tokenizer::Tokenizer(const std::string &model_path) {
     }
     vocab_ = llama_model_get_vocab(model_);
     const char *own = llama_model_chat_template(model_, nullptr);
-    int32_t rc = -1;
-    if (own) render(own, {{"system", "s"}, {"user", "u"}, {"assistant", "a"}, {"user", "u"}}, true, &rc);
-    if (own && rc >= 0) {
-        template_ = own;
+    if (own) {
+        try {
+            parley::chat::Template t(own, token_text(vocab_, llama_vocab_bos(vocab_)), token_text(vocab_, llama_vocab_eos(vocab_)),
+                                     "'" + model_path + "': tokenizer.chat_template");
+            t.render({{"system", "s"}, {"user", "u"}, {"assistant", "a"}, {"user", "u"}}, true);
+            jinja_ = std::move(t);
+            template_ = own;
+        } catch (const std::exception &e) {
+            parley::log_warn(kLog, std::string(e.what()) + "; message rows use chatml");
+        }
     } else {
+        parley::log_debug(kLog, "'" + model_path + "': no chat template; message rows use chatml");
+    }
+    if (!jinja_) {
+        jinja_ = parley::chat::Template::from_option("chatml", "");
         template_ = "chatml";
-        parley::log_debug(kLog, "'" + model_path + "': " + (own ? "chat template not renderable" : "no chat template") +
-                                    "; message rows use chatml");
     }
 }
 
@@ -136,10 +131,11 @@ std::string Tokenizer::detokenize(const std::vector<int32_t> &tokens, bool speci
 }
 
 std::string Tokenizer::apply_template(const std::vector<ChatMessage> &messages, bool add_assistant) const {
-    int32_t rc = 0;
-    std::string s = render(template_, messages, add_assistant, &rc);
-    if (rc < 0) throw Error(PARLEY_ERR_UNSUPPORTED, "the chat template failed to render the messages");
-    return s;
+    try {
+        return jinja_->render_messages(messages, add_assistant);
+    } catch (const std::exception &e) {
+        throw Error(PARLEY_ERR_UNSUPPORTED, std::string("the chat template failed to render the messages: ") + e.what());
+    }
 }
 
 int32_t Tokenizer::bos() const {

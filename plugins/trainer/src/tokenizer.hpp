@@ -2,7 +2,10 @@
 // training tokenises exactly as the llama_cpp backend does at inference.
 #pragma once
 
+#include "chat_template.hpp"
+
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -30,7 +33,9 @@ class Tokenizer {
     std::vector<int32_t> tokenize(std::string_view text, bool add_special, bool parse_special) const;
     std::string detokenize(const std::vector<int32_t> &tokens, bool special = false) const;
 
-    // The template used for message rows: the model's own if llama.cpp can render it, else chatml.
+    // The template used for message rows: the GGUF's tokenizer.chat_template rendered as Hugging
+    // Face renders it (the same renderer as the llama_cpp backend and core/pairs' `src`), or
+    // "chatml" when the model has none or it does not render.
     const std::string &chat_template() const { return template_; }
     std::string apply_template(const std::vector<ChatMessage> &messages, bool add_assistant) const;
 
@@ -43,6 +48,7 @@ class Tokenizer {
     llama_model *model_ = nullptr;
     const llama_vocab *vocab_ = nullptr;
     std::string template_;
+    std::optional<parley::chat::Template> jinja_;
 };
 
 // llama_backend_init once, with llama.cpp's log quiet (WARN/ERROR go to the host's log; the

@@ -10,6 +10,7 @@
 
 #include "llama_reference.hpp"
 
+#include <gguf.h>
 #include <llama.h>
 #include <nlohmann/json.hpp>
 
@@ -561,4 +562,40 @@ TEST_CASE("the plugin trains through the C ABI (trainer/train)", "[torch]") {
     CHECK(vt->train(self, &job, &err) == PARLEY_ERR_NOT_FOUND);
     CHECK(std::string(err.message).find("missing.jsonl") != std::string::npos);
     vt->destroy(self);
+}
+
+TEST_CASE("message rows render with the GGUF's Jinja chat template, as the backend and core/pairs do", "[torch]") {
+    // A copy of stories260K whose metadata holds Llama-3.1-Instruct's template (the tensor data
+    // follows the new metadata unchanged: its offsets are relative to the data section).
+    std::ifstream tf(PARLEY_LLAMA_SOURCE_DIR "/models/templates/meta-llama-Llama-3.1-8B-Instruct.jinja");
+    REQUIRE(tf);
+    std::stringstream llama31;
+    llama31 << tf.rdbuf();
+    gguf_context *g = gguf_init_from_file(stories().c_str(), gguf_init_params{true, nullptr});
+    REQUIRE(g);
+    const size_t data_offset = gguf_get_data_offset(g);
+    gguf_set_val_str(g, "tokenizer.chat_template", llama31.str().c_str());
+    const std::string model = scratch("tmpl") + "/stories260K-llama31.gguf";
+    const bool ok = gguf_write_to_file(g, model.c_str(), true);
+    gguf_free(g);
+    REQUIRE(ok);
+    std::ifstream in(stories(), std::ios::binary);
+    in.seekg(static_cast<std::streamoff>(data_offset));
+    std::ofstream(model, std::ios::binary | std::ios::app) << in.rdbuf();
+
+    Tokenizer tok(model);
+    CHECK(tok.chat_template() == llama31.str());
+    // Hugging Face's rendering (llama.cpp's built-in llama3 formatter drops the BOS text and the
+    // "Cutting Knowledge Date" lines); the model's BOS text is <s>.
+    const std::vector<ChatMessage> prompt = {{"system", "You tell stories."}, {"user", "Go on."}};
+    CHECK(tok.apply_template(prompt, true) ==
+          "<s><|start_header_id|>system<|end_header_id|>\n\nCutting Knowledge Date: December 2023\nToday Date: 26 Jul 2024\n\n"
+          "You tell stories.<|eot_id|><|start_header_id|>user<|end_header_id|>\n\nGo on.<|eot_id|>"
+          "<|start_header_id|>assistant<|end_header_id|>\n\n");
+    // A whole conversation starts with its prompt, so the target is the rendered suffix.
+    std::vector<ChatMessage> all = prompt;
+    all.push_back({"assistant", "Once upon a time."});
+    const std::string full = tok.apply_template(all, false);
+    CHECK(full.rfind(tok.apply_template(prompt, true), 0) == 0);
+    CHECK(full.substr(tok.apply_template(prompt, true).size()) == "Once upon a time.<|eot_id|>");
 }

@@ -30,6 +30,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <string_view>
 #include <type_traits>
 #include <utility>
@@ -618,13 +619,23 @@ template <class T> struct BackendTable {
     static parley_status submit(void *p, const parley_request *r, parley_completion_fn fn, void *user, uint64_t *id, parley_error *err) noexcept {
         return guard(err, [&] {
             if (!r || !fn) throw Error(PARLEY_ERR_INVALID_ARGUMENT, "submit needs a request and a callback");
-            // The id is only known once submit returns; the callback may fire before that on
-            // another thread, so it reads the id through a shared slot.
-            auto slot = std::make_shared<std::atomic<uint64_t>>(0);
+            // The id is only known once the backend's submit returns; the callback may fire
+            // before that on another thread, so it waits (a few instructions at most) for the id
+            // to be published. On the submitting thread itself (a backend breaking the
+            // never-inside-submit rule) it cannot wait, and delivers without one.
+            struct Slot {
+                std::atomic<uint64_t> id{0};
+                std::atomic<bool> ready{false};
+                std::thread::id submitter = std::this_thread::get_id();
+            };
+            auto slot = std::make_shared<Slot>();
             uint64_t rid = self(p)->submit(to_request(r), [fn, user, slot](Completion &&c) {
-                deliver(fn, user, slot->load(std::memory_order_acquire), std::move(c));
+                if (std::this_thread::get_id() != slot->submitter)
+                    while (!slot->ready.load(std::memory_order_acquire)) std::this_thread::yield();
+                deliver(fn, user, slot->id.load(std::memory_order_relaxed), std::move(c));
             });
-            slot->store(rid, std::memory_order_release);
+            slot->id.store(rid, std::memory_order_relaxed);
+            slot->ready.store(true, std::memory_order_release);
             *id = rid;
         });
     }
