@@ -16,6 +16,7 @@
 #include <parley/core/log.hpp>
 #include <parley/core/records.hpp>
 #include <parley/core/run.hpp>
+#include <parley/coral_record.hpp>
 
 #include <fmt/format.h>
 
@@ -27,6 +28,7 @@ namespace parley::core {
 namespace {
 
 using json = nlohmann::json;
+namespace rec = coral_record;
 
 uint64_t splitmix(uint64_t &state) {
     uint64_t x = (state += 0x9e3779b97f4a7c15ull);
@@ -40,11 +42,7 @@ template <class T> void shuffle(std::vector<T> &v, uint64_t &state) {
     for (size_t i = v.size(); i > 1; --i) std::swap(v[i - 1], v[splitmix(state) % i]);
 }
 
-double number(const json &v) {
-    if (v.is_boolean()) return v.get<bool>() ? 1.0 : 0.0;
-    if (v.is_number()) return v.get<double>();
-    return 0.0;
-}
+double number(const json &v) { return rec::number(v).value_or(0.0); }
 
 struct Candidate {
     const json *turn;
@@ -58,32 +56,21 @@ struct Profile {
     double agreement_penalty = 0, length_penalty = 0;
 };
 
-// The matcher annotation (found by its shape: info.metrics.em).
-double matcher_score(const json &turn) {
-    const json &ann = turn["info"].value("annotation", json::object());
-    for (auto it = ann.begin(); it != ann.end(); ++it)
-        if (it.value().contains("info") && it.value()["info"].contains("metrics") && it.value()["info"]["metrics"].contains("em"))
-            return number(it.value()["score"]);
-    return 0.0;
-}
+// The matcher annotation's score (get_turn_correctness); 0 without one.
+double matcher_score(const json &turn) { return rec::Turn(turn).correctness(); }
 
 // coral: the extractor annotation's info.agreement (get_agreement); fixed: stop_conv when the
 // record has it (the decision tree sampling took for this candidate).
 bool agreed(const json &turn, const Profile &profile) {
-    const json &info = turn["info"];
-    if (!profile.coral && info.contains("stop_conv") && info["stop_conv"].is_boolean()) return info["stop_conv"].get<bool>();
-    const json &ann = info.value("annotation", json::object());
-    for (auto it = ann.begin(); it != ann.end(); ++it)
-        if (it.value().contains("info") && it.value()["info"].value("agreement", false)) return true;
-    return false;
+    const rec::Turn t(turn);
+    if (auto stop = t.stop_conv(); stop && !profile.coral) return *stop;
+    return t.extractor().agreement();
 }
 
 // usage.completion_tokens; a turn without it (a failed request) counts 1 in coral
 // (get_turn_length's fallback), 0 in fixed.
 double completion_tokens(const json &turn, const Profile &profile) {
-    const json &usage = turn["info"].value("usage", json::object());
-    if (!usage.contains("completion_tokens")) return profile.coral ? 1.0 : 0.0;
-    return number(usage["completion_tokens"]);
+    return rec::Turn(turn).completion_tokens().value_or(profile.coral ? 1.0 : 0.0);
 }
 
 // Scores a turn's candidates: the matcher score, less the penalties. coral applies at most one
@@ -180,7 +167,7 @@ void run_pairs(RunContext &ctx) {
     auto sort_key = [](const json &r) {
         const json &p = r.value("parley", json::object());
         return std::make_tuple(p.value("domain", std::string()), p.value("id", std::string()), p.value("trial", int64_t{0}),
-                               r.value("metadata", json::object()).value("init_prompt", std::string()));
+                               rec::metadata_string(r, "init_prompt"));
     };
     std::stable_sort(records.begin(), records.end(), [&](const json &a, const json &b) { return sort_key(a) < sort_key(b); });
     std::vector<std::string> order;
@@ -188,20 +175,22 @@ void run_pairs(RunContext &ctx) {
     for (auto &r : records) {
         // coral groups by the initial prompt, as the official code does (sort_matrix_results).
         std::string key = r.contains("parley") && !profile.coral ? r["parley"].value("domain", "") + "\x1f" + r["parley"].value("id", "")
-                                                                 : r["metadata"].value("init_prompt", "");
+                                                                 : rec::metadata_string(r, "init_prompt");
         if (!by_question.count(key)) order.push_back(key);
         by_question[key].push_back(&r);
     }
 
     // The speaker's view of conv[0, t): system prompt, own turns as assistant, others' as user.
     auto view = [](const json &record, size_t t) {
-        const json &conv = record["conv_result"];
-        std::string role = conv[t].value("role", "");
+        const json &conv = rec::turns_of(record);
+        const std::string_view role = rec::Turn(conv[t]).role();
         std::vector<ChatMessage> m;
-        std::string sys = record["metadata"].value(role + "_inst", "");
+        std::string sys = rec::metadata_string(record, (std::string(role) + "_inst").c_str());
         if (!sys.empty()) m.push_back({"system", sys});
-        for (size_t i = 0; i < t; ++i)
-            m.push_back({conv[i].value("role", "") == role ? "assistant" : "user", conv[i].value("content", "")});
+        for (size_t i = 0; i < t; ++i) {
+            const rec::Turn turn(conv[i]);
+            m.push_back({turn.role() == role ? "assistant" : "user", turn.content() ? *turn.content() : std::string()});
+        }
         return m;
     };
     auto parley_of = [](const json &record, size_t t) {
@@ -223,8 +212,8 @@ void run_pairs(RunContext &ctx) {
             for (size_t t = 1; t < conv.size() && (first_n <= 0 || static_cast<int64_t>(t) < first_n); ++t) {
                 std::vector<Candidate> cands;
                 cands.push_back({&conv[t]});
-                if (conv[t]["info"].contains("siblings"))
-                    for (auto &s : conv[t]["info"]["siblings"]) cands.push_back({&s});
+                if (const json *siblings = rec::Turn(conv[t]).siblings())
+                    for (auto &s : *siblings) cands.push_back({&s});
                 if (cands.size() < 2) continue;
                 ++turns_seen;
                 score_candidates(cands, profile);
@@ -283,10 +272,10 @@ void run_pairs(RunContext &ctx) {
         auto coral = open("sft"), trl = open("sft_trl");
         auto emit = [&](const json &record, size_t t) {
             const json &turn = record["conv_result"][t];
-            if (!profile.coral && !turn["info"].value("status_ok", true)) return; // coral trains on the error text too
+            if (!profile.coral && rec::Turn(turn).status_ok() == 0) return; // coral trains on the error text too
             auto msgs = view(record, t);
             json meta = parley_of(record, t);
-            meta["tgt_tokens"] = number(turn["info"].value("usage", json::object()).value("completion_tokens", json(0)));
+            meta["tgt_tokens"] = rec::Turn(turn).completion_tokens().value_or(0.0);
             const std::string tgt = turn.value("content", "");
             if (template_mode != "none")
                 coral << json{{"src", render(msgs)}, {"tgt", tgt}, {"parley", meta}}.dump(-1, ' ', false, json::error_handler_t::replace) << "\n";
@@ -296,11 +285,8 @@ void run_pairs(RunContext &ctx) {
             ++sft_rows;
         };
         auto agreement_correct = [](const json &r) {
-            const json &m = r.value("metrics", json::object());
-            for (auto it = m.begin(); it != m.end(); ++it)
-                if (it.key().size() >= 22 && it.key().compare(it.key().size() - 22, 22, "-agreement_correctness") == 0)
-                    return number(it.value()) == 1.0;
-            return false;
+            const json *m = rec::find_metric(r, "agreement_correctness");
+            return m && number(*m) == 1.0;
         };
         // Turns 1 .. first_n_turns - 1 of a tree (all three modes, as in the official code).
         auto turn_end = [&](const json *r) {
