@@ -336,4 +336,34 @@ void run_pairs(RunContext &ctx) {
                   records.size(), order.size(), pairs.size(), turns_with_pairs, turns_seen, sft_rows, sft_mode);
 }
 
+const CoreNode &pairs_node() {
+    static const CoreNode node = [] {
+        ComponentSchema pairs = core_schema("pairs", "DPO preference pairs and SFT rows from tree-sampled conversation records (Coral's rules)");
+        pairs.params = {
+            {"profile", PARLEY_TYPE_STRING, 0, "coral",
+             "\"coral\" (the official filter's rows, quirks included) or \"fixed\" (its quirks corrected; README)"},
+            {"pairs_per_turn", PARLEY_TYPE_INT, 0, "1", "pairs kept per turn (Coral's code: 1; paper: 2)"},
+            {"pairs_per_question", PARLEY_TYPE_INT, 0, "10", "pairs kept per question (Coral's code: 10; paper: 20)"},
+            {"min_gap", PARLEY_TYPE_FLOAT, 0, "0.5", "chosen score minus rejected score must exceed this"},
+            {"first_n_turns", PARLEY_TYPE_INT, 0, "0", "pairs and SFT rows from turns 1..n-1 only; 0 = all"},
+            {"agreement_penalty", PARLEY_TYPE_FLOAT, 0, "0", "discourage_agreement: score = c - agree*p*(1-c) (coral: 0 or 0.1, and it excludes length_penalty)"},
+            {"length_penalty", PARLEY_TYPE_FLOAT, 0, "0", "discourage_length: score = c - p*norm_len (coral: 0 or 0.1)"},
+            {"seed", PARLEY_TYPE_INT, 0, "42", "seed of the per-question and global shuffles"},
+            {"sft_mode", PARLEY_TYPE_STRING, 0, "all",
+             "\"all\" (every turn of the first trees), \"success\" (trees that agreed correctly), \"correct_turns\" (turns with the gold belief)"},
+            {"sft_per_question", PARLEY_TYPE_INT, 0, "10", "trees (all/success) or turns (correct_turns) per question"},
+            {"add_prev_turns", PARLEY_TYPE_INT, 0, "-1", "correct_turns: also add this many earlier turns; -1 = all"},
+            {"chat_template", PARLEY_TYPE_STRING, 0, "backend",
+             "how `src` is rendered: \"backend\" (the backend input's template), \"chatml\", or \"none\" (TRL rows only)"},
+        };
+        pairs.inputs = {
+            {"records", kKindRows, true, true, "conversation records (tree-sampled for pairs)"},
+            {"backend", PARLEY_KIND_BACKEND, false, false, "renders `src` with the model's chat template"},
+        };
+        pairs.outputs = {"pairs", "pairs_trl", "sft", "sft_trl"};
+        return CoreNode{std::move(pairs), run_pairs};
+    }();
+    return node;
+}
+
 } // namespace parley::core
