@@ -1,7 +1,6 @@
 // The agreement rule, in one place: do the agents agree once a turn has been spoken?
-// `parley metrics` applies it to recorded beliefs (coral_metrics.cpp: agreement_turn); the
-// engine's stop decision is meant to call it too (coral_eval's `agrees` still restates it for its
-// interned beliefs: to be switched once the fidelity work on coral_eval.cpp has landed).
+// The engine's stop decision (coral_eval.cpp: `agrees`) and `parley metrics` on recorded beliefs
+// (coral_metrics.cpp: agreement_turn) both call agree_after.
 #pragma once
 
 #include <algorithm>
