@@ -3,7 +3,7 @@
 // (coral_metrics.cpp: agreement_turn) both call agree_after.
 #pragma once
 
-#include <algorithm>
+#include <array>
 #include <cstddef>
 #include <stdexcept>
 #include <string>
@@ -18,6 +18,30 @@ enum class AgreementProfile {
 };
 
 AgreementProfile parse_profile(const std::string &name); // throws on an unknown name
+
+namespace detail {
+// A short list kept inline (no heap for two agents: agree_after runs for every candidate turn);
+// entries past N spill into a vector.
+template <class T, size_t N = 4> class ShortList {
+  public:
+    void push(T v) {
+        if (n_ < N) head_[n_++] = std::move(v);
+        else tail_.push_back(std::move(v));
+    }
+    size_t size() const { return n_ + tail_.size(); }
+    const T &operator[](size_t i) const { return i < N ? head_[i] : tail_[i - N]; }
+    template <class Pred> bool any(Pred p) const {
+        for (size_t i = 0; i < size(); ++i)
+            if (p((*this)[i])) return true;
+        return false;
+    }
+
+  private:
+    std::array<T, N> head_{};
+    size_t n_ = 0;
+    std::vector<T> tail_;
+};
+} // namespace detail
 
 // Turns 0..last; `role(k)` is turn k's speaker, `belief(k)` its valid belief (false-y when it
 // holds none: no annotation, a zero score, an invalid answer) compared with `*a == *b`.
@@ -34,19 +58,16 @@ bool agree_after(size_t last, const RoleAt &role, const BeliefAt &belief, Agreem
     }
     using Role = decltype(role(0));
     using Belief = decltype(belief(0));
-    std::vector<Role> roles;
-    std::vector<std::pair<Role, Belief>> latest;
+    detail::ShortList<Role> roles;
+    detail::ShortList<std::pair<Role, Belief>> latest;
     for (size_t k = last + 1; k-- > 0;) {
         Role r = role(k);
-        if (std::find(roles.begin(), roles.end(), r) == roles.end()) roles.push_back(r);
-        auto held = [&](const auto &x) { return x.first == r; };
-        if (std::find_if(latest.begin(), latest.end(), held) != latest.end()) continue;
-        if (Belief b = belief(k)) latest.emplace_back(r, b);
+        if (!roles.any([&](const Role &x) { return x == r; })) roles.push({r});
+        if (latest.any([&](const auto &x) { return x.first == r; })) continue;
+        if (Belief b = belief(k)) latest.push({r, b});
     }
     if (latest.size() < 2 || latest.size() != roles.size()) return false;
-    for (auto &entry : latest)
-        if (!(*entry.second == *latest.front().second)) return false;
-    return true;
+    return !latest.any([&](const auto &x) { return !(*x.second == *latest[0].second); });
 }
 
 } // namespace parley::core
