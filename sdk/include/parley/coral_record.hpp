@@ -17,9 +17,13 @@
 //     info.metrics holds "em". A Turn made with a record's RaterNames reads each turn's
 //     annotation under those names (the names prefix the metric keys, so `parley metrics` reads
 //     by name); a Turn made without looks for the shapes in that turn.
-//   - What a caller substitutes for an absent value is the caller's (e.g. core/pairs counts a
-//     turn without completion_tokens as 1 token under profile "coral"); the derived rules below
-//     name theirs.
+//   - What a caller substitutes for an absent value is the caller's; the derived rules below
+//     name theirs. Where callers differ (each keeps its output of before this reader):
+//       value absent             parley metrics          core/pairs               filters
+//       matcher score            0                       0                        info.metrics.em
+//       extractor score          no belief               (not read)               belief judged by its answer
+//       usage.completion_tokens  0                       coral 1, fixed 0         not counted
+//       raters found             by the record's names   by shape, per turn       by shape, per turn
 #pragma once
 
 #include <nlohmann/json.hpp>
