@@ -19,7 +19,7 @@ Estimate macro_average(const std::vector<Estimate> &domains) {
     double m = 0, se2 = 0;
     for (const Estimate &e : domains) {
         m += e.mean;
-        se2 += e.stderr_ * e.stderr_;
+        se2 += e.error * e.error;
     }
     const double k = static_cast<double>(domains.size());
     return {m / k, std::sqrt(se2) / k};
@@ -29,7 +29,7 @@ void Results::add(const std::string &domain, const std::string &metric, Estimate
     json &r = results_[domain];
     r["alias"] = domain;
     r[key(metric)] = e.mean;
-    r[key(metric + "_stderr")] = e.stderr_;
+    r[key(metric + "_stderr")] = e.error;
     if (macro) macro_[metric].push_back(e);
 }
 
@@ -54,7 +54,7 @@ json Results::macro(const std::vector<std::string> &domains) const {
     for (auto &[metric, estimates] : macro_) {
         const Estimate e = macro_average(estimates);
         g[key(metric)] = e.mean;
-        g[key(metric + "_stderr")] = e.stderr_;
+        g[key(metric + "_stderr")] = e.error;
     }
     return g;
 }

@@ -10,9 +10,9 @@ using namespace parley::core;
 TEST_CASE("results: estimates, the macro average over the domains that have a metric", "[results]") {
     const Estimate a = estimate_of({1, 0, 1, 1}); // mean 0.75, sd 0.5, se 0.25
     CHECK(a.mean == 0.75);
-    CHECK(a.stderr_ == Approx(0.25));
+    CHECK(a.error == Approx(0.25));
     CHECK(estimate_of({}).mean == 0.0);
-    CHECK(estimate_of({1}).stderr_ == 0.0);
+    CHECK(estimate_of({1}).error == 0.0);
 
     Results r("rule_extract");
     r.add("math", "final_success_rate", a);

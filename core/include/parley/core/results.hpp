@@ -22,9 +22,9 @@
 
 namespace parley::core {
 
-// A mean and its standard error.
+// A mean and its standard error (`stderr` is a macro).
 struct Estimate {
-    double mean = 0, stderr_ = 0;
+    double mean = 0, error = 0;
 };
 
 // lm-eval's estimate of a mean over samples (records.hpp: mean_stderr).
