@@ -122,7 +122,8 @@ int cmd_plugins(const Args &a) {
         for (auto *c : p->components) comps += (comps.empty() ? "" : ", ") + fmt::format("{} ({})", c->name, core::kind_name(c->kind));
         fmt::print("{:<14} {:<10} {:<6} {:<28} {}\n", p->name, p->desc->version, p->abi_version(), comps, p->path.string());
     }
-    for (auto &s : core::core_schemas()) fmt::print("{:<14} {:<10} {:<6} {:<28} {}\n", "core", PARLEY_VERSION, "-", s.name + " (core)", "(built in)");
+    for (auto *n : core::core_nodes())
+        fmt::print("{:<14} {:<10} {:<6} {:<28} {}\n", "core", PARLEY_VERSION, "-", n->schema.name + " (core)", "(built in)");
     if (plugins.empty()) {
         std::string dirs;
         for (auto &d : loader.search_path()) dirs += "\n  " + d.string();
@@ -140,8 +141,8 @@ int cmd_inspect(const Args &a) {
     }
     std::vector<core::ComponentSchema> schemas;
     if (plugin == "core") {
-        for (auto &s : core::core_schemas())
-            if (component.empty() || s.name == component) schemas.push_back(s);
+        for (auto *n : core::core_nodes())
+            if (component.empty() || n->schema.name == component) schemas.push_back(n->schema);
     } else {
         core::PluginLoader loader(core::plugin_search_path(a.plugin_paths, {}));
         const core::LoadedPlugin *p = fs::exists(plugin) ? loader.load_file(plugin) : loader.load(plugin);

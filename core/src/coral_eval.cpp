@@ -642,19 +642,13 @@ void run_coral_eval(RunContext &ctx) {
     };
 
     // Would the agents agree if `last` followed `turns`? The same rule the metrics apply to records.
+    // Would `last`, spoken after `turns`, end the conversation? (agreement.hpp; a turn without a
+    // valid belief never does)
     auto agrees = [&](const std::vector<Turn> &turns, const Turn &last) {
-        auto belief_ok = [](const Turn &x) { return x.annotated && x.valid; };
-        if (!belief_ok(last)) return false;
-        if (profile == AgreementProfile::Coral) {
-            if (turns.size() < 2) return false; // turn 0 carries no belief
-            const Turn &prev = turns.back();
-            return prev.role != last.role && belief_ok(prev) && prev.belief == last.belief; // interned: pointer equality
-        }
-        const std::string *latest[2] = {nullptr, nullptr};
-        latest[last.role] = last.belief;
-        for (auto it = turns.rbegin(); it != turns.rend(); ++it)
-            if (!latest[it->role] && belief_ok(*it)) latest[it->role] = it->belief;
-        return latest[0] && latest[1] && latest[0] == latest[1];
+        auto at = [&](size_t k) -> const Turn & { return k < turns.size() ? turns[k] : last; };
+        auto role = [&](size_t k) { return at(k).role; };
+        auto belief = [&](size_t k) { return at(k).annotated && at(k).valid ? at(k).belief : nullptr; };
+        return last.annotated && last.valid && agree_after(turns.size(), role, belief, profile);
     };
 
     // Tree sampling with seed_mode "fixed" picks as Coral's rand_pick_one does: random.randint on

@@ -12,34 +12,9 @@ using json = nlohmann::json;
 
 namespace {
 
-const json kNull;
+namespace rec = coral_record;
 
-const json &get(const json &j, const char *key) {
-    if (j.is_object()) {
-        auto it = j.find(key);
-        if (it != j.end()) return *it;
-    }
-    return kNull;
-}
-
-double as_number(const json &v) {
-    if (v.is_boolean()) return v.get<bool>() ? 1.0 : 0.0;
-    if (v.is_number()) return v.get<double>();
-    return 0.0;
-}
-
-int8_t tri(const json &v) { return v.is_boolean() ? (v.get<bool>() ? 1 : 0) : -1; }
-
-// A turn's own completion tokens: Parley's per-candidate count where it wrote one (tree sampling;
-// null = unknown), else info.usage's (the request's: the same thing for a single sample).
-double completion_tokens_of(const json &info) {
-    const json &own = get(get(info, "parley"), "completion_tokens");
-    if (own.is_number()) return own.get<double>();
-    if (own.is_null() && get(info, "parley").is_object() && get(info, "parley").contains("completion_tokens")) return -1.0;
-    return as_number(get(get(info, "usage"), "completion_tokens"));
-}
-
-bool valid_answer(bool has, std::string_view a) { return has && a.rfind("Error", 0) != 0 && a != "not sure yet"; }
+double as_number(const json &v) { return rec::number(v).value_or(0.0); }
 
 // Python's `a == b` for the values social metrics compare: strings, None and the float 0.5.
 struct Answer {
@@ -84,62 +59,29 @@ AgreementProfile parse_profile(const std::string &name) {
     throw std::invalid_argument("profile '" + name + "' is neither \"coral\" nor \"matrix\"");
 }
 
-RaterNames find_rater_names(const json &record) {
-    RaterNames names;
-    for (auto &turn : get(record, "conv_result")) {
-        const json &ann = get(get(turn, "info"), "annotation");
-        if (!ann.is_object()) continue;
-        for (auto it = ann.begin(); it != ann.end(); ++it) {
-            const json &info = get(it.value(), "info");
-            if (names.extractor.empty() && info.is_object() && info.contains("extracted_answer")) names.extractor = it.key();
-            if (names.matcher.empty() && get(info, "metrics").is_object() && get(info, "metrics").contains("em"))
-                names.matcher = it.key();
-        }
-        if (!names.extractor.empty() && !names.matcher.empty()) break;
-    }
-    return names;
-}
-
-bool is_valid_answer(const json &a) {
-    return a.is_string() && valid_answer(true, a.get_ref<const std::string &>());
-}
-
 std::vector<TurnFacts> facts_of(const json &record, const RaterNames &names) {
     std::vector<TurnFacts> out;
-    const json &conv = get(record, "conv_result");
-    if (!conv.is_array()) return out;
+    const json &conv = rec::turns_of(record);
     out.reserve(conv.size());
-    for (auto &turn : conv) {
+    for (auto &node : conv) {
+        const rec::Turn turn(node, &names);
         TurnFacts f;
-        if (get(turn, "role").is_string()) f.role = get(turn, "role").get_ref<const std::string &>();
-        const json &info = get(turn, "info");
-        f.status_ok = tri(get(info, "status_ok"));
-        f.completion_tokens = completion_tokens_of(info);
-        if (get(info, "extracted_answer").is_string()) {
-            f.has_answer = true;
-            f.answer = get(info, "extracted_answer").get_ref<const std::string &>();
+        f.role = turn.role();
+        f.status_ok = turn.status_ok();
+        // The turn's own count (a tree candidate's, not its request's); -1: unknown.
+        if (const auto n = turn.own_completion_tokens()) f.completion_tokens = *n;
+        else f.completion_tokens = turn.own_completion_tokens_unknown() ? -1.0 : 0.0;
+        if (const std::string *a = turn.extracted_answer()) f.has_answer = true, f.answer = *a;
+        if (const rec::Annotation e = turn.extractor()) {
+            f.ext_annotated = true;
+            f.ext_score = e.score().value_or(0.0);
+            f.ext_status_ok = e.status_ok();
+            if (const std::string *a = e.extracted_answer()) f.ext_has_answer = true, f.ext_answer = *a;
         }
-        const json &ann = get(info, "annotation");
-        if (!names.extractor.empty()) {
-            const json &e = get(ann, names.extractor.c_str());
-            if (!e.is_null()) {
-                f.ext_annotated = true;
-                f.ext_score = as_number(get(e, "score"));
-                f.ext_status_ok = tri(get(get(e, "info"), "status_ok"));
-                const json &a = get(get(e, "info"), "extracted_answer");
-                if (a.is_string()) {
-                    f.ext_has_answer = true;
-                    f.ext_answer = a.get_ref<const std::string &>();
-                }
-            }
-        }
-        if (!names.matcher.empty()) {
-            const json &m = get(ann, names.matcher.c_str());
-            if (!m.is_null()) {
-                f.m_annotated = true;
-                f.m_score = as_number(get(m, "score"));
-                f.m_status_ok = tri(get(get(m, "info"), "status_ok"));
-            }
+        if (const rec::Annotation m = turn.matcher()) {
+            f.m_annotated = true;
+            f.m_score = m.score().value_or(0.0);
+            f.m_status_ok = m.status_ok();
         }
         out.push_back(f);
     }
@@ -147,34 +89,15 @@ std::vector<TurnFacts> facts_of(const json &record, const RaterNames &names) {
 }
 
 int agreement_turn(const std::vector<TurnFacts> &turns, AgreementProfile profile) {
-    // A turn's belief as stop_conv sees it: None without an annotation (turn 0), a zero score or
-    // an invalid answer.
-    auto belief = [](const TurnFacts &t, std::string_view &out) {
-        if (!t.ext_annotated || t.ext_score == 0.0 || !valid_answer(t.ext_has_answer, t.ext_answer)) return false;
-        out = t.ext_answer;
-        return true;
+    auto role = [&](size_t k) { return turns[k].role; };
+    // A turn's belief as stop_conv sees it: none without an annotation (turn 0), with a zero
+    // score or an invalid answer.
+    auto belief = [&](size_t k) -> const std::string_view * {
+        const TurnFacts &t = turns[k];
+        return t.ext_annotated && t.ext_score != 0.0 && t.ext_has_answer && rec::valid_answer(t.ext_answer) ? &t.ext_answer : nullptr;
     };
-    for (size_t end = 2; end <= turns.size(); ++end) {
-        if (profile == AgreementProfile::Coral) {
-            // stop_conv walks back overwriting one belief per role; checked after every turn, it
-            // amounts to: the last two turns (one per agent) hold equal valid beliefs.
-            const TurnFacts &a = turns[end - 1], &b = turns[end - 2];
-            std::string_view x, y;
-            if (a.role != b.role && belief(a, x) && belief(b, y) && x == y) return static_cast<int>(end - 1);
-        } else {
-            // Matrix: each role's latest valid belief, all roles present and equal.
-            std::map<std::string_view, std::string_view> latest;
-            std::map<std::string_view, bool> roles;
-            for (size_t k = end; k-- > 0;) {
-                roles[turns[k].role] = true;
-                std::string_view b;
-                if (!latest.count(turns[k].role) && belief(turns[k], b)) latest[turns[k].role] = b;
-            }
-            bool agree = latest.size() >= 2 && latest.size() == roles.size();
-            for (auto &[role, b] : latest) agree = agree && b == latest.begin()->second;
-            if (agree) return static_cast<int>(end - 1);
-        }
-    }
+    for (size_t last = 1; last < turns.size(); ++last)
+        if (agree_after(last, role, belief, profile)) return static_cast<int>(last);
     return -1;
 }
 

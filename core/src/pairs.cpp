@@ -16,6 +16,7 @@
 #include <parley/core/log.hpp>
 #include <parley/core/records.hpp>
 #include <parley/core/run.hpp>
+#include <parley/coral_record.hpp>
 
 #include "chat_template.hpp"
 
@@ -29,6 +30,7 @@ namespace parley::core {
 namespace {
 
 using json = nlohmann::json;
+namespace rec = coral_record;
 
 uint64_t splitmix(uint64_t &state) {
     uint64_t x = (state += 0x9e3779b97f4a7c15ull);
@@ -42,11 +44,7 @@ template <class T> void shuffle(std::vector<T> &v, uint64_t &state) {
     for (size_t i = v.size(); i > 1; --i) std::swap(v[i - 1], v[splitmix(state) % i]);
 }
 
-double number(const json &v) {
-    if (v.is_boolean()) return v.get<bool>() ? 1.0 : 0.0;
-    if (v.is_number()) return v.get<double>();
-    return 0.0;
-}
+double number(const json &v) { return rec::number(v).value_or(0.0); }
 
 struct Candidate {
     const json *turn;
@@ -60,36 +58,15 @@ struct Profile {
     double agreement_penalty = 0, length_penalty = 0;
 };
 
-// The matcher annotation (found by its shape: info.metrics.em).
-double matcher_score(const json &turn) {
-    const json &ann = turn["info"].value("annotation", json::object());
-    for (auto it = ann.begin(); it != ann.end(); ++it)
-        if (it.value().contains("info") && it.value()["info"].contains("metrics") && it.value()["info"]["metrics"].contains("em"))
-            return number(it.value()["score"]);
-    return 0.0;
-}
+// The matcher annotation's score (get_turn_correctness); 0 without one.
+double matcher_score(const json &turn) { return rec::Turn(turn).correctness(); }
 
 // coral: the extractor annotation's info.agreement (get_agreement); fixed: stop_conv when the
 // record has it (the decision tree sampling took for this candidate).
 bool agreed(const json &turn, const Profile &profile) {
-    const json &info = turn["info"];
-    if (!profile.coral && info.contains("stop_conv") && info["stop_conv"].is_boolean()) return info["stop_conv"].get<bool>();
-    const json &ann = info.value("annotation", json::object());
-    for (auto it = ann.begin(); it != ann.end(); ++it)
-        if (it.value().contains("info") && it.value()["info"].value("agreement", false)) return true;
-    return false;
-}
-
-// A turn's own generated tokens: tree-sampled candidates keep theirs in info.parley (their
-// info.usage is the whole n = k request's, as Coral records it); null there means unknown.
-const json *own_completion_tokens(const json &turn) {
-    const json &info = turn["info"];
-    if (info.contains("parley") && info["parley"].contains("completion_tokens") && info["parley"]["completion_tokens"].is_number())
-        return &info["parley"]["completion_tokens"];
-    auto usage = info.find("usage");
-    if (usage == info.end() || !usage->is_object()) return nullptr;
-    auto n = usage->find("completion_tokens");
-    return n == usage->end() ? nullptr : &*n;
+    const rec::Turn t(turn);
+    if (auto stop = t.stop_conv(); stop && !profile.coral) return *stop;
+    return t.extractor().agreement();
 }
 
 // The length the penalty compares. coral: usage.completion_tokens as the official filter reads it
@@ -97,13 +74,9 @@ const json *own_completion_tokens(const json &turn) {
 // when absent (a failed request: get_turn_length's fallback). fixed: the candidate's own count,
 // 0 when absent or unknown.
 double completion_tokens(const json &turn, const Profile &profile) {
-    if (!profile.coral) {
-        const json *own = own_completion_tokens(turn);
-        return own ? number(*own) : 0.0;
-    }
-    const json &usage = turn["info"].value("usage", json::object());
-    if (!usage.contains("completion_tokens")) return 1.0;
-    return number(usage["completion_tokens"]);
+    const rec::Turn t(turn);
+    if (!profile.coral) return t.own_completion_tokens().value_or(0.0);
+    return t.completion_tokens().value_or(1.0);
 }
 
 // Scores a turn's candidates: the matcher score, less the penalties. coral applies at most one
@@ -198,7 +171,7 @@ void run_pairs(RunContext &ctx) {
     auto sort_key = [](const json &r) {
         const json &p = r.value("parley", json::object());
         return std::make_tuple(p.value("domain", std::string()), p.value("id", std::string()), p.value("trial", int64_t{0}),
-                               r.value("metadata", json::object()).value("init_prompt", std::string()));
+                               rec::metadata_string(r, "init_prompt"));
     };
     std::stable_sort(records.begin(), records.end(), [&](const json &a, const json &b) { return sort_key(a) < sort_key(b); });
     std::vector<std::string> order;
@@ -206,20 +179,22 @@ void run_pairs(RunContext &ctx) {
     for (auto &r : records) {
         // coral groups by the initial prompt, as the official code does (sort_matrix_results).
         std::string key = r.contains("parley") && !profile.coral ? r["parley"].value("domain", "") + "\x1f" + r["parley"].value("id", "")
-                                                                 : r["metadata"].value("init_prompt", "");
+                                                                 : rec::metadata_string(r, "init_prompt");
         if (!by_question.count(key)) order.push_back(key);
         by_question[key].push_back(&r);
     }
 
     // The speaker's view of conv[0, t): system prompt, own turns as assistant, others' as user.
     auto view = [](const json &record, size_t t) {
-        const json &conv = record["conv_result"];
-        std::string role = conv[t].value("role", "");
+        const json &conv = rec::turns_of(record);
+        const std::string_view role = rec::Turn(conv[t]).role();
         std::vector<ChatMessage> m;
-        std::string sys = record["metadata"].value(role + "_inst", "");
+        std::string sys = rec::metadata_string(record, (std::string(role) + "_inst").c_str());
         if (!sys.empty()) m.push_back({"system", sys});
-        for (size_t i = 0; i < t; ++i)
-            m.push_back({conv[i].value("role", "") == role ? "assistant" : "user", conv[i].value("content", "")});
+        for (size_t i = 0; i < t; ++i) {
+            const rec::Turn turn(conv[i]);
+            m.push_back({turn.role() == role ? "assistant" : "user", turn.content() ? *turn.content() : std::string()});
+        }
         return m;
     };
     auto parley_of = [](const json &record, size_t t) {
@@ -241,8 +216,8 @@ void run_pairs(RunContext &ctx) {
             for (size_t t = 1; t < conv.size() && (first_n <= 0 || static_cast<int64_t>(t) < first_n); ++t) {
                 std::vector<Candidate> cands;
                 cands.push_back({&conv[t]});
-                if (conv[t]["info"].contains("siblings"))
-                    for (auto &s : conv[t]["info"]["siblings"]) cands.push_back({&s});
+                if (const json *siblings = rec::Turn(conv[t]).siblings())
+                    for (auto &s : *siblings) cands.push_back({&s});
                 if (cands.size() < 2) continue;
                 ++turns_seen;
                 score_candidates(cands, profile);
@@ -301,11 +276,11 @@ void run_pairs(RunContext &ctx) {
         auto coral = open("sft"), trl = open("sft_trl");
         auto emit = [&](const json &record, size_t t) {
             const json &turn = record["conv_result"][t];
-            if (!profile.coral && !turn["info"].value("status_ok", true)) return; // coral trains on the error text too
+            if (!profile.coral && rec::Turn(turn).status_ok() == 0) return; // coral trains on the error text too
             auto msgs = view(record, t);
             json meta = parley_of(record, t);
-            const json *own = own_completion_tokens(turn);
-            meta["tgt_tokens"] = own ? *own : json(nullptr);
+            const auto own = rec::Turn(turn).own_completion_tokens();
+            meta["tgt_tokens"] = own ? json(*own) : json(nullptr);
             const std::string tgt = turn.value("content", "");
             if (template_mode != "none")
                 coral << json{{"src", render(msgs)}, {"tgt", tgt}, {"parley", meta}}.dump(-1, ' ', false, json::error_handler_t::replace) << "\n";
@@ -315,11 +290,8 @@ void run_pairs(RunContext &ctx) {
             ++sft_rows;
         };
         auto agreement_correct = [](const json &r) {
-            const json &m = r.value("metrics", json::object());
-            for (auto it = m.begin(); it != m.end(); ++it)
-                if (it.key().size() >= 22 && it.key().compare(it.key().size() - 22, 22, "-agreement_correctness") == 0)
-                    return number(it.value()) == 1.0;
-            return false;
+            const json *m = rec::find_metric(r, "agreement_correctness");
+            return m && number(*m) == 1.0;
         };
         // Turns 1 .. first_n_turns - 1 of a tree (all three modes, as in the official code).
         auto turn_end = [&](const json *r) {
@@ -367,6 +339,37 @@ void run_pairs(RunContext &ctx) {
     write_json_atomic(ctx.output_dir / "report.json", report);
     logger().info("[{}] {} records, {} questions: {} pairs (from {} of {} sampled turns), {} SFT rows ({})", ctx.node.name,
                   records.size(), order.size(), pairs.size(), turns_with_pairs, turns_seen, sft_rows, sft_mode);
+}
+
+const CoreNode &pairs_node() {
+    static const CoreNode node = [] {
+        ComponentSchema pairs = core_schema("pairs", "DPO preference pairs and SFT rows from tree-sampled conversation records (Coral's rules)");
+        pairs.params = {
+            {"profile", PARLEY_TYPE_STRING, 0, "coral",
+             "\"coral\" (the official filter's rows, quirks included) or \"fixed\" (its quirks corrected; README)"},
+            {"pairs_per_turn", PARLEY_TYPE_INT, 0, "1", "pairs kept per turn (Coral's code: 1; paper: 2)"},
+            {"pairs_per_question", PARLEY_TYPE_INT, 0, "10", "pairs kept per question (Coral's code: 10; paper: 20)"},
+            {"min_gap", PARLEY_TYPE_FLOAT, 0, "0.5", "chosen score minus rejected score must exceed this"},
+            {"first_n_turns", PARLEY_TYPE_INT, 0, "0", "pairs and SFT rows from turns 1..n-1 only; 0 = all"},
+            {"agreement_penalty", PARLEY_TYPE_FLOAT, 0, "0", "discourage_agreement: score = c - agree*p*(1-c) (coral: 0 or 0.1, and it excludes length_penalty)"},
+            {"length_penalty", PARLEY_TYPE_FLOAT, 0, "0", "discourage_length: score = c - p*norm_len (coral: 0 or 0.1)"},
+            {"seed", PARLEY_TYPE_INT, 0, "42", "seed of the per-question and global shuffles"},
+            {"sft_mode", PARLEY_TYPE_STRING, 0, "all",
+             "\"all\" (every turn of the first trees), \"success\" (trees that agreed correctly), \"correct_turns\" (turns with the gold belief)"},
+            {"sft_per_question", PARLEY_TYPE_INT, 0, "10", "trees (all/success) or turns (correct_turns) per question"},
+            {"add_prev_turns", PARLEY_TYPE_INT, 0, "-1", "correct_turns: also add this many earlier turns; -1 = all"},
+            {"chat_template", PARLEY_TYPE_STRING, 0, "backend",
+             "how `src` is rendered: \"backend\" (the backend input's chat template), \"chatml\", a Hugging Face "
+             "tokenizer_config.json or .jinja file (relative to the graph), Jinja source, or \"none\" (TRL rows only)"},
+        };
+        pairs.inputs = {
+            {"records", kKindRows, true, true, "conversation records (tree-sampled for pairs)"},
+            {"backend", PARLEY_KIND_BACKEND, false, false, "renders `src` with the model's chat template"},
+        };
+        pairs.outputs = {"pairs", "pairs_trl", "sft", "sft_trl"};
+        return CoreNode{std::move(pairs), run_pairs};
+    }();
+    return node;
 }
 
 } // namespace parley::core

@@ -72,9 +72,9 @@ SchemaResolver make_resolver(PluginLoader &loader) {
     auto cache = std::make_shared<std::map<std::string, std::unique_ptr<ComponentSchema>>>();
     return [&loader, cache](const std::string &plugin, const std::string &component, std::string *why) -> const ComponentSchema * {
         if (plugin == "core") {
-            if (auto *s = find_core_schema(component)) return s;
+            if (const CoreNode *n = find_core_node(component)) return &n->schema;
             std::vector<std::string> names;
-            for (auto &s : core_schemas()) names.push_back(s.name);
+            for (const CoreNode *n : core_nodes()) names.push_back(n->schema.name);
             auto m = did_you_mean(component, names);
             *why = fmt::format("core has no node '{}'{}", component, m ? fmt::format(" (did you mean 'core/{}'?)", *m) : "");
             return nullptr;
@@ -241,9 +241,7 @@ int run_graph(const fs::path &file, const RunOptions &options) {
                 for (auto &[k, v] : backends) ctx.backends[k] = v.get();
                 if (s.kind == PARLEY_KIND_FILTER) run_filter(ctx);
                 else if (s.kind == PARLEY_KIND_TRAINER) trained[n->name] = run_trainer(ctx);
-                else if (s.name == "cot_eval") run_cot_eval(ctx);
-                else if (s.name == "coral_eval") run_coral_eval(ctx);
-                else if (s.name == "pairs") run_pairs(ctx);
+                else find_core_node(s.name)->run(ctx);
                 break;
             }
             default: logger().warn("node '{}': {} nodes do not run on their own yet", n->name, kind_name(s.kind));

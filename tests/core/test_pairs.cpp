@@ -83,7 +83,7 @@ Output run_pairs_on(const std::vector<json> &records, const std::string &config)
     NodeOutputs outputs;
     outputs["trees"]["records"] = {dir / "records.jsonl"};
     RunContext ctx{graph, node, dir / "pairs", {}, {}, {}, outputs, std::nullopt};
-    run_pairs(ctx);
+    find_core_node("pairs")->run(ctx);
     Output o{read_rows(dir / "pairs/pairs.jsonl"), read_rows(dir / "pairs/sft.jsonl")};
     fs::remove_all(dir);
     return o;

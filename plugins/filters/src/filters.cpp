@@ -56,12 +56,6 @@ Row parse_row(std::string_view text) {
 
 // ---- helpers ------------------------------------------------------------------------------------
 
-std::optional<double> as_number(const json &v) {
-    if (v.is_boolean()) return v.get<bool>() ? 1.0 : 0.0;
-    if (v.is_number()) return v.get<double>();
-    return std::nullopt;
-}
-
 const json *find_path(const json &obj, std::string_view path) {
     if (!obj.is_object()) return nullptr;
     auto it = obj.find(std::string(path));
@@ -80,39 +74,18 @@ const json *find_path(const json &obj, std::string_view path) {
     }
 }
 
-static const json *annotations(const json &turn) {
-    const json *a = find_path(turn, "info.annotation");
-    return a && a->is_object() ? a : nullptr;
-}
+namespace rec = coral_record;
 
-const json *extractor_annotation(const json &turn) {
-    const json *a = annotations(turn);
-    if (!a) return nullptr;
-    for (auto &[k, v] : a->items()) {
-        (void)k;
-        const json *e = find_path(v, "info.extracted_answer");
-        if (e) return &v;
-    }
-    return nullptr;
-}
+const json *extractor_annotation(const json &turn) { return rec::Turn(turn).extractor().node(); }
 
-const json *matcher_annotation(const json &turn) {
-    const json *a = annotations(turn);
-    if (!a) return nullptr;
-    for (auto &[k, v] : a->items()) {
-        (void)k;
-        const json *m = find_path(v, "info.metrics");
-        if (m && m->is_object() && m->contains("em")) return &v;
-    }
-    return nullptr;
-}
+const json *matcher_annotation(const json &turn) { return rec::Turn(turn).matcher().node(); }
 
+// The score, else info.metrics.em (a matcher annotation without a score still has its em).
 std::optional<double> matcher_score(const json &turn) {
-    const json *m = matcher_annotation(turn);
+    const rec::Annotation m = rec::Turn(turn).matcher();
     if (!m) return std::nullopt;
-    if (auto it = m->find("score"); it != m->end())
-        if (auto s = as_number(*it)) return s;
-    return as_number((*m)["info"]["metrics"]["em"]);
+    if (auto s = m.score()) return s;
+    return m.em();
 }
 
 double turn_correctness(const json &turn) {
@@ -120,49 +93,26 @@ double turn_correctness(const json &turn) {
     return s && *s == 1.0 ? 1.0 : 0.0;
 }
 
+// Unlike stop_conv's belief (coral_record::Turn::belief), an extractor annotation without a score
+// is judged by its answer alone.
 bool belief_valid(const json &turn) {
-    const json *e = extractor_annotation(turn);
+    const rec::Annotation e = rec::Turn(turn).extractor();
     if (!e) return false;
-    if (auto it = e->find("score"); it != e->end())
-        if (auto s = as_number(*it); s && *s == 0.0) return false; // Coral: belief = None
-    const json &ans = (*e)["info"]["extracted_answer"];
-    if (!ans.is_string()) return false;
-    const std::string &s = ans.get_ref<const std::string &>();
-    return s != "not sure yet" && s.rfind("Error", 0) != 0;
+    if (auto s = e.score(); s && *s == 0.0) return false; // Coral: belief = None
+    const std::string *a = e.extracted_answer();
+    return a && rec::valid_answer(*a);
 }
 
-const json *siblings(const json &turn) {
-    const json *s = find_path(turn, "info.siblings");
-    if (!s && turn.is_object()) {
-        auto it = turn.find("siblings");
-        if (it != turn.end()) s = &*it;
-    }
-    return s && s->is_array() ? s : nullptr;
-}
-
-static bool ends_with(std::string_view s, std::string_view suffix) {
-    return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
-}
+const json *siblings(const json &turn) { return rec::Turn(turn).siblings(); }
 
 std::optional<double> record_metric(const json &record, std::string_view name) {
-    auto mit = record.find("metrics");
-    if (mit != record.end() && mit->is_object()) {
-        if (auto it = mit->find(std::string(name)); it != mit->end()) return as_number(*it);
-        std::string suffix = "-" + std::string(name);
-        for (auto &[k, v] : mit->items())
-            if (ends_with(k, suffix)) return as_number(v);
-    }
+    if (const json *m = rec::find_metric(record, name)) return as_number(*m);
     // Fallbacks: the metric from the turns (Coral §3).
-    auto cit = record.find("conv_result");
-    if (cit == record.end() || !cit->is_array()) return std::nullopt;
-    const json &conv = *cit;
+    const json &conv = rec::turns_of(record);
+    if (conv.is_null()) return std::nullopt;
     if (name == "agreement_correctness") {
-        for (const json &t : conv) {
-            const json *e = extractor_annotation(t);
-            if (!e) continue;
-            const json &ag = (*e)["info"].value("agreement", json(false));
-            if (ag.is_boolean() && ag.get<bool>()) return turn_correctness(t);
-        }
+        for (const json &t : conv)
+            if (rec::Turn(t).extractor().agreement()) return turn_correctness(t);
         return 0.0;
     }
     if (name == "final_success_rate") {
@@ -608,10 +558,9 @@ void LengthFilter::push(std::string_view record_json, Emitter &out) {
         size_t answers = conv.empty() ? 0 : conv.size() - 1;
         reason = check(turns_, "min_turns", "max_turns", {static_cast<double>(answers)}, false);
         for (size_t t = 1; t < conv.size(); ++t) {
-            const json *ct = find_path(conv[t], "info.usage.completion_tokens");
-            if (auto n = ct ? as_number(*ct) : std::nullopt) tokens.push_back(*n);
-            const json *c = find_path(conv[t], "content");
-            if (c && c->is_string()) chars.push_back(static_cast<double>(utf8_chars(c->get_ref<const std::string &>())));
+            const coral_record::Turn turn(conv[t]);
+            if (auto n = turn.completion_tokens()) tokens.push_back(*n);
+            if (const std::string *c = turn.content()) chars.push_back(static_cast<double>(utf8_chars(*c)));
         }
         tokens_missing = tokens.empty();
         mean = mean_;

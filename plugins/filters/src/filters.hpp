@@ -7,6 +7,7 @@
 // "unreadable" and logged by ordinal (never by content: GPQA text is sensitive).
 #pragma once
 
+#include <parley/coral_record.hpp>
 #include <parley/sdk.hpp>
 
 #include <nlohmann/json.hpp>
@@ -45,8 +46,9 @@ struct Row {
 Row parse_row(std::string_view text);
 
 // ---- helpers over records (exposed for tests) --------------------------------------------------
+// Records are read through parley/coral_record.hpp; these add the filters' own fallbacks.
 
-std::optional<double> as_number(const json &v); // bool -> 0/1, number -> value, else nullopt
+inline std::optional<double> as_number(const json &v) { return coral_record::number(v); } // bool -> 0/1
 const json *find_path(const json &obj, std::string_view path); // "a.b.c"; exact key first
 // The extractor annotation of a turn (the one with info.extracted_answer), found by shape.
 const json *extractor_annotation(const json &turn);
@@ -59,7 +61,8 @@ double turn_correctness(const json &turn);
 // Coral's is_valid_answer over the turn's belief (extractor score non-zero, extracted_answer a
 // string, not "not sure yet", not starting with "Error").
 bool belief_valid(const json &turn);
-// Siblings of a tree-sampled turn (info.siblings, else siblings); nullptr if none.
+// Siblings of a tree-sampled turn (info.siblings, else siblings); nullptr if none. The filters
+// read annotations per turn by shape (no rater names).
 const json *siblings(const json &turn);
 // A per-record metric: the key equal to `name` or ending in "-<name>" in record["metrics"]
 // (the first such key in key order). Falls back to computing agreement_correctness and

@@ -4,6 +4,9 @@
 // (`parley metrics`, resume) or straight from the engine's memory, so both always agree.
 #pragma once
 
+#include <parley/core/agreement.hpp>
+#include <parley/coral_record.hpp>
+
 #include <nlohmann/json.hpp>
 
 #include <map>
@@ -13,22 +16,10 @@
 
 namespace parley::core {
 
-enum class AgreementProfile {
-    Coral,  // official: the last two turns carry equal valid beliefs; total_turns counts turn 0
-    Matrix  // Matrix P2P: each role's latest valid belief; turn 0 not counted
-};
-
-AgreementProfile parse_profile(const std::string &name); // throws on an unknown name
-
-// Extractor and matcher annotation keys of a record (found by their shape, not their names).
-struct RaterNames {
-    std::string extractor; // annotation carrying info.extracted_answer
-    std::string matcher;   // annotation carrying info.metrics.em
-};
-RaterNames find_rater_names(const nlohmann::json &record);
-
-// Is a normalised belief usable? (not None, not "Error…", not "not sure yet")
-bool is_valid_answer(const nlohmann::json &extracted_answer);
+// Extractor and matcher annotation keys of a record (found by their shape, not their names;
+// parley/coral_record.hpp).
+using RaterNames = coral_record::RaterNames;
+inline RaterNames find_rater_names(const nlohmann::json &record) { return coral_record::rater_names(record); }
 
 // What the metrics read of one turn. Views point into the record or the engine's turns.
 struct TurnFacts {
@@ -47,9 +38,11 @@ struct TurnFacts {
     int8_t m_status_ok = -1;
 };
 
+// A record's turns read through parley/coral_record.hpp (raters by `names`; absent values as the
+// zeros and -1s above).
 std::vector<TurnFacts> facts_of(const nlohmann::json &record, const RaterNames &names);
 
-// The first turn after which the agents agree, or -1.
+// The first turn after which the agents agree (agree_after), or -1.
 int agreement_turn(const std::vector<TurnFacts> &turns, AgreementProfile profile);
 
 // A conversation's metrics: Coral's keys, in a fixed order per rater-name pair, with JSON types.

@@ -51,9 +51,14 @@ SchemaResolver make_resolver(PluginLoader &loader);
 // Returns the process exit code; errors are logged.
 int run_graph(const fs::path &file, const RunOptions &options);
 
-// Core nodes.
-void run_cot_eval(RunContext &ctx);
-void run_coral_eval(RunContext &ctx);
-void run_pairs(RunContext &ctx);
+// A node the host runs itself ("core/<name>"): its schema (validation, `parley inspect`) and
+// what running it does. Each node's file defines its descriptor; core_nodes() lists them
+// (nodes.cpp: adding a node is its file plus one entry there).
+struct CoreNode {
+    ComponentSchema schema; // core_schema(name, description) with its params, inputs, outputs
+    void (*run)(RunContext &ctx);
+};
+const std::vector<const CoreNode *> &core_nodes();
+const CoreNode *find_core_node(std::string_view name);
 
 } // namespace parley::core

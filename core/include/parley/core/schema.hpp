@@ -59,9 +59,9 @@ struct ComponentSchema {
 // (a domain node's `data`, `limit`, `skip_malformed`).
 ComponentSchema schema_of(const LoadedPlugin &plugin, const parley_component &component);
 
-// Built-in nodes: core/cot_eval, ...
-const std::vector<ComponentSchema> &core_schemas();
-const ComponentSchema *find_core_schema(std::string_view name);
+// The start of a built-in node's schema ("core/<name>", version 1); the node adds its params,
+// inputs and outputs (run.hpp: CoreNode).
+ComponentSchema core_schema(const char *name, const char *description);
 
 const char *type_name(int32_t type);
 
