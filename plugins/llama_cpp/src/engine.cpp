@@ -582,10 +582,28 @@ struct Engine::Impl {
         return best;
     }
 
+    // A request without a conversation id (a server's client that sends no affinity hint) takes
+    // the idle unkeyed sequence sharing the longest prompt prefix with it, whichever request left
+    // it there; -1 when none shares at least kMinPrefixMatch tokens.
+    int longest_prefix_slot(const Req &r) const {
+        constexpr int64_t kMinPrefixMatch = 16; // below this, keep the history for its own next turn
+        int best_slot = -1;
+        int64_t best = kMinPrefixMatch - 1;
+        for (int i = 0; i < static_cast<int>(slots.size()); ++i) {
+            const Slot &s = slots[static_cast<size_t>(i)];
+            if (s.state != Slot::State::Idle || s.keyed) continue;
+            const size_t lim = std::min(s.tokens.size(), r.prompt.size() - 1);
+            int64_t l = 0;
+            while (static_cast<size_t>(l) < lim && s.tokens[static_cast<size_t>(l)] == r.prompt[static_cast<size_t>(l)]) ++l;
+            if (l > best) best = l, best_slot = i;
+        }
+        return best_slot;
+    }
+
     // Try to give `r` its sequences (FIFO admission). False: wait for running requests to finish.
     bool try_admit(const ReqPtr &r) {
         const int n = r->q.n;
-        int primary = -1;
+        int primary = r->keyed ? -1 : longest_prefix_slot(*r);
         if (r->keyed) {
             for (int i = 0; i < static_cast<int>(slots.size()); ++i) {
                 const Slot &s = slots[static_cast<size_t>(i)];
@@ -683,16 +701,17 @@ struct Engine::Impl {
         return true;
     }
 
-    // Give back a request's sequences. A finished keyed request keeps its primary sequence resident.
+    // Give back a request's sequences. A finished request keeps its primary sequence resident (an
+    // unkeyed one for longest_prefix_slot); idle sequences are evicted, LRU, when room is needed.
     void release(Req &r, bool keep_cache) {
         for (size_t k = 0; k < r.choices.size(); ++k) {
             Choice &c = r.choices[k];
             if (c.smpl) llama_sampler_free(c.smpl);
             c.smpl = nullptr;
             if (c.slot < 0) continue;
-            if (k == 0 && keep_cache && r.keyed) {
+            if (k == 0 && keep_cache) {
                 // One resident copy per (conversation, agent): drop an older one.
-                for (int i = 0; i < static_cast<int>(slots.size()); ++i) {
+                for (int i = 0; i < static_cast<int>(slots.size()) && r.keyed; ++i) {
                     const Slot &s = slots[static_cast<size_t>(i)];
                     if (i != c.slot && s.state == Slot::State::Idle && s.keyed && s.conversation == r.q.conversation &&
                         s.agent == r.q.agent)

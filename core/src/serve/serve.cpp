@@ -1,0 +1,112 @@
+#include "http_api.hpp"
+#include "http_server.hpp"
+#include "service.hpp"
+
+#include <parley/core/graph.hpp>
+#include <parley/core/log.hpp>
+#include <parley/core/run.hpp>
+#include <parley/core/serve.hpp>
+
+#include <fmt/format.h>
+
+#include <csignal>
+#include <cstdlib>
+#include <fstream>
+#include <pthread.h>
+
+namespace parley::core {
+
+namespace {
+
+// A one-node graph for `parley serve MODEL.gguf`: the llama_cpp backend on the model, the command
+// line's KEY=VALUE as its keys. Validated like any graph, so unknown keys get a did-you-mean.
+Graph model_graph(const ServeOptions &o, fs::path &scratch) {
+    scratch = fs::temp_directory_path() / fmt::format("parley-serve-{}.toml", ::getpid());
+    toml::table node{{"use", "llama_cpp/backend"}, {"model", fs::absolute(o.target).string()}};
+    std::ofstream(scratch) << toml::table{{"graph", toml::table{{"name", "serve"}}}, {"nodes", toml::table{{"model", node}}}};
+    std::vector<std::string> overrides;
+    for (auto &kv : o.overrides) overrides.push_back(kv.rfind("nodes.", 0) == 0 ? kv : "nodes.model." + kv);
+    Graph g = parse_graph(scratch, overrides);
+    g.display_file = "parley serve " + o.target;
+    return g;
+}
+
+const NodeSpec &backend_node(const Graph &g, const std::string &wanted) {
+    const NodeSpec *found = nullptr;
+    std::string names;
+    for (auto &n : g.nodes) {
+        if (!n.schema || n.schema->kind != PARLEY_KIND_BACKEND) continue;
+        names += (names.empty() ? "" : ", ") + n.name;
+        if (wanted.empty() ? !found : n.name == wanted) found = &n;
+    }
+    if (!found || (wanted.empty() && names.find(',') != std::string::npos))
+        throw std::runtime_error(fmt::format("{}: {} (backend nodes: {})", g.display_file,
+                                             wanted.empty() ? "name the backend to serve with --node" : "no backend node '" + wanted + "'",
+                                             names.empty() ? "none" : names));
+    return *found;
+}
+
+struct OpenedBackend {
+    std::unique_ptr<Backend> backend;
+    std::string model_name;
+};
+
+OpenedBackend open_backend(const ServeOptions &o, PluginLoader &loader) {
+    fs::path scratch;
+    const bool is_graph = fs::path(o.target).extension() == ".toml";
+    Graph g = is_graph ? parse_graph(o.target, o.overrides) : model_graph(o, scratch);
+    if (!scratch.empty()) fs::remove(scratch);
+    SchemaResolver resolver = make_resolver(loader);
+    validate_graph(g, resolver);
+    const NodeSpec &node = backend_node(g, is_graph ? o.node : "model");
+    OpenedBackend b{Backend::create(node), o.model_name};
+    if (b.model_name.empty()) b.model_name = fs::path(b.backend->model()).stem().string();
+    if (b.model_name.empty()) b.model_name = node.name;
+    logger().info("serving node '{}' ({}) as model '{}'", node.name, node.use, b.model_name);
+    return b;
+}
+
+} // namespace
+
+int serve(const ServeOptions &o) {
+    // Signals go to sigwait below, not to whichever thread happens to run: block them before any
+    // thread (backend, I/O) starts, so every thread inherits the mask.
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGTERM);
+    sigaddset(&signals, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+    std::string api_key = o.api_key;
+    if (api_key.empty())
+        if (const char *env = std::getenv("PARLEY_API_KEY")) api_key = env;
+    try {
+        PluginLoader loader(plugin_search_path(o.plugin_paths, {}));
+        OpenedBackend opened = open_backend(o, loader);
+        serve::Service service(*opened.backend, opened.model_name);
+        serve::HttpServer http(o.host, o.port, o.threads, serve::make_http_handler(service, api_key));
+        logger().info("listening on http://{}:{}/v1{}", o.host, http.port(), api_key.empty() ? "" : " (API key required)");
+        if (!o.port_file.empty()) std::ofstream(o.port_file) << http.port() << "\n";
+
+        int sig = 0;
+        sigwait(&signals, &sig);
+        logger().info("{}: draining ({} requests in flight, up to {} s)", sig == SIGTERM ? "SIGTERM" : "SIGINT",
+                      service.in_flight(), o.drain_timeout_s);
+        service.drain();
+        http.stop_accepting();
+        if (!service.wait_idle(o.drain_timeout_s))
+            logger().warn("drain timed out with {} requests in flight; cancelling them", service.in_flight());
+        http.stop();            // no handler runs past here, so none reaches the backend below
+        opened.backend.reset(); // cancels what is left (their replies go nowhere now)
+        logger().info("stopped");
+        return 0;
+    } catch (const GraphError &e) {
+        for (auto &p : e.problems()) logger().error("{}", p);
+        return 2;
+    } catch (const std::exception &e) {
+        logger().error("{}", e.what());
+        return 1;
+    }
+}
+
+} // namespace parley::core
