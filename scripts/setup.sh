@@ -27,7 +27,8 @@ die() { printf '\033[1;31m[setup] error:\033[0m %s\n' "$*" >&2; exit 1; }
 # --- 1. Debian packages --------------------------------------------------------------------------
 APT_PACKAGES=(build-essential cmake ninja-build ccache git pkg-config
   libboost-dev libboost-filesystem-dev libtomlplusplus-dev libspdlog-dev libfmt-dev
-  catch2 nlohmann-json3-dev libcurl4-openssl-dev libopenblas0-pthread libjemalloc-dev)
+  catch2 nlohmann-json3-dev libcurl4-openssl-dev libopenblas0-pthread libjemalloc-dev
+  libgrpc++-dev protobuf-compiler-grpc python3-grpcio python3-aiohttp)  # the last four: parley serve's gRPC and its tests
 if [[ "$WITH_TORCH" == ON ]]; then APT_PACKAGES+=(libtorch-dev); fi
 # node/npm may come from elsewhere (NodeSource ships npm inside nodejs): only ask apt when absent.
 command -v npm >/dev/null 2>&1 || APT_PACKAGES+=(nodejs npm)

@@ -135,3 +135,20 @@ TEST_CASE("metrics: Prometheus text with counters, gauges and cumulative histogr
     CHECK_THAT(text, Catch::Contains("parley_queue_duration_seconds_count 1\n"));
     CHECK_THAT(text, Catch::Contains("# TYPE parley_time_to_first_token_seconds histogram\n"));
 }
+
+#ifdef PARLEY_WITH_GRPC
+#include "grpc_api.hpp"
+
+#include <grpcpp/support/status_code_enum.h>
+
+TEST_CASE("gRPC status codes follow Matrix's GrpcDeployment mapping", "[serve]") {
+    CHECK(serve::grpc_code_of(200) == grpc::StatusCode::OK);
+    CHECK(serve::grpc_code_of(400) == grpc::StatusCode::INVALID_ARGUMENT);
+    CHECK(serve::grpc_code_of(401) == grpc::StatusCode::UNAUTHENTICATED);
+    CHECK(serve::grpc_code_of(429) == grpc::StatusCode::RESOURCE_EXHAUSTED);
+    CHECK(serve::grpc_code_of(503) == grpc::StatusCode::UNAVAILABLE);
+    CHECK(serve::grpc_code_of(504) == grpc::StatusCode::DEADLINE_EXCEEDED);
+    CHECK(serve::grpc_code_of(500) == grpc::StatusCode::INTERNAL);
+    CHECK(serve::grpc_code_of(418) == grpc::StatusCode::UNKNOWN);
+}
+#endif

@@ -96,7 +96,12 @@ const core::GenerationRequest &ApiRequest::generation() {
 
 ApiRequest parse_request(Endpoint endpoint, const std::string &body_text) {
     json body = json::parse(body_text, nullptr, false);
-    if (body.is_discarded() || !body.is_object()) bad("the request body is not a JSON object");
+    if (body.is_discarded()) bad("the request body is not a JSON object");
+    return parse_request_json(endpoint, body);
+}
+
+ApiRequest parse_request_json(Endpoint endpoint, const json &body) {
+    if (!body.is_object()) bad("the request body is not a JSON object");
     ApiRequest r;
     r.endpoint = endpoint;
     if (auto it = body.find("model"); it != body.end() && it->is_string()) r.model = it->get<std::string>();

@@ -44,6 +44,7 @@ struct ApiRequest {
 
 // Parses a /v1/chat/completions or /v1/completions body. Throws ApiError (400) naming the field.
 ApiRequest parse_request(Endpoint endpoint, const std::string &body);
+ApiRequest parse_request_json(Endpoint endpoint, const nlohmann::json &body);
 
 // Affinity: a conversation id from the body's `conversation_id` (or the header/metadata value
 // `hint`, e.g. Ray Serve's `serve_multiplexed_model_id` that Coral sends), hashed when a string.

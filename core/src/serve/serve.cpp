@@ -1,3 +1,6 @@
+#ifdef PARLEY_WITH_GRPC
+#include "grpc_api.hpp"
+#endif
 #include "http_api.hpp"
 #include "http_server.hpp"
 #include "service.hpp"
@@ -87,6 +90,16 @@ int serve(const ServeOptions &o) {
         serve::HttpServer http(o.host, o.port, o.threads, serve::make_http_handler(service, api_key));
         logger().info("listening on http://{}:{}/v1{}", o.host, http.port(), api_key.empty() ? "" : " (API key required)");
         if (!o.port_file.empty()) std::ofstream(o.port_file) << http.port() << "\n";
+#ifdef PARLEY_WITH_GRPC
+        std::unique_ptr<serve::GrpcServer> grpc;
+        if (o.grpc_port >= 0) {
+            grpc = std::make_unique<serve::GrpcServer>(service, o.host, o.grpc_port, api_key);
+            logger().info("gRPC (matrix.app_server.llm.OpenaiService) on {}:{}", o.host, grpc->port());
+            if (!o.grpc_port_file.empty()) std::ofstream(o.grpc_port_file) << grpc->port() << "\n";
+        }
+#else
+        if (o.grpc_port >= 0) throw std::runtime_error("--grpc-port: this parley was built without gRPC (libgrpc++-dev)");
+#endif
 
         int sig = 0;
         sigwait(&signals, &sig);
@@ -96,6 +109,9 @@ int serve(const ServeOptions &o) {
         http.stop_accepting();
         if (!service.wait_idle(o.drain_timeout_s))
             logger().warn("drain timed out with {} requests in flight; cancelling them", service.in_flight());
+#ifdef PARLEY_WITH_GRPC
+        if (grpc) grpc->shutdown(5);
+#endif
         http.stop();            // no handler runs past here, so none reaches the backend below
         opened.backend.reset(); // cancels what is left (their replies go nowhere now)
         logger().info("stopped");

@@ -60,7 +60,7 @@ for i in $(seq 1 6); do
   post /v1/completions '{"prompt":"Once upon a time","max_tokens":400,"temperature":1,"seed":'"$i"'}' > "$WORK/drain_$i.json" &
 done
 for _ in $(seq 1 100); do  # all six accepted before the signal
-  curl -sS "$URL/metrics" | grep -q '^parley_requests_in_flight 6$' && break; sleep 0.05
+  curl -sS "$URL/metrics" 2>/dev/null | grep -q '^parley_requests_in_flight 6$' && break; sleep 0.05
 done
 kill -TERM "$pid"
 sleep 0.2

@@ -23,6 +23,8 @@ struct ServeOptions {
     int threads = 2;                    // HTTP I/O threads
     double drain_timeout_s = 60;        // on SIGTERM: how long answered requests may still run
     fs::path port_file;                 // when set, the bound port is written there once listening
+    int grpc_port = -1;                 // Matrix's OpenaiService over gRPC on this port; -1: off, 0: any
+    fs::path grpc_port_file;            // as port_file, for the gRPC port
 };
 
 // Serves until SIGTERM or SIGINT, then drains. Returns the process exit code.
