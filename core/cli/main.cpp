@@ -37,7 +37,8 @@ usage:
                                                      write an sbatch script running the graph as an N-task array
   parley serve MODEL.gguf [--host H] [--port P] [--grpc-port G] [--api-key K] [--served-model-name NAME] [KEY=VALUE ...]
   parley serve GRAPH.toml [--node NODE] [...]         serve a backend (llama_cpp keys as KEY=VALUE, or a graph's backend
-                                                     node) over an OpenAI-compatible HTTP API; SIGTERM drains
+                                                     node) over an OpenAI-compatible HTTP API (and Matrix's gRPC with
+                                                     --grpc-port); --register DIR lists it for clients; SIGTERM drains
   parley merge OUTPUT_DIR [--node NODE]              join a sharded run's outputs; every (item, trial) exactly once
   parley metrics RECORDS.jsonl [--profile coral|matrix] [--max-turns N]
                                                      recompute Coral's metrics.json from conversation records
@@ -78,7 +79,7 @@ Args parse_args(int argc, char **argv) {
                  s == "--max-turns" || s == "--shards" || s == "--cpus" || s == "--mem" || s == "--time" ||
                  s == "--partition" || s == "--gpus" || s == "--replicas" || s == "--replica-node" || s == "--job-name" ||
                  s == "--node" || s == "--host" || s == "--port" || s == "--api-key" || s == "--served-model-name" ||
-                 s == "--port-file" || s == "--drain-timeout" || s == "--grpc-port" || s == "--grpc-port-file")
+                 s == "--port-file" || s == "--drain-timeout" || s == "--grpc-port" || s == "--grpc-port-file" || s == "--register")
             a.flags[s.substr(2)] = value(s.c_str());
         else if (s == "--set") a.sets.push_back(value("--set"));
         else if (s.size() > 1 && s[0] == '-') throw std::runtime_error(fmt::format("unknown option '{}' (see parley --help)", s));
@@ -282,6 +283,7 @@ int main(int argc, char **argv) {
             o.port_file = a.flags["port-file"];
             if (a.flags.count("grpc-port")) o.grpc_port = std::stoi(a.flags["grpc-port"]);
             o.grpc_port_file = a.flags["grpc-port-file"];
+            o.register_dir = a.flags["register"];
             return core::serve(o);
         }
         if (a.command == "score") {

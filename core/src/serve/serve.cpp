@@ -16,6 +16,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <pthread.h>
+#include <unistd.h>
 
 namespace parley::core {
 
@@ -48,6 +49,43 @@ const NodeSpec &backend_node(const Graph &g, const std::string &wanted) {
                                              names.empty() ? "none" : names));
     return *found;
 }
+
+// The replica's entry in a registration folder, written atomically (rename) and removed on exit.
+class Registration {
+  public:
+    Registration(const fs::path &dir, const std::string &host, int http_port, int grpc_port) {
+        if (dir.empty()) return;
+        std::string name = host;
+        if (host == "0.0.0.0" || host == "::") {
+            char buf[256] = {0};
+            gethostname(buf, sizeof buf - 1);
+            name = buf;
+        }
+        fs::create_directories(dir);
+        file_ = dir / fmt::format("{}-{}.url", name, ::getpid());
+        fs::path tmp = dir / fmt::format(".{}-{}.tmp", name, ::getpid());
+        {
+            std::ofstream out(tmp);
+            out << fmt::format("http://{}:{}\n", name, http_port);
+            if (grpc_port > 0) out << fmt::format("grpc://{}:{}\n", name, grpc_port);
+        }
+        fs::rename(tmp, file_);
+        logger().info("registered in {}", file_.string());
+    }
+    ~Registration() {
+        std::error_code ec;
+        if (!file_.empty()) fs::remove(file_, ec);
+    }
+    // Leave the folder first on a drain, so clients stop choosing this replica.
+    void withdraw() {
+        std::error_code ec;
+        if (!file_.empty()) fs::remove(file_, ec);
+        file_.clear();
+    }
+
+  private:
+    fs::path file_;
+};
 
 struct OpenedBackend {
     std::unique_ptr<Backend> backend;
@@ -97,14 +135,18 @@ int serve(const ServeOptions &o) {
             logger().info("gRPC (matrix.app_server.llm.OpenaiService) on {}:{}", o.host, grpc->port());
             if (!o.grpc_port_file.empty()) std::ofstream(o.grpc_port_file) << grpc->port() << "\n";
         }
+        const int grpc_port = grpc ? grpc->port() : 0;
 #else
         if (o.grpc_port >= 0) throw std::runtime_error("--grpc-port: this parley was built without gRPC (libgrpc++-dev)");
+        const int grpc_port = 0;
 #endif
+        Registration registration(o.register_dir, o.host, http.port(), grpc_port);
 
         int sig = 0;
         sigwait(&signals, &sig);
         logger().info("{}: draining ({} requests in flight, up to {} s)", sig == SIGTERM ? "SIGTERM" : "SIGINT",
                       service.in_flight(), o.drain_timeout_s);
+        registration.withdraw();
         service.drain();
         http.stop_accepting();
         if (!service.wait_idle(o.drain_timeout_s))

@@ -25,6 +25,10 @@ struct ServeOptions {
     fs::path port_file;                 // when set, the bound port is written there once listening
     int grpc_port = -1;                 // Matrix's OpenaiService over gRPC on this port; -1: off, 0: any
     fs::path grpc_port_file;            // as port_file, for the gRPC port
+    // Replica registration: once listening, DIR/<host>-<pid>.url lists this server's URLs
+    // (http://host:port, and grpc://host:port with gRPC); removed on exit. Clients (grpc/backend's
+    // replicas_from) read the folder. Host 0.0.0.0 registers the machine's host name.
+    fs::path register_dir;
 };
 
 // Serves until SIGTERM or SIGINT, then drains. Returns the process exit code.
