@@ -35,6 +35,10 @@ usage:
   parley slurm GRAPH.toml --shards N [--cpus C] [--mem M] [--time T] [--partition P] [--gpus G]
                [--replicas URL,URL] [--out FILE] [KEY=VALUE ...]
                                                      write an sbatch script running the graph as an N-task array
+  parley slurm --serve MODEL.gguf|GRAPH.toml --register DIR [--servers N] [--replicas-per-task R]
+               [--server-command 'vllm serve M --port {port}'] [--cpus C] [...] [KEY=VALUE ...]
+                                                     write an sbatch array of inference servers that list
+                                                     themselves in DIR (grpc/backend: replicas_from = DIR)
   parley serve MODEL.gguf [--host H] [--port P] [--grpc-port G] [--api-key K] [--served-model-name NAME] [KEY=VALUE ...]
   parley serve GRAPH.toml [--node NODE] [...]         serve a backend (llama_cpp keys as KEY=VALUE, or a graph's backend
                                                      node) over an OpenAI-compatible HTTP API (and Matrix's gRPC with
@@ -79,7 +83,8 @@ Args parse_args(int argc, char **argv) {
                  s == "--max-turns" || s == "--shards" || s == "--cpus" || s == "--mem" || s == "--time" ||
                  s == "--partition" || s == "--gpus" || s == "--replicas" || s == "--replica-node" || s == "--job-name" ||
                  s == "--node" || s == "--host" || s == "--port" || s == "--api-key" || s == "--served-model-name" ||
-                 s == "--port-file" || s == "--drain-timeout" || s == "--grpc-port" || s == "--grpc-port-file" || s == "--register")
+                 s == "--port-file" || s == "--drain-timeout" || s == "--grpc-port" || s == "--grpc-port-file" || s == "--register" || s == "--serve" ||
+                 s == "--servers" || s == "--replicas-per-task" || s == "--server-command")
             a.flags[s.substr(2)] = value(s.c_str());
         else if (s == "--set") a.sets.push_back(value("--set"));
         else if (s.size() > 1 && s[0] == '-') throw std::runtime_error(fmt::format("unknown option '{}' (see parley --help)", s));
@@ -242,12 +247,24 @@ int main(int argc, char **argv) {
             return core::merge_shards(a.positional[0], nodes);
         }
         if (a.command == "slurm") {
-            if (a.positional.empty() || !a.flags.count("shards"))
-                throw std::runtime_error("usage: parley slurm GRAPH.toml --shards N [options] [KEY=VALUE ...]");
+            const bool serve = a.flags.count("serve") > 0;
+            if (serve ? !a.flags.count("register") : (a.positional.empty() || !a.flags.count("shards")))
+                throw std::runtime_error("usage: parley slurm GRAPH.toml --shards N [options] [KEY=VALUE ...]\n"
+                                         "       parley slurm --serve MODEL.gguf|GRAPH.toml --register DIR [--servers N] [options] [KEY=VALUE ...]");
             core::SlurmOptions o;
-            o.graph = a.positional[0];
-            o.overrides.assign(a.positional.begin() + 1, a.positional.end());
-            o.shards = std::stoi(a.flags["shards"]);
+            if (serve) {
+                o.serve = a.flags["serve"];
+                o.serve_node = a.flags["node"];
+                o.register_dir = a.flags["register"];
+                o.server_command = a.flags["server-command"];
+                o.shards = a.flags.count("servers") ? std::stoi(a.flags["servers"]) : 1;
+                if (a.flags.count("replicas-per-task")) o.replicas_per_task = std::stoi(a.flags["replicas-per-task"]);
+                o.overrides = a.positional;
+            } else {
+                o.graph = a.positional[0];
+                o.overrides.assign(a.positional.begin() + 1, a.positional.end());
+                o.shards = std::stoi(a.flags["shards"]);
+            }
             if (a.flags.count("cpus")) o.cpus = std::stoi(a.flags["cpus"]);
             if (a.flags.count("gpus")) o.gpus = std::stoi(a.flags["gpus"]);
             o.mem = a.flags["mem"];
