@@ -9,7 +9,7 @@
 #     instant backend (the scripted test double) over HTTP and gRPC, and against a one-token
 #     stories260K completion on `parley serve` and on `llama-server` over HTTP: requests/s and
 #     the server's CPU seconds per 1,000 requests.
-# Knobs: PARALLEL [16] (conversations in flight) SLOTS [2 x PARALLEL] (sequence slots, both servers)
+# Knobs: PARALLEL [16] (conversations in flight) SLOTS [3 x PARALLEL] (sequence slots, both servers: a Coral conversation holds three histories, two agents and the extractor)
 #        CONVERSATIONS [32] TURNS [4] TURN [64] THREADS [2] MODEL [smollm2-135m]
 #        REQUESTS [10000] IN_FLIGHT [1000] PARLEY_BUILD [<repo>/build]
 set -euo pipefail
@@ -22,7 +22,7 @@ SERVER=$LLAMA/tools/bin/llama-server
 SHARED=${PARLEY_SHARED_DIR:-$ROOT/../shared}
 WORK=${BENCH_WORK:-$ROOT/bench/work/serve}
 PARALLEL=${PARALLEL:-16}; CONVERSATIONS=${CONVERSATIONS:-32}; TURNS=${TURNS:-4}; TURN=${TURN:-64}
-SLOTS=${SLOTS:-$((2 * PARALLEL))}; THREADS=${THREADS:-2}; MODEL=${MODEL:-smollm2-135m}; REQUESTS=${REQUESTS:-10000}; IN_FLIGHT=${IN_FLIGHT:-1000}
+SLOTS=${SLOTS:-$((3 * PARALLEL))}; THREADS=${THREADS:-2}; MODEL=${MODEL:-smollm2-135m}; REQUESTS=${REQUESTS:-10000}; IN_FLIGHT=${IN_FLIGHT:-1000}
 PY=/usr/bin/python3 # Debian's aiohttp and grpcio
 mkdir -p "$WORK"
 pids=()

@@ -74,4 +74,13 @@ for i in $(seq 1 6); do
     || { echo "FAIL: in-flight request $i was not answered during the drain"; cat "$WORK/drain_$i.json"; exit 1; }
 done
 grep -Eq "draining \([1-9][0-9]* requests in flight" "$WORK/server.log" || { echo "FAIL: nothing was in flight at SIGTERM"; grep draining "$WORK/server.log"; exit 1; }
-echo "serve: curl, SSE, API key, metrics, prefix reuse, Coral over HTTP and the SIGTERM drain all passed"
+
+# A graph's backend node: `parley serve GRAPH.toml --node NAME`.
+rm -f "$WORK/port"
+"$PARLEY" serve "$HERE/scripted.toml" --node model --port 0 --port-file "$WORK/port" > "$WORK/graph.log" 2>&1 &
+pid=$!
+for _ in $(seq 1 100); do [[ -s "$WORK/port" ]] && break; sleep 0.1; done
+curl -sS "http://127.0.0.1:$(cat "$WORK/port")/v1/chat/completions" -d '{"messages":[{"role":"user","content":"x"}]}' \
+  | grep -q 'The correct answer is (C).' || { echo "FAIL: the graph's scripted node did not answer"; cat "$WORK/graph.log"; exit 1; }
+kill -TERM "$pid"; wait "$pid"; pid=""
+echo "serve: curl, SSE, API key, metrics, prefix reuse, Coral over HTTP, the SIGTERM drain and a graph's node all passed"
