@@ -1,7 +1,7 @@
 #include "grpc_backend.hpp"
 
 #include "openai.grpc.pb.h"
-#include "replica_list.hpp"
+#include "common/replica_list.hpp"
 #include "router.hpp"
 
 #include <grpcpp/grpcpp.h>
@@ -127,7 +127,7 @@ struct GrpcBackend::Impl {
     std::thread worker;
 
     explicit Impl(const parley::Config &cfg) {
-        static_targets = grpc_targets(cfg.get("url", std::vector<std::string>{}));
+        static_targets = common::grpc_targets(cfg.get("url", std::vector<std::string>{}));
         replicas_from = cfg.get("replicas_from", "");
         if (static_targets.empty() && replicas_from.empty()) bad_config("give `url` (host:port, one or more) or `replicas_from`");
         model = cfg.get("model", "");
@@ -174,7 +174,7 @@ struct GrpcBackend::Impl {
     std::vector<std::string> targets() const {
         std::vector<std::string> t = static_targets;
         if (!replicas_from.empty())
-            for (auto &x : grpc_targets(read_replica_list(replicas_from)))
+            for (auto &x : common::grpc_targets(common::read_replica_list(replicas_from)))
                 if (std::find(t.begin(), t.end(), x) == t.end()) t.push_back(x);
         return t;
     }

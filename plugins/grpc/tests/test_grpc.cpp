@@ -2,7 +2,7 @@
 // a dead replica's calls retried and failed as UNAVAILABLE, cancellation. (A live server:
 // tests/integration/serve/serve_grpc.sh runs a Coral graph through this backend.)
 #include "grpc_backend.hpp"
-#include "replica_list.hpp"
+#include "common/replica_list.hpp"
 
 #include <parley/testing.hpp>
 
@@ -15,6 +15,8 @@
 #include <thread>
 
 using namespace parley::grpc_backend;
+using parley::common::grpc_targets;
+using parley::common::read_replica_list;
 namespace fs = std::filesystem;
 
 namespace {
