@@ -108,7 +108,7 @@ std::string slurm_serve_script(const SlurmOptions &o) {
     std::ostringstream s;
     s << "#!/bin/bash\n";
     s << "# Written by `parley slurm --serve`: " << o.shards << " task(s) x " << o.replicas_per_task << " server(s), each\n";
-    s << "# listed in " << fs::absolute(o.register_dir).string() << " while it runs (grpc/backend: replicas_from).\n";
+    s << "# listed in " << fs::absolute(o.register_dir).string() << " while it runs (openai or grpc backend: replicas_from).\n";
     s << "#SBATCH --job-name=" << (o.job_name.empty() ? "parley-serve" : o.job_name) << "\n";
     s << "#SBATCH --array=0-" << (o.shards - 1) << "\n";
     s << "#SBATCH --ntasks=1\n";

@@ -26,8 +26,8 @@ struct ServeOptions {
     int grpc_port = -1;                 // Matrix's OpenaiService over gRPC on this port; -1: off, 0: any
     fs::path grpc_port_file;            // as port_file, for the gRPC port
     // Replica registration: once listening, DIR/<host>-<pid>.url lists this server's URLs
-    // (http://host:port, and grpc://host:port with gRPC); removed on exit. Clients (grpc/backend's
-    // replicas_from) read the folder. Host 0.0.0.0 registers the machine's host name.
+    // (http://host:port, and grpc://host:port with gRPC); removed on exit. Clients (the openai and
+    // grpc backends' replicas_from) read the folder. Host 0.0.0.0 registers the machine's host name.
     fs::path register_dir;
 };
 

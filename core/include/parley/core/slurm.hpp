@@ -23,7 +23,7 @@ struct SlurmOptions {
 
     // Server mode (serve non-empty): an array of `shards` tasks, each starting `replicas_per_task`
     // servers that register in `register_dir` and leave it on exit; an evaluation finds them with
-    // grpc/backend's replicas_from = register_dir. `serve` is a GGUF or a graph (with serve_node)
+    // replicas_from = register_dir (openai/backend or grpc/backend). `serve` is a GGUF or a graph (with serve_node)
     // for `parley serve`, whose KEY=VALUE are `overrides`; or, with `server_command`, any server
     // (vLLM, SGLang, llama-server) as a template: {port} and {host} are substituted, and the
     // replica is registered as http://{host}:{port} once GET /health answers.
