@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Replicas that find each other, on a real one-node Slurm: `parley slurm --serve` runs two
 # `parley serve` replicas as one job, registering in a folder; a Coral evaluation runs as another
-# job, its grpc/backend reading the folder. One replica is killed (SIGKILL) mid-run: its calls are
-# retried on the other, and `parley merge` finds every conversation exactly once.
+# job, its backend (grpc/backend, or openai/backend with BACKEND=openai, the 4th argument) reading
+# the folder. One replica is killed (SIGKILL) mid-run: its calls are retried on the other, and
+# `parley merge` finds every conversation exactly once.
 # Exit 77 (skipped) where Slurm, the model or gRPC cannot be had.
 set -euo pipefail
-PARLEY="$1"; SOURCE="$2"; SHARED="$3"
+PARLEY="$1"; SOURCE="$2"; SHARED="$3"; BACKEND="${4:-grpc}"
 TOOL="$SHARED/tools/slurm-single-node.sh"
 MODEL="$SHARED/models/stories260K.gguf"
 if [[ $(id -u) -ne 0 || ! -f "$TOOL" || ! -f "$MODEL" ]]; then echo "skipped: needs root, $TOOL and $MODEL"; exit 77; fi
@@ -29,9 +30,14 @@ echo "submitted server job $serve_job"
 two_registered() { [[ $(ls "$REG"/*.url 2>/dev/null | wc -l) -eq 2 ]]; }
 until_true 240 two_registered || { echo "FAIL: the replicas did not register"; ls -la "$REG"; cat "$REG"/.logs/* || true; exit 1; }
 
-# The evaluation: a Coral graph whose grpc backend reads the folder.
+# The evaluation: a Coral graph whose backend reads the folder.
 ITEMS=30
-"$PARLEY" slurm "$SOURCE/tests/integration/serve/coral_over_grpc.toml" --shards 1 --cpus 1 --mem 2G --out "$WORK/eval.sbatch" \
+if [[ "$BACKEND" == openai ]]; then
+  GRAPH="$SOURCE/tests/integration/serve/coral_over_http.toml"; EXTRA=("nodes.model.url=[]" nodes.model.model=stories260K)
+else
+  GRAPH="$SOURCE/tests/integration/serve/coral_over_grpc.toml"; EXTRA=()
+fi
+"$PARLEY" slurm "$GRAPH" --shards 1 --cpus 1 --mem 2G --out "$WORK/eval.sbatch" "${EXTRA[@]}" \
   "nodes.model.replicas_from=$REG" "nodes.mmlu_pro.limit=$ITEMS" "nodes.mmlu_pro.data=$SHARED/data/mmlu_pro/test_sample_60.jsonl" \
   nodes.coral.max_turns=4 nodes.coral.max_tokens=48 nodes.model.cooldown_s=0.2 "graph.output_dir=$WORK/out"
 eval_job=$(sbatch --parsable "$WORK/eval.sbatch")
@@ -53,6 +59,6 @@ scancel "$serve_job"
 "$PARLEY" merge "$WORK/out"
 rows=$(wc -l < "$WORK/out/coral/records_mmlu_pro.jsonl")
 [[ "$rows" -eq "$ITEMS" ]] || { echo "FAIL: $rows conversations, expected $ITEMS"; exit 1; }
-grep -q "replicas: 2" "$WORK"/out/logs/* || { echo "FAIL: the evaluation did not find both replicas"; exit 1; }
+grep -Eq "replicas: (2 \(|[^;]*, )" "$WORK"/out/logs/* || { echo "FAIL: the evaluation did not find both replicas"; exit 1; }
 until_true 60 bash -c "[[ \$(ls '$REG'/*.url 2>/dev/null | wc -l) -le 1 ]]" # the survivor unregisters on scancel
-echo "slurm serve: 2 replicas discovered, one killed mid-run, $rows conversations each exactly once"
+echo "slurm serve ($BACKEND): 2 replicas discovered, one killed mid-run, $rows conversations each exactly once"
