@@ -28,8 +28,11 @@ die() { printf '\033[1;31m[setup] error:\033[0m %s\n' "$*" >&2; exit 1; }
 APT_PACKAGES=(build-essential cmake ninja-build ccache git pkg-config
   libboost-dev libboost-filesystem-dev libtomlplusplus-dev libspdlog-dev libfmt-dev
   catch2 nlohmann-json3-dev libcurl4-openssl-dev libopenblas0-pthread libjemalloc-dev
-  python3 python3-jinja2)  # tests/servers/vllm_strict.py (the strict vLLM-shaped test server) and
-                            # tests/tools/hf_chat_template.py (the reference chat-template renderer)
+  libgrpc++-dev protobuf-compiler-grpc  # parley serve's gRPC (Matrix's OpenaiService) and the grpc backend
+  python3 python3-jinja2 python3-grpcio python3-aiohttp)
+# python3: tests/servers/vllm_strict.py (the strict vLLM-shaped test server); python3-jinja2:
+# tests/tools/hf_chat_template.py (the reference chat-template renderer); grpcio and aiohttp: the
+# gRPC client with Matrix's names and the Coral-style client in parley serve's tests and bench.
 if [[ "$WITH_TORCH" == ON ]]; then APT_PACKAGES+=(libtorch-dev); fi
 # node/npm may come from elsewhere (NodeSource ships npm inside nodejs): only ask apt when absent.
 command -v npm >/dev/null 2>&1 || APT_PACKAGES+=(nodejs npm)

@@ -7,6 +7,7 @@
 #include <parley/core/schema.hpp>
 #include <parley/core/merge.hpp>
 #include <parley/core/score.hpp>
+#include <parley/core/serve.hpp>
 #include <parley/core/slurm.hpp>
 
 #include <fmt/format.h>
@@ -34,6 +35,14 @@ usage:
   parley slurm GRAPH.toml --shards N [--cpus C] [--mem M] [--time T] [--partition P] [--gpus G]
                [--replicas URL,URL] [--out FILE] [KEY=VALUE ...]
                                                      write an sbatch script running the graph as an N-task array
+  parley slurm --serve MODEL.gguf|GRAPH.toml --register DIR [--servers N] [--replicas-per-task R]
+               [--server-command 'vllm serve M --port {port}'] [--cpus C] [...] [KEY=VALUE ...]
+                                                     write an sbatch array of inference servers that list
+                                                     themselves in DIR (grpc/backend: replicas_from = DIR)
+  parley serve MODEL.gguf [--host H] [--port P] [--grpc-port G] [--api-key K] [--served-model-name NAME] [KEY=VALUE ...]
+  parley serve GRAPH.toml [--node NODE] [...]         serve a backend (llama_cpp keys as KEY=VALUE, or a graph's backend
+                                                     node) over an OpenAI-compatible HTTP API (and Matrix's gRPC with
+                                                     --grpc-port); --register DIR lists it for clients; SIGTERM drains
   parley merge OUTPUT_DIR [--node NODE]              join a sharded run's outputs; every (item, trial) exactly once
   parley metrics RECORDS.jsonl [--profile coral|matrix] [--max-turns N]
                                                      recompute Coral's metrics.json from conversation records
@@ -73,7 +82,9 @@ Args parse_args(int argc, char **argv) {
         else if (s == "--domain" || s == "--data" || s == "--responses" || s == "--out" || s == "--profile" ||
                  s == "--max-turns" || s == "--shards" || s == "--cpus" || s == "--mem" || s == "--time" ||
                  s == "--partition" || s == "--gpus" || s == "--replicas" || s == "--replica-node" || s == "--job-name" ||
-                 s == "--node")
+                 s == "--node" || s == "--host" || s == "--port" || s == "--api-key" || s == "--served-model-name" ||
+                 s == "--port-file" || s == "--drain-timeout" || s == "--grpc-port" || s == "--grpc-port-file" || s == "--register" || s == "--serve" ||
+                 s == "--servers" || s == "--replicas-per-task" || s == "--server-command")
             a.flags[s.substr(2)] = value(s.c_str());
         else if (s == "--set") a.sets.push_back(value("--set"));
         else if (s.size() > 1 && s[0] == '-') throw std::runtime_error(fmt::format("unknown option '{}' (see parley --help)", s));
@@ -237,12 +248,24 @@ int main(int argc, char **argv) {
             return core::merge_shards(a.positional[0], nodes);
         }
         if (a.command == "slurm") {
-            if (a.positional.empty() || !a.flags.count("shards"))
-                throw std::runtime_error("usage: parley slurm GRAPH.toml --shards N [options] [KEY=VALUE ...]");
+            const bool serve = a.flags.count("serve") > 0;
+            if (serve ? !a.flags.count("register") : (a.positional.empty() || !a.flags.count("shards")))
+                throw std::runtime_error("usage: parley slurm GRAPH.toml --shards N [options] [KEY=VALUE ...]\n"
+                                         "       parley slurm --serve MODEL.gguf|GRAPH.toml --register DIR [--servers N] [options] [KEY=VALUE ...]");
             core::SlurmOptions o;
-            o.graph = a.positional[0];
-            o.overrides.assign(a.positional.begin() + 1, a.positional.end());
-            o.shards = std::stoi(a.flags["shards"]);
+            if (serve) {
+                o.serve = a.flags["serve"];
+                o.serve_node = a.flags["node"];
+                o.register_dir = a.flags["register"];
+                o.server_command = a.flags["server-command"];
+                o.shards = a.flags.count("servers") ? std::stoi(a.flags["servers"]) : 1;
+                if (a.flags.count("replicas-per-task")) o.replicas_per_task = std::stoi(a.flags["replicas-per-task"]);
+                o.overrides = a.positional;
+            } else {
+                o.graph = a.positional[0];
+                o.overrides.assign(a.positional.begin() + 1, a.positional.end());
+                o.shards = std::stoi(a.flags["shards"]);
+            }
             if (a.flags.count("cpus")) o.cpus = std::stoi(a.flags["cpus"]);
             if (a.flags.count("gpus")) o.gpus = std::stoi(a.flags["gpus"]);
             o.mem = a.flags["mem"];
@@ -262,6 +285,24 @@ int main(int argc, char **argv) {
             o.plugin_paths = a.plugin_paths;
             if (a.flags.count("out")) o.out = a.flags["out"];
             return core::write_slurm_script(o);
+        }
+        if (a.command == "serve") {
+            if (a.positional.empty()) throw std::runtime_error("usage: parley serve MODEL.gguf|GRAPH.toml [options] [KEY=VALUE ...]");
+            core::ServeOptions o;
+            o.target = a.positional[0];
+            o.overrides.assign(a.positional.begin() + 1, a.positional.end());
+            o.plugin_paths = a.plugin_paths;
+            o.node = a.flags["node"];
+            if (a.flags.count("host")) o.host = a.flags["host"];
+            if (a.flags.count("port")) o.port = std::stoi(a.flags["port"]);
+            if (a.flags.count("drain-timeout")) o.drain_timeout_s = std::stod(a.flags["drain-timeout"]);
+            o.api_key = a.flags["api-key"];
+            o.model_name = a.flags["served-model-name"];
+            o.port_file = a.flags["port-file"];
+            if (a.flags.count("grpc-port")) o.grpc_port = std::stoi(a.flags["grpc-port"]);
+            o.grpc_port_file = a.flags["grpc-port-file"];
+            o.register_dir = a.flags["register"];
+            return core::serve(o);
         }
         if (a.command == "score") {
             core::ScoreOptions o;

@@ -588,39 +588,74 @@ struct Engine::Impl {
         return chain;
     }
 
+    // The longest common prefix of `r`'s prompt (less its last token, always decoded for its
+    // logits) with what slot `i` holds.
+    int64_t common_prefix(const Req &r, int i) const {
+        const auto &have = slots[static_cast<size_t>(i)].tokens;
+        const size_t lim = std::min(have.size(), r.prompt.size() - 1);
+        int64_t l = 0;
+        while (static_cast<size_t>(l) < lim && have[static_cast<size_t>(l)] == r.prompt[static_cast<size_t>(l)]) ++l;
+        return l;
+    }
+
+    // Starts `target` from the first `n` tokens `donor` holds: copied, not recomputed, and the donor
+    // keeps its whole history. Returns the number of tokens now in `target`.
+    int64_t copy_prefix(const Req &r, int donor, int target, int64_t n) {
+        Slot &t = slots[static_cast<size_t>(target)];
+        if (opt.kv_unified) {
+            llama_memory_seq_cp(mem, donor, target, 0, static_cast<llama_pos>(n)); // cells shared, not copied
+            t.shared = static_cast<size_t>(n);
+        } else {
+            // Across streams llama.cpp copies a whole sequence; trim the copy to the common prefix.
+            llama_memory_seq_cp(mem, donor, target, -1, -1);
+            llama_memory_seq_rm(mem, target, static_cast<llama_pos>(n), -1);
+        }
+        t.tokens.assign(r.prompt.begin(), r.prompt.begin() + n);
+        return n;
+    }
+
+    static constexpr int64_t kMinShared = 16; // below this a copy costs more than the prefill it saves
+
     // A conversation's first turn for an agent starts from the longest prompt prefix another agent
-    // of the same conversation holds resident (system prompt, task): copied, not recomputed.
-    // Returns the number of tokens now in `target`.
+    // of the same conversation holds resident (system prompt, task).
     int64_t seed_from_partner(const Req &r, int target) {
-        constexpr int64_t kMinShared = 16; // below this a copy costs more than the prefill it saves
         int donor = -1;
         int64_t best = 0;
         for (int i = 0; i < static_cast<int>(slots.size()); ++i) {
             const Slot &s = slots[static_cast<size_t>(i)];
             if (i == target || s.state != Slot::State::Idle || !s.keyed || s.conversation != r.q.conversation) continue;
-            const size_t lim = std::min(s.tokens.size(), r.prompt.size() - 1);
-            int64_t l = 0;
-            while (static_cast<size_t>(l) < lim && s.tokens[static_cast<size_t>(l)] == r.prompt[static_cast<size_t>(l)]) ++l;
-            if (l > best) best = l, donor = i;
+            if (int64_t l = common_prefix(r, i); l > best) best = l, donor = i;
         }
-        if (donor < 0 || best < kMinShared) return 0;
-        Slot &t = slots[static_cast<size_t>(target)];
-        if (opt.kv_unified) {
-            llama_memory_seq_cp(mem, donor, target, 0, static_cast<llama_pos>(best)); // cells shared, not copied
-            t.shared = static_cast<size_t>(best);
-        } else {
-            // Across streams llama.cpp copies a whole sequence; trim the copy to the common prefix.
-            llama_memory_seq_cp(mem, donor, target, -1, -1);
-            llama_memory_seq_rm(mem, target, static_cast<llama_pos>(best), -1);
+        return donor < 0 || best < kMinShared ? 0 : copy_prefix(r, donor, target, best);
+    }
+
+    // A request without a conversation id (a server's client that sends no affinity hint) looks for
+    // the idle unkeyed sequence sharing the longest prefix with its prompt, whichever request left it
+    // there: {slot, shared tokens}, slot -1 when none shares kMinShared tokens. The caller continues
+    // that sequence when the prompt extends all of it (the next turn of a conversation), and
+    // otherwise copies the shared prefix into a fresh sequence, so the donor's history survives.
+    std::pair<int, int64_t> longest_prefix_slot(const Req &r) const {
+        int best_slot = -1;
+        int64_t best = kMinShared - 1;
+        for (int i = 0; i < static_cast<int>(slots.size()); ++i) {
+            const Slot &s = slots[static_cast<size_t>(i)];
+            if (s.state != Slot::State::Idle || s.keyed) continue;
+            if (int64_t l = common_prefix(r, i); l > best) best = l, best_slot = i;
         }
-        t.tokens.assign(r.prompt.begin(), r.prompt.begin() + best);
-        return best;
+        return {best_slot, best_slot < 0 ? 0 : best};
     }
 
     // Try to give `r` its sequences (FIFO admission). False: wait for running requests to finish.
     bool try_admit(const ReqPtr &r) {
         const int n = r->q.n;
-        int primary = -1;
+        int primary = -1, donor = -1;
+        int64_t donor_shared = 0;
+        if (!r->keyed) {
+            auto [i, shared] = longest_prefix_slot(*r);
+            // Most of its history is this prompt's: continue it (a divergent tail is trimmed).
+            if (i >= 0 && shared * 4 >= static_cast<int64_t>(slots[static_cast<size_t>(i)].tokens.size()) * 3) primary = i;
+            else donor = i, donor_shared = shared;
+        }
         if (r->keyed) {
             for (int i = 0; i < static_cast<int>(slots.size()); ++i) {
                 const Slot &s = slots[static_cast<size_t>(i)];
@@ -632,8 +667,12 @@ struct Engine::Impl {
         std::vector<int> free_slots;
         for (int i = 0; i < static_cast<int>(slots.size()); ++i)
             if (slots[static_cast<size_t>(i)].state == Slot::State::Free) free_slots.push_back(i);
-        std::vector<int> idle = idle_lru(primary);
         const int need = n - (primary >= 0 ? 1 : 0);
+        std::vector<int> idle = idle_lru(primary >= 0 ? primary : donor); // a donor is not evicted for its own copy
+        if (donor >= 0 && static_cast<int>(free_slots.size() + idle.size()) < need) {
+            donor = -1; // unless nothing else makes room
+            idle = idle_lru(-1);
+        }
         if (static_cast<int>(free_slots.size() + idle.size()) < need) return false;
 
         // Reusable prefix: at least one prompt token is always decoded, for its logits.
@@ -691,6 +730,8 @@ struct Engine::Impl {
             take.erase(take.begin());
             slots[static_cast<size_t>(primary)].shared = 0;
             if (r->keyed) lcp = seed_from_partner(*r, primary);
+            else if (donor >= 0 && slots[static_cast<size_t>(donor)].state == Slot::State::Idle) // not evicted for room
+                lcp = copy_prefix(*r, donor, primary, donor_shared);
         }
         Slot &ps = slots[static_cast<size_t>(primary)];
         ps.state = Slot::State::Busy;
@@ -718,16 +759,17 @@ struct Engine::Impl {
         return true;
     }
 
-    // Give back a request's sequences. A finished keyed request keeps its primary sequence resident.
+    // Give back a request's sequences. A finished request keeps its primary sequence resident (an
+    // unkeyed one for longest_prefix_slot); idle sequences are evicted, LRU, when room is needed.
     void release(Req &r, bool keep_cache) {
         for (size_t k = 0; k < r.choices.size(); ++k) {
             Choice &c = r.choices[k];
             if (c.smpl) llama_sampler_free(c.smpl);
             c.smpl = nullptr;
             if (c.slot < 0) continue;
-            if (k == 0 && keep_cache && r.keyed) {
+            if (k == 0 && keep_cache) {
                 // One resident copy per (conversation, agent): drop an older one.
-                for (int i = 0; i < static_cast<int>(slots.size()); ++i) {
+                for (int i = 0; i < static_cast<int>(slots.size()) && r.keyed; ++i) {
                     const Slot &s = slots[static_cast<size_t>(i)];
                     if (i != c.slot && s.state == Slot::State::Idle && s.keyed && s.conversation == r.q.conversation &&
                         s.agent == r.q.agent)

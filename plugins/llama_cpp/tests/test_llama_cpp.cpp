@@ -670,3 +670,39 @@ TEST_CASE("per-sequence KV slices keep every idle history while its own slice ha
     CHECK(c.cached_tokens > 100);
     CHECK(text_of(c) == text_of(run(e, raw("Once upon a time" + said[0] + " The end", 8))));
 }
+
+TEST_CASE("a request without a conversation id reuses the longest prefix an idle sequence holds", "[llama]") {
+    // What `parley serve` needs for clients that send no affinity hint (Coral's own code).
+    parley::testing::TestHost host;
+    Engine e(opts());
+    auto c1 = run(e, raw("Once upon a time", 20));
+    CHECK(c1.cached_tokens == 0);
+    const std::string p2 = "Once upon a time" + text_of(c1) + " The end. Once more";
+    auto c2 = run(e, raw(p2, 8));
+    CHECK(c2.cached_tokens >= 16);
+    // The same text as a from-scratch prompt (a keyed request never takes an unkeyed history).
+    Request fresh = raw(p2, 8);
+    fresh.conversation = 99;
+    auto c3 = run(e, fresh);
+    CHECK(c3.cached_tokens == 0);
+    CHECK(text_of(c2) == text_of(c3));
+    // A prompt sharing only a few tokens starts afresh and leaves the long history alone.
+    CHECK(run(e, raw("Once upon a hill", 4)).cached_tokens == 0);
+    CHECK(run(e, raw(p2 + text_of(c2), 4)).cached_tokens > c2.cached_tokens);
+}
+
+TEST_CASE("a request sharing only part of an idle history copies that part and leaves the history whole", "[llama]") {
+    // Coral without hints: the partner's turn shares the system prompt and task with an agent's
+    // history, and must not cut that history short for the agent's own next turn.
+    parley::testing::TestHost host;
+    Engine e(opts());
+    const std::string p = "Once upon a time, there was a little girl named Lily. She loved to play outside in the park.";
+    auto c1 = run(e, raw(p, 30));
+    auto c2 = run(e, raw(p + " Then a big dog came to the park and barked.", 4));
+    CHECK(c2.cached_tokens >= 16);
+    auto c3 = run(e, raw(p + text_of(c1) + " The end.", 4));
+    CHECK(c3.cached_tokens > c2.cached_tokens + 20); // c1's whole history was still there
+    Request fresh = raw(p + text_of(c1) + " The end.", 4);
+    fresh.conversation = 77;
+    CHECK(text_of(c3) == text_of(run(e, fresh)));
+}

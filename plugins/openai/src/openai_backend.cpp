@@ -1,4 +1,6 @@
 #include "openai_backend.hpp"
+
+#include "common/replica_list.hpp"
 #include "router.hpp"
 
 #include <curl/curl.h>
@@ -43,7 +45,7 @@ std::string fmt_s(double s) {
 }
 
 // The string form of a config key that may be a string or an array of strings.
-std::vector<std::string> read_urls(const parley::Config &cfg) {
+std::vector<std::string> read_urls(const parley::Config &cfg, bool allow_empty) {
     const parley_host_api &h = parley::host();
     std::vector<std::string> raw;
     size_t n = 0;
@@ -80,7 +82,7 @@ std::vector<std::string> read_urls(const parley::Config &cfg) {
         if (std::find(out.begin(), out.end(), u) != out.end()) bad_config("`url` lists '" + u + "' twice");
         out.push_back(u);
     }
-    if (out.empty()) bad_config("`url` lists no replica");
+    if (out.empty() && !allow_empty) bad_config("`url` lists no replica (or give `replicas_from`)");
     return out;
 }
 
@@ -232,6 +234,7 @@ struct Replica {
     std::atomic<bool> up{true};
     std::atomic<int64_t> limit{0};        // max_in_flight for this replica
     std::atomic<bool> props_pending{false}; // asking llama-server's /props; no dispatch meanwhile
+    std::atomic<bool> retired{false};       // gone from `replicas_from`: no new requests
     // Worker-only.
     Clock::time_point down_until{};
     int strikes = 0;
@@ -264,8 +267,17 @@ struct OpenAIBackend::Impl {
     bool auto_limit = false; // max_in_flight not configured: llama-server replicas get total_slots
     json extra_body = json::object();
 
+    // Append-only: `replicas_from` adds replicas while running (and retires those it drops), so
+    // indices stay valid; capacity is reserved, so other threads read the first n_replicas
+    // entries without a lock.
+    static constexpr size_t kMaxReplicas = 4096;
     std::vector<std::unique_ptr<Replica>> replicas;
-    std::unique_ptr<Ring> ring;
+    std::atomic<size_t> n_replicas{0};
+    std::shared_ptr<const Ring> ring; // std::atomic_load/atomic_store: replica_of() reads it from any thread
+    std::vector<std::string> configured_urls;
+    std::string replicas_from;
+    double discovery_interval_s = 1;
+    Clock::time_point next_rescan{};
     CURLM *multi = nullptr;
     curl_slist *headers = nullptr;     // POST
     curl_slist *get_headers = nullptr; // GET (probes, models)
@@ -302,7 +314,11 @@ struct OpenAIBackend::Impl {
 
     // ------------------------------------------------------------------------------------------
     explicit Impl(const parley::Config &cfg) {
-        auto urls = read_urls(cfg);
+        replicas_from = cfg.get("replicas_from", "");
+        discovery_interval_s = cfg.get("discovery_interval_s", 1.0);
+        if (discovery_interval_s <= 0) bad_config("`discovery_interval_s` must be > 0");
+        configured_urls = read_urls(cfg, !replicas_from.empty());
+        auto urls = listed_urls();
         configured_model = cfg.get("model", "");
         std::string key_env = cfg.get("api_key_env", "OPENAI_API_KEY");
         if (!key_env.empty())
@@ -327,14 +343,9 @@ struct OpenAIBackend::Impl {
         if (connect_timeout_s <= 0) bad_config("`connect_timeout_s` must be > 0");
         if (cooldown_s < 0) bad_config("`cooldown_s` must be >= 0");
 
-        for (size_t i = 0; i < urls.size(); ++i) {
-            replicas.push_back(std::make_unique<Replica>(urls[i]));
-            replicas.back()->probe_tag.replica = static_cast<int>(i);
-            replicas.back()->models_tag.replica = static_cast<int>(i);
-            replicas.back()->props_tag.replica = static_cast<int>(i);
-            replicas.back()->limit = max_in_flight;
-        }
-        ring = std::make_unique<Ring>(urls);
+        replicas.reserve(kMaxReplicas);
+        for (auto &u : urls) add_replica(u);
+        std::atomic_store(&ring, std::shared_ptr<const Ring>(std::make_shared<Ring>(urls)));
         if (!configured_model.empty()) {
             model = configured_model;
             model_ready = model_known = true;
@@ -344,7 +355,7 @@ struct OpenAIBackend::Impl {
         multi = curl_multi_init();
         if (!multi) throw parley::Error(PARLEY_ERR_RUNTIME, "openai/backend: curl_multi_init failed");
         curl_multi_setopt(multi, CURLMOPT_MAX_HOST_CONNECTIONS, static_cast<long>(max_host_connections));
-        curl_multi_setopt(multi, CURLMOPT_MAXCONNECTS, static_cast<long>(max_host_connections * static_cast<int64_t>(replicas.size())));
+        curl_multi_setopt(multi, CURLMOPT_MAXCONNECTS, static_cast<long>(max_host_connections * static_cast<int64_t>(std::max<size_t>(replicas.size(), 4))));
         curl_multi_setopt(multi, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
         headers = curl_slist_append(headers, "Content-Type: application/json");
         headers = curl_slist_append(headers, "Accept: application/json");
@@ -444,12 +455,61 @@ struct OpenAIBackend::Impl {
         return {model, context_size, 0};
     }
 
+    // ---- replica discovery --------------------------------------------------------------------
+    // `url` plus the http(s) URLs `replicas_from` lists now.
+    std::vector<std::string> listed_urls() const {
+        std::vector<std::string> urls = configured_urls;
+        if (!replicas_from.empty())
+            for (auto &u : parley::common::http_urls(parley::common::read_replica_list(replicas_from)))
+                if (std::find(urls.begin(), urls.end(), u) == urls.end()) urls.push_back(u);
+        return urls;
+    }
+
+    void add_replica(const std::string &url) {
+        if (replicas.size() >= kMaxReplicas) bad_config("more than 4096 replicas");
+        const int i = static_cast<int>(replicas.size());
+        replicas.push_back(std::make_unique<Replica>(url));
+        replicas.back()->probe_tag.replica = replicas.back()->models_tag.replica = replicas.back()->props_tag.replica = i;
+        replicas.back()->limit = max_in_flight;
+        n_replicas.store(replicas.size(), std::memory_order_release);
+    }
+
+    // Worker: re-reads `replicas_from`; new URLs become replicas (probed like any), dropped ones
+    // are retired (their requests in flight finish), and a URL listed again comes back.
+    void rescan_replicas(Clock::time_point now) {
+        if (replicas_from.empty() || now < next_rescan) return;
+        next_rescan = now + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(discovery_interval_s));
+        const auto urls = listed_urls();
+        bool changed = false;
+        for (auto &u : urls)
+            if (std::none_of(replicas.begin(), replicas.end(), [&](auto &r) { return r->url == u; })) {
+                add_replica(u);
+                if (auto_limit) start_props(static_cast<int>(replicas.size()) - 1, false);
+                changed = true;
+            }
+        for (auto &r : replicas) {
+            const bool gone = std::find(urls.begin(), urls.end(), r->url) == urls.end();
+            if (r->retired.exchange(gone) != gone) changed = true;
+        }
+        if (!changed) return;
+        std::vector<std::string> all, live;
+        for (auto &r : replicas) {
+            all.push_back(r->url);
+            if (!r->retired) live.push_back(r->url);
+        }
+        std::atomic_store(&ring, std::shared_ptr<const Ring>(std::make_shared<Ring>(all)));
+        std::string list;
+        for (auto &u : live) list += (list.empty() ? "" : ", ") + u;
+        parley::log_info(kLog, "replicas: " + std::to_string(live.size()) + " (" + list + ")");
+    }
+
     // Lock-free: attempts on the wire over all replicas (running); the other accepted requests
     // wait in the plugin for a replica below max_in_flight, a retry's backoff or the model name
     // (queued). The servers' KV caches are not visible from here.
     parley::BackendLoad load() const {
         parley::BackendLoad l;
-        for (auto &r : replicas) l.running += r->outstanding.load(std::memory_order_relaxed);
+        for (size_t i = 0, n = n_replicas.load(std::memory_order_acquire); i < n; ++i)
+            l.running += replicas[i]->outstanding.load(std::memory_order_relaxed);
         l.queued = std::max<int64_t>(0, n_live.load(std::memory_order_relaxed) - l.running);
         l.kv_used = -1;
         l.kv_capacity = -1;
@@ -486,6 +546,7 @@ struct OpenAIBackend::Impl {
             auto now = Clock::now();
             expire(now);
             promote(now);
+            rescan_replicas(now);
             probe_replicas(now);
             discovery_tick(now);
             if (model_known && props_startup_left == 0) dispatch(now);
@@ -518,6 +579,7 @@ struct OpenAIBackend::Impl {
         double t = 1.0;
         if (model_known && props_startup_left == 0 && !ready.empty() && can_dispatch()) t = 0;
         if (!retry_heap.empty()) t = std::min(t, seconds(retry_heap.top().first - now));
+        if (!replicas_from.empty()) t = std::min(t, seconds(next_rescan - now));
         if (!deadline_heap.empty()) t = std::min(t, seconds(deadline_heap.top().first - now));
         for (auto &r : replicas)
             if (!r->up.load() && !r->probe) t = std::min(t, seconds(r->down_until - now));
@@ -530,7 +592,7 @@ struct OpenAIBackend::Impl {
     bool can_dispatch() const {
         bool any_up = false, open_up = false, open_any = false;
         for (auto &r : replicas) {
-            bool open = r->outstanding.load() < r->limit.load() && !r->props_pending.load();
+            bool open = r->outstanding.load() < r->limit.load() && !r->props_pending.load() && !r->retired.load();
             bool up = r->up.load();
             any_up = any_up || up;
             open_up = open_up || (open && up);
@@ -573,11 +635,14 @@ struct OpenAIBackend::Impl {
     }
 
     void dispatch(Clock::time_point now) {
+        if (replicas.empty()) return; // `replicas_from` lists none yet
+        const std::shared_ptr<const Ring> ring_now = std::atomic_load(&ring);
         std::vector<ReplicaLoad> loads(replicas.size());
         for (size_t i = 0; i < replicas.size(); ++i) {
             loads[i].outstanding = replicas[i]->outstanding.load();
             loads[i].up = replicas[i]->up.load();
-            loads[i].full = loads[i].outstanding >= replicas[i]->limit.load() || replicas[i]->props_pending.load();
+            loads[i].full = loads[i].outstanding >= replicas[i]->limit.load() || replicas[i]->props_pending.load() ||
+                            replicas[i]->retired.load();
         }
         while (!ready.empty()) {
             auto it = jobs.find(ready.front());
@@ -591,7 +656,7 @@ struct OpenAIBackend::Impl {
             in.affinity = affinity;
             in.load_factor = load_factor;
             in.avoid = j.last_failed;
-            int r = choose_replica(*ring, loads, in, rr);
+            int r = choose_replica(*ring_now, loads, in, rr);
             if (r < 0) break; // every replica is full: wait for a completion
             ready.pop_front();
             if (start_attempt(j, r, now)) {
@@ -907,7 +972,7 @@ struct OpenAIBackend::Impl {
     void probe_replicas(Clock::time_point now) {
         for (size_t i = 0; i < replicas.size(); ++i) {
             Replica &rep = *replicas[i];
-            if (rep.up.load() || rep.probe || now < rep.down_until) continue;
+            if (rep.up.load() || rep.probe || now < rep.down_until || rep.retired.load()) continue;
             CURL *e = start_get(rep.url + "/health", connect_timeout_s + 5, rep.probe_body, &rep.probe_tag, true);
             if (!e) continue;
             rep.probe = e;
@@ -1103,12 +1168,18 @@ void *OpenAIBackend::proc_address(const char *name) {
 
 std::vector<ReplicaStats> OpenAIBackend::replica_stats() const {
     std::vector<ReplicaStats> out;
-    for (auto &r : impl_->replicas)
-        out.push_back({r->url, r->up.load(), r->outstanding.load(), r->limit.load(), r->sent.load(), r->succeeded.load(), r->failed.load()});
+    for (size_t i = 0, n = impl_->n_replicas.load(std::memory_order_acquire); i < n; ++i) {
+        auto &r = impl_->replicas[i];
+        out.push_back({r->url, r->up.load() && !r->retired.load(), r->outstanding.load(), r->limit.load(), r->sent.load(),
+                       r->succeeded.load(), r->failed.load()});
+    }
     return out;
 }
 
-int OpenAIBackend::replica_of(uint64_t conversation) const { return impl_->ring->preferred(mix64(conversation)); }
+int OpenAIBackend::replica_of(uint64_t conversation) const {
+    auto ring = std::atomic_load(&impl_->ring);
+    return ring->size() ? ring->preferred(mix64(conversation)) : -1;
+}
 
 std::string OpenAIBackend::stats_json() const {
     nlohmann::json a = nlohmann::json::array();

@@ -5,7 +5,9 @@ namespace {
 
 const parley_param kParams[] = {
     {"url", PARLEY_TYPE_ANY, PARLEY_PARAM_REQUIRED, nullptr,
-     "replica base URL(s): a string or an array of strings, e.g. \"http://127.0.0.1:8080\" (a trailing /v1 is dropped)"},
+     "replica base URL(s): a string or an array of strings, e.g. \"http://127.0.0.1:8080\" (a trailing /v1 is dropped); [] with replicas_from"},
+    {"replicas_from", PARLEY_TYPE_PATH, 0, "", "a file (one URL per line) or folder (one file per replica, as `parley serve --register` writes) re-read while running: new replicas join, dropped ones retire"},
+    {"discovery_interval_s", PARLEY_TYPE_FLOAT, 0, "1", "how often replicas_from is re-read"},
     {"model", PARLEY_TYPE_STRING, 0, "", "model name sent in each body; empty: the first id of GET /v1/models, else \"default\""},
     {"api_key_env", PARLEY_TYPE_STRING, 0, "OPENAI_API_KEY", "environment variable holding the API key (Authorization: Bearer); unset: none"},
     {"timeout_s", PARLEY_TYPE_FLOAT, 0, "600", "deadline per request, retries included (a request's deadline_s overrides); <= 0: none"},

@@ -657,6 +657,35 @@ TEST_CASE("connection refused on one replica: requests go to the other", "[opena
     CHECK(stats[1].succeeded == 10);
 }
 
+TEST_CASE("replicas_from: replicas that join and leave a folder while the backend runs", "[openai][fake][discovery]") {
+    // What `parley serve --register DIR` servers and an evaluation reading DIR do (parley slurm --serve).
+    parley::testing::TestHost host;
+    FakeOpenAIServer a, b;
+    const std::string dir = "/tmp/parley-openai-replicas-" + std::to_string(::getpid());
+    std::system(("rm -rf " + dir + " && mkdir -p " + dir).c_str());
+    std::ofstream(dir + "/a.url") << a.url() << "\n# a comment\n";
+    OpenAIBackend be(host.config({{"url", std::vector<std::string>{}}, {"replicas_from", dir}, {"discovery_interval_s", 0.05},
+                                  {"model", std::string("m")}, {"affinity", false}}));
+    CHECK(text_of(run(be, chat("x"))) == "fake reply");
+    auto wait_until = [&](auto pred) {
+        for (int i = 0; i < 200 && !pred(); ++i) std::this_thread::sleep_for(10ms);
+        return pred();
+    };
+    std::ofstream(dir + "/b.url") << b.url() << "\n";
+    REQUIRE(wait_until([&] { return be.replica_stats().size() == 2; }));
+    std::remove((dir + "/a.url").c_str()); // a leaves: retired, no new requests
+    REQUIRE(wait_until([&] { return !be.replica_stats()[0].up; }));
+    std::vector<Pending> ps;
+    for (int i = 0; i < 6; ++i) ps.push_back(submit(be, chat("y")));
+    for (auto &p : ps) CHECK(text_of(p.get()) == "fake reply");
+    auto stats = be.replica_stats();
+    CHECK(stats[0].succeeded == 1);
+    CHECK(stats[1].succeeded == 6);
+    std::ofstream(dir + "/a.url") << a.url() << "\n"; // and comes back
+    CHECK(wait_until([&] { return be.replica_stats()[0].up; }));
+    std::system(("rm -rf " + dir).c_str());
+}
+
 TEST_CASE("cancel: in flight and queued requests call back once with CANCELLED", "[openai][fake][cancel]") {
     parley::testing::TestHost host;
     FakeOpenAIServer fake({}, {200, FakeOpenAIServer::ok().body, 5.0});

@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# `parley serve` benchmarks; writes bench/results/serve.json (see bench/README.md, "Serving"):
+#  1. the Coral multi-turn workload with the extractor (bench/serve/make_workload.py: real MMLU-Pro
+#     rows, Coral's prompts), driven by the same Coral-style Python client
+#     (bench/multiturn/coral_client.py: new HTTP session per call, no affinity hints) against
+#     `parley serve` and against `llama-server` from the same llama.cpp, same model and slots:
+#     conversations/s and their ratio;
+#  2. request overhead with IN_FLIGHT requests in flight (bench/serve/overhead.py): against an
+#     instant backend (the scripted test double) over HTTP and gRPC, and against a one-token
+#     stories260K completion on `parley serve` and on `llama-server` over HTTP: requests/s and
+#     the server's CPU seconds per 1,000 requests.
+# Knobs: PARALLEL [16] (conversations in flight) SLOTS [3 x PARALLEL] (sequence slots, both servers: a Coral conversation holds three histories, two agents and the extractor)
+#        CONVERSATIONS [32] TURNS [4] TURN [64] THREADS [2] MODEL [smollm2-135m]
+#        REQUESTS [10000] IN_FLIGHT [1000] PARLEY_BUILD [<repo>/build]
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+HERE=$ROOT/bench/serve
+BUILD=${PARLEY_BUILD:-$ROOT/build}
+PARLEY=$BUILD/bin/parley
+LLAMA=$(ls -d "${PARLEY_DEPS:-$HOME/.cache/parley}"/llama.cpp-* | head -n1)
+SERVER=$LLAMA/tools/bin/llama-server
+SHARED=${PARLEY_SHARED_DIR:-$ROOT/../shared}
+WORK=${BENCH_WORK:-$ROOT/bench/work/serve}
+PARALLEL=${PARALLEL:-16}; CONVERSATIONS=${CONVERSATIONS:-32}; TURNS=${TURNS:-4}; TURN=${TURN:-64}
+SLOTS=${SLOTS:-$((3 * PARALLEL))}; THREADS=${THREADS:-2}; MODEL=${MODEL:-smollm2-135m}; REQUESTS=${REQUESTS:-10000}; IN_FLIGHT=${IN_FLIGHT:-1000}
+PY=/usr/bin/python3 # Debian's aiohttp and grpcio
+mkdir -p "$WORK"
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done; }
+trap cleanup EXIT
+free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+wait_health() { for _ in $(seq 1 600); do curl -sf "$1/health" >/dev/null && return 0; sleep 0.2; done; echo "no $1/health" >&2; return 1; }
+stop() { kill -TERM "$1"; wait "$1" 2>/dev/null || true; }
+
+# The model (real shape and tokenizer, random weights) and the workload.
+if [ ! -x "$WORK/build/make_random_gguf" ]; then
+  cmake -S "$ROOT/bench/multiturn" -B "$WORK/build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$LLAMA/prefix" >/dev/null
+  cmake --build "$WORK/build" --target make_random_gguf -j2 >/dev/null
+fi
+GGUF=$WORK/$MODEL-q8_0-words.gguf
+[ -f "$GGUF" ] || "$WORK/build/make_random_gguf" --model "$MODEL" --type q8_0 --output words --vocab-dir "$LLAMA/src/models" --out "$GGUF"
+"$PY" "$HERE/make_workload.py" "$SHARED/data/mmlu_pro/test_sample_60.jsonl" "$WORK/workload.json" \
+  --conversations "$CONVERSATIONS" --parallel "$PARALLEL" --turns "$TURNS" --turn "$TURN"
+CTX=$((SLOTS * 4096))
+
+# 1. Conversations/s: parley serve, then llama-server, the same client and workload.
+"$PARLEY" serve "$GGUF" --port 0 --port-file "$WORK/port" "n_parallel=$SLOTS" "n_ctx=$CTX" "threads=$THREADS" \
+  > "$WORK/parley.log" 2>&1 & pids+=($!); P=$!
+until [ -s "$WORK/port" ]; do sleep 0.2; done; URL=http://127.0.0.1:$(cat "$WORK/port"); rm -f "$WORK/port"
+wait_health "$URL"
+"$PY" "$ROOT/bench/multiturn/coral_client.py" --url "$URL" --workload "$WORK/workload.json" --out "$WORK/coral-parley.json"
+stop "$P"
+PORT=$(free_port)
+"$SERVER" -m "$GGUF" --host 127.0.0.1 --port "$PORT" -np "$SLOTS" -c "$CTX" -t "$THREADS" --no-webui > "$WORK/llama-server.log" 2>&1 & pids+=($!); P=$!
+wait_health "http://127.0.0.1:$PORT"
+"$PY" "$ROOT/bench/multiturn/coral_client.py" --url "http://127.0.0.1:$PORT" --workload "$WORK/workload.json" --out "$WORK/coral-llama-server.json"
+stop "$P"
+
+# 2. Request overhead.
+protoc -I "$ROOT/core/src/serve/proto" --python_out="$WORK" --grpc_out="$WORK" \
+  --plugin=protoc-gen-grpc="$(command -v grpc_python_plugin)" "$ROOT/core/src/serve/proto/openai.proto"
+PLUGIN_PATH="$BUILD/plugins"
+"$PARLEY" serve "$HERE/instant.toml" --node model --port 0 --port-file "$WORK/port" --grpc-port 0 --grpc-port-file "$WORK/gport" \
+  --plugin-path "$PLUGIN_PATH" > "$WORK/instant.log" 2>&1 & pids+=($!); P=$!
+until [ -s "$WORK/gport" ]; do sleep 0.2; done
+"$PY" "$HERE/overhead.py" http "http://127.0.0.1:$(cat "$WORK/port")" "$P" "$REQUESTS" "$IN_FLIGHT" > "$WORK/instant-http.json"
+"$PY" "$HERE/overhead.py" grpc "127.0.0.1:$(cat "$WORK/gport")" "$P" "$REQUESTS" "$IN_FLIGHT" "$WORK" > "$WORK/instant-grpc.json"
+stop "$P"; rm -f "$WORK/port" "$WORK/gport"
+STORIES=$SHARED/models/stories260K.gguf
+"$PARLEY" serve "$STORIES" --port 0 --port-file "$WORK/port" n_parallel=16 threads=1 n_ctx=16384 > "$WORK/stories-parley.log" 2>&1 & pids+=($!); P=$!
+until [ -s "$WORK/port" ]; do sleep 0.2; done
+"$PY" "$HERE/overhead.py" http "http://127.0.0.1:$(cat "$WORK/port")" "$P" "$((REQUESTS / 2))" "$IN_FLIGHT" > "$WORK/stories-parley.json"
+stop "$P"; rm -f "$WORK/port"
+PORT=$(free_port)
+"$SERVER" -m "$STORIES" --host 127.0.0.1 --port "$PORT" -np 16 -c 16384 -t 1 --no-webui > "$WORK/stories-llama-server.log" 2>&1 & pids+=($!); P=$!
+wait_health "http://127.0.0.1:$PORT"
+"$PY" "$HERE/overhead.py" http "http://127.0.0.1:$PORT" "$P" "$((REQUESTS / 2))" "$IN_FLIGHT" > "$WORK/stories-llama-server.json"
+stop "$P"
+
+COMMAND="PARALLEL=$PARALLEL SLOTS=$SLOTS CONVERSATIONS=$CONVERSATIONS TURNS=$TURNS TURN=$TURN THREADS=$THREADS MODEL=$MODEL REQUESTS=$REQUESTS IN_FLIGHT=$IN_FLIGHT bench/serve/run.sh"
+"$PY" - "$WORK" "$ROOT/bench/results/serve.json" "$COMMAND" "$(git -C "$ROOT" rev-parse --short HEAD)" "$(nproc)" <<'PYEOF'
+import json, sys, time
+work, out, command, commit, cores = sys.argv[1:6]
+load = lambda name: json.load(open(f"{work}/{name}.json"))
+parley, server = load("coral-parley"), load("coral-llama-server")
+r = {"command": command, "commit": commit, "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "cores": int(cores),
+     "conversations_per_s_vs_llama_server": round(parley["conversations_per_s"] / server["conversations_per_s"], 3),
+     "coral_workload": {"parley_serve": parley, "llama_server": server},
+     "request_overhead": {
+         "instant_backend": {"http": load("instant-http"), "grpc": load("instant-grpc")},
+         "stories260K_one_token_http": {"parley_serve": load("stories-parley"), "llama_server": load("stories-llama-server")}}}
+r["http"] = {k: r["request_overhead"]["instant_backend"]["http"][k] for k in ("requests_per_s", "cpu_s_per_1000_requests")}
+r["grpc"] = {k: r["request_overhead"]["instant_backend"]["grpc"][k] for k in ("requests_per_s", "cpu_s_per_1000_requests")}
+json.dump(r, open(out, "w"), indent=2)
+print(json.dumps({k: r[k] for k in ("conversations_per_s_vs_llama_server", "http", "grpc")}))
+PYEOF

@@ -1,0 +1,156 @@
+#include "http_server.hpp"
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cctype>
+#include <optional>
+#include <thread>
+
+namespace parley::serve {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = net::ip::tcp;
+
+namespace {
+
+constexpr size_t kBodyLimit = 64u << 20; // prompts of a long context, with room to spare
+
+class Session : public std::enable_shared_from_this<Session> {
+  public:
+    Session(tcp::socket socket, const Handler &handler, std::atomic<int64_t> &busy)
+        : stream_(std::move(socket)), handler_(handler), busy_(busy) {}
+
+    void start() { net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->read(); }); }
+
+  private:
+    void read() {
+        parser_.emplace();
+        parser_->body_limit(kBodyLimit);
+        stream_.expires_never(); // idle keep-alive connections wait for their client
+        http::async_read(stream_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, size_t) { self->on_read(ec); });
+    }
+
+    void on_read(beast::error_code ec) {
+        if (ec) return close();
+        ++busy_; // until the reply is written
+        auto req = parser_->release();
+        keep_alive_ = req.keep_alive();
+        version_ = req.version();
+        HttpRequest r;
+        r.method = std::string(req.method_string());
+        r.target = std::string(req.target());
+        for (auto &f : req) {
+            std::string name(f.name_string());
+            std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
+            r.headers[name] = std::string(f.value());
+        }
+        r.body = std::move(req.body());
+        handler_(std::move(r), [self = shared_from_this()](HttpResponse res) {
+            net::post(self->stream_.get_executor(), [self, res = std::move(res)]() mutable { self->write(std::move(res)); });
+        });
+    }
+
+    void write(HttpResponse res) {
+        auto msg = std::make_shared<http::response<http::string_body>>(static_cast<http::status>(res.status), version_);
+        msg->set(http::field::server, "parley");
+        msg->set(http::field::content_type, res.content_type);
+        for (auto &[k, v] : res.headers) msg->set(k, v);
+        msg->keep_alive(keep_alive_);
+        msg->body() = std::move(res.body);
+        msg->prepare_payload();
+        http::async_write(stream_, *msg, [self = shared_from_this(), msg](beast::error_code ec, size_t) {
+            --self->busy_;
+            if (ec || !self->keep_alive_) return self->close();
+            self->read();
+        });
+    }
+
+    void close() {
+        beast::error_code ec;
+        stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    }
+
+    beast::tcp_stream stream_;
+    beast::flat_buffer buffer_;
+    std::optional<http::request_parser<http::string_body>> parser_;
+    const Handler &handler_;
+    std::atomic<int64_t> &busy_;
+    bool keep_alive_ = true;
+    unsigned version_ = 11;
+};
+
+} // namespace
+
+struct HttpServer::Impl {
+    net::io_context ioc;
+    tcp::acceptor acceptor{net::make_strand(ioc)};
+    // Keeps the I/O threads running while no socket operation is pending (every request waiting
+    // on the backend, the acceptor closed during a drain): replies are posted later.
+    net::executor_work_guard<net::io_context::executor_type> work{ioc.get_executor()};
+    Handler handler;
+    std::vector<std::thread> threads;
+    std::atomic<int64_t> busy{0}; // requests read whose reply is not written yet
+    bool stopped = false;
+
+    void accept() {
+        acceptor.async_accept(net::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
+            if (ec == net::error::operation_aborted || !acceptor.is_open()) return;
+            if (!ec) {
+                socket.set_option(tcp::no_delay(true), ec);
+                std::make_shared<Session>(std::move(socket), handler, busy)->start();
+            }
+            accept();
+        });
+    }
+};
+
+HttpServer::HttpServer(const std::string &host, int port, int threads, Handler handler) : impl_(std::make_unique<Impl>()) {
+    impl_->handler = std::move(handler);
+    beast::error_code ec;
+    tcp::endpoint ep(net::ip::make_address(host, ec), static_cast<unsigned short>(port));
+    if (ec) throw std::runtime_error(fmt::format("parley serve: '{}' is not an IP address ({})", host, ec.message()));
+    auto &a = impl_->acceptor;
+    a.open(ep.protocol(), ec);
+    if (!ec) a.set_option(net::socket_base::reuse_address(true), ec);
+    if (!ec) a.bind(ep, ec);
+    if (!ec) a.listen(net::socket_base::max_listen_connections, ec);
+    if (ec) throw std::runtime_error(fmt::format("parley serve: cannot listen on {}:{}: {}", host, port, ec.message()));
+    impl_->accept();
+    for (int i = 0; i < std::max(1, threads); ++i) impl_->threads.emplace_back([this] { impl_->ioc.run(); });
+}
+
+HttpServer::~HttpServer() { stop(); }
+
+int HttpServer::port() const { return impl_->acceptor.local_endpoint().port(); }
+
+void HttpServer::stop_accepting() {
+    net::post(impl_->acceptor.get_executor(), [this] {
+        beast::error_code ec;
+        impl_->acceptor.close(ec);
+    });
+}
+
+void HttpServer::stop(double grace_s) {
+    if (impl_->stopped) return;
+    impl_->stopped = true;
+    stop_accepting();
+    const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(grace_s);
+    while (impl_->busy > 0 && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    impl_->work.reset();
+    impl_->ioc.stop();
+    for (auto &t : impl_->threads) t.join();
+}
+
+} // namespace parley::serve

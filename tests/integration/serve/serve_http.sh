@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# `parley serve` on stories260K, answered by real clients: curl (chat, completions, SSE, models,
+# health, metrics, API key refusal, prefix reuse with no affinity hint), Parley's own openai
+# backend (a Coral evaluation against the server), then SIGTERM with requests in flight: each of
+# them is answered, the server exits 0. Exit 77 (skipped) without the model.
+set -euo pipefail
+PARLEY="$1"; SOURCE="$2"; SHARED="$3"
+MODEL="$SHARED/models/stories260K.gguf"
+[[ -f "$MODEL" ]] || { echo "skipped: no $MODEL"; exit 77; }
+HERE="$SOURCE/tests/integration/serve"
+WORK="$(mktemp -d /tmp/parley-serve-XXXX)"
+KEY=test-key-123
+pid=""
+cleanup() { [[ -n "$pid" ]] && kill -9 "$pid" 2>/dev/null || true; rm -rf "$WORK"; }
+trap cleanup EXIT
+check() { python3 "$HERE/check.py" "$@"; }
+
+"$PARLEY" serve "$MODEL" --port 0 --port-file "$WORK/port" --api-key "$KEY" --drain-timeout 30 \
+  n_parallel=8 threads=1 n_ctx=8192 max_tokens=32 > "$WORK/server.log" 2>&1 &
+pid=$!
+for _ in $(seq 1 200); do [[ -s "$WORK/port" ]] && break; kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+[[ -s "$WORK/port" ]] || { echo "FAIL: the server did not start"; cat "$WORK/server.log"; exit 1; }
+URL="http://127.0.0.1:$(cat "$WORK/port")"
+AUTH=(-H "Authorization: Bearer $KEY")
+post() { curl -sS "${AUTH[@]}" -H 'Content-Type: application/json' "$URL$1" -d "$2"; }
+
+curl -sSf "$URL/health" | grep -q '"ok"'
+curl -sS "$URL/v1/models" > "$WORK/noauth.json"; check error "$WORK/noauth.json" 401
+curl -sS "${AUTH[@]}" "$URL/v1/models" > "$WORK/models.json"; check models "$WORK/models.json" stories260K
+
+CHAT='{"model":"stories260K","messages":[{"role":"system","content":"You are a storyteller."},{"role":"user","content":"Once upon a time"}],"temperature":0,"max_tokens":16}'
+post /v1/chat/completions "$CHAT" > "$WORK/chat.json"; check chat "$WORK/chat.json"
+post /v1/chat/completions '{"messages":[{"role":"user","content":"Tell me a story"}],"temperature":0.8,"seed":7,"n":3,"max_tokens":8}' > "$WORK/chat_n.json"
+check chat "$WORK/chat_n.json" 3
+post /v1/completions '{"prompt":"Once upon a time","max_tokens":5,"temperature":0,"stop":["zzzz"]}' > "$WORK/completion.json"
+check completion "$WORK/completion.json"
+post /v1/chat/completions "${CHAT%\}},\"stream\":true,\"stream_options\":{\"include_usage\":true}}" > "$WORK/sse.txt"
+check sse "$WORK/sse.txt"
+post /v1/chat/completions '{"messages":[]}' > "$WORK/bad.json"; check error "$WORK/bad.json" 400
+
+# No affinity hint: the next turn of the first conversation still finds its prefix resident.
+reply=$(python3 -c 'import json,sys; print(json.dumps(json.load(open(sys.argv[1]))["choices"][0]["message"]["content"]))' "$WORK/chat.json")
+NEXT='{"messages":[{"role":"system","content":"You are a storyteller."},{"role":"user","content":"Once upon a time"},{"role":"assistant","content":'"$reply"'},{"role":"user","content":"And then?"}],"temperature":0,"max_tokens":8}'
+post /v1/chat/completions "$NEXT" > "$WORK/next.json"; check cached "$WORK/next.json"
+
+curl -sS "$URL/metrics" > "$WORK/metrics.txt"
+check metrics "$WORK/metrics.txt" 'parley_requests_total{endpoint="chat",status="200"}' 'parley_requests_total{endpoint="chat",status="400"}' \
+  parley_prompt_tokens_total parley_completion_tokens_total parley_prefix_cache_hit_tokens_total parley_queue_depth \
+  parley_kv_cells_used parley_request_duration_seconds_bucket parley_time_to_first_token_seconds_count
+
+# Parley's own client: a Coral evaluation over HTTP (every conversation completes).
+PARLEY_SERVE_URL="$URL" OPENAI_API_KEY="$KEY" PARLEY_SHARED_DIR="$SHARED" \
+  "$PARLEY" run "$HERE/coral_over_http.toml" "graph.output_dir=$WORK/coral" > "$WORK/coral.log" 2>&1 \
+  || { echo "FAIL: Coral over HTTP"; tail -20 "$WORK/coral.log"; exit 1; }
+rows=$(wc -l < "$WORK/coral/coral/records_mmlu_pro.jsonl")
+[[ "$rows" -eq 6 ]] || { echo "FAIL: $rows Coral records, expected 6"; exit 1; }
+
+# SIGTERM with requests in flight: each is answered, later ones are refused, exit status 0.
+for i in $(seq 1 6); do
+  post /v1/completions '{"prompt":"Once upon a time","max_tokens":400,"temperature":1,"seed":'"$i"'}' > "$WORK/drain_$i.json" &
+done
+for _ in $(seq 1 100); do  # all six accepted before the signal
+  curl -sS "$URL/metrics" 2>/dev/null | grep -q '^parley_requests_in_flight 6$' && break; sleep 0.05
+done
+kill -TERM "$pid"
+sleep 0.2
+if curl -sf -m 2 "$URL/health" > /dev/null 2>&1; then echo "FAIL: healthy after SIGTERM"; exit 1; fi
+wait $(jobs -p | grep -v "^$pid$") 2>/dev/null || true
+status=0; wait "$pid" || status=$?
+pid=""
+[[ "$status" -eq 0 ]] || { echo "FAIL: the server exited with $status"; tail -20 "$WORK/server.log"; exit 1; }
+for i in $(seq 1 6); do
+  python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); assert r["object"]=="text_completion", r' "$WORK/drain_$i.json" \
+    || { echo "FAIL: in-flight request $i was not answered during the drain"; cat "$WORK/drain_$i.json"; exit 1; }
+done
+grep -Eq "draining \([1-9][0-9]* requests in flight" "$WORK/server.log" || { echo "FAIL: nothing was in flight at SIGTERM"; grep draining "$WORK/server.log"; exit 1; }
+
+# A graph's backend node: `parley serve GRAPH.toml --node NAME`.
+rm -f "$WORK/port"
+"$PARLEY" serve "$HERE/scripted.toml" --node model --port 0 --port-file "$WORK/port" > "$WORK/graph.log" 2>&1 &
+pid=$!
+for _ in $(seq 1 100); do [[ -s "$WORK/port" ]] && break; sleep 0.1; done
+curl -sS "http://127.0.0.1:$(cat "$WORK/port")/v1/chat/completions" -d '{"messages":[{"role":"user","content":"x"}]}' \
+  | grep -q 'The correct answer is (C).' || { echo "FAIL: the graph's scripted node did not answer"; cat "$WORK/graph.log"; exit 1; }
+kill -TERM "$pid"; wait "$pid"; pid=""
+echo "serve: curl, SSE, API key, metrics, prefix reuse, Coral over HTTP, the SIGTERM drain and a graph's node all passed"
