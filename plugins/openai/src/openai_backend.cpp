@@ -288,6 +288,8 @@ struct OpenAIBackend::Impl {
     std::vector<std::unique_ptr<Job>> incoming;
     std::vector<uint64_t> cancels;
     std::unordered_set<uint64_t> live;
+    std::mutex causes_mu;                           // guards causes_logged
+    std::unordered_set<std::string> causes_logged; // failure causes already in the log (fail)
     std::atomic<int64_t> n_live{0}; // live.size(), for load() without the lock
     uint64_t next_id = 0;
     bool stopping = false;
@@ -763,10 +765,21 @@ struct OpenAIBackend::Impl {
         }
     }
 
-    // `log_text` replaces `message` in the log when the message quotes the server.
+    // `log_text` replaces `message` in the log when the message quotes the server. Each distinct
+    // cause is logged once (a refusing server would otherwise log every request); the completion
+    // carries the message every time, and the host counts failures by cause.
     void fail(Job &j, parley_status st, const std::string &message, const std::string &log_text = {}) {
-        if (st != PARLEY_ERR_CANCELLED)
-            parley::log_warn(kLog, "request " + std::to_string(j.id) + " failed: " + (log_text.empty() ? message : log_text));
+        if (st != PARLEY_ERR_CANCELLED) {
+            const std::string &cause = log_text.empty() ? message : log_text;
+            bool first;
+            {
+                std::lock_guard<std::mutex> lock(causes_mu);
+                first = causes_logged.size() < 256 && causes_logged.insert(cause).second;
+            }
+            if (first)
+                parley::log_warn(kLog, "request " + std::to_string(j.id) + " failed: " + cause +
+                                           " (logged once; later requests failing the same way are not)");
+        }
         parley::Completion c;
         c.status = st;
         c.error = message;

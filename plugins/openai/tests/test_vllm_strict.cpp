@@ -127,6 +127,11 @@ TEST_CASE("vllm strict: a refused request fails at once with vLLM's own error te
         CHECK(stats["refused"] == 1);
         // The log names the status and the URL, not the server's text.
         for (auto &line : host.logs()) CHECK(line.find(kSeedTooLarge) == std::string::npos);
+        // Every refused request fails with the text; the log names the cause once.
+        for (int i = 0; i < 3; ++i) CHECK(complete(b, r).error == c.error);
+        size_t logged = 0;
+        for (auto &line : host.logs()) logged += line.find("failed: HTTP 400") != std::string::npos;
+        CHECK(logged == 1);
     }
     SECTION("the same with the flat error body of older vLLM and SGLang") {
         VllmStrictServer server({"--error-shape", "legacy"});
