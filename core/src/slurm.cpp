@@ -97,6 +97,12 @@ std::string replica_function(const SlurmOptions &o, const std::string &exe) {
     s << "}\n";
     return s.str();
 }
+// An sbatch script at `path`, executable.
+void write_script(const fs::path &path, const std::string &script) {
+    std::ofstream(path) << script;
+    fs::permissions(path, fs::perms::owner_exec | fs::perms::group_exec | fs::perms::others_exec, fs::perm_options::add);
+}
+
 } // namespace
 
 std::string slurm_serve_script(const SlurmOptions &o) {
@@ -139,8 +145,7 @@ int write_slurm_script(const SlurmOptions &o) {
             std::fwrite(script.data(), 1, script.size(), stdout);
             return 0;
         }
-        std::ofstream(o.out) << script;
-        fs::permissions(o.out, fs::perms::owner_exec | fs::perms::group_exec | fs::perms::others_exec, fs::perm_options::add);
+        write_script(o.out, script);
         logger().info("wrote {}: sbatch {}  (replicas list themselves in {})", o.out.string(), o.out.string(), o.register_dir.string());
         return 0;
     }
@@ -151,8 +156,7 @@ int write_slurm_script(const SlurmOptions &o) {
         std::fwrite(script.data(), 1, script.size(), stdout);
         return 0;
     }
-    std::ofstream(o.out) << script;
-    fs::permissions(o.out, fs::perms::owner_exec | fs::perms::group_exec | fs::perms::others_exec, fs::perm_options::add);
+    write_script(o.out, script);
     logger().info("wrote {}: sbatch {}  (then: parley merge {})", o.out.string(), o.out.string(), g.output_dir.string());
     return 0;
 }

@@ -5,6 +5,8 @@
 // or python3 on PATH).
 #pragma once
 
+#include <parley/testing.hpp>
+
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
@@ -12,7 +14,6 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -26,7 +27,6 @@
 #include <thread>
 #include <vector>
 
-extern char **environ;
 
 namespace parley::testing {
 
@@ -72,22 +72,9 @@ class VllmStrictServer {
         std::vector<std::string> args = {python(), std::string(PARLEY_SOURCE_DIR) + "/tests/servers/vllm_strict.py", "--port-file",
                                          (dir_ / "port").string(), "--stats-file", (dir_ / "stats.json").string()};
         args.insert(args.end(), extra_args.begin(), extra_args.end());
-        std::vector<char *> argv;
-        for (auto &s : args) argv.push_back(s.data());
-        argv.push_back(nullptr);
         const std::string log = (dir_ / "server.log").string();
-        posix_spawn_file_actions_t fa;
-        posix_spawn_file_actions_init(&fa);
-        posix_spawn_file_actions_addopen(&fa, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        posix_spawn_file_actions_adddup2(&fa, 1, 2);
-        posix_spawnattr_t at;
-        posix_spawnattr_init(&at);
-        posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP);
-        posix_spawnattr_setpgroup(&at, 0);
-        int rc = posix_spawnp(&pid_, argv[0], &fa, &at, argv.data(), environ);
-        posix_spawn_file_actions_destroy(&fa);
-        posix_spawnattr_destroy(&at);
-        REQUIRE(rc == 0);
+        pid_ = parley::testing::spawn_logged(args, log);
+        REQUIRE(pid_ > 0);
         auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
         while (port_ == 0 || http_exchange(port_, "GET", "/health").status != 200) {
             if (port_ == 0) std::ifstream(dir_ / "port") >> port_;

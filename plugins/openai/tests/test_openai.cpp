@@ -16,7 +16,6 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -35,7 +34,6 @@
 #include <set>
 #include <thread>
 
-extern char **environ;
 
 using parley::Completion;
 using parley::Request;
@@ -107,21 +105,8 @@ class LlamaServer {
         std::vector<std::string> args = {llama_server_bin(), "-m", stories(), "--host", "127.0.0.1", "--port",
                                          std::to_string(port_), "-c", "4096", "-np", "4", "-t", "1",
                                          "--chat-template", "chatml", "--threads-http", "8"};
-        std::vector<char *> argv;
-        for (auto &a : args) argv.push_back(a.data());
-        argv.push_back(nullptr);
-        posix_spawn_file_actions_t fa;
-        posix_spawn_file_actions_init(&fa);
-        posix_spawn_file_actions_addopen(&fa, 1, log_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        posix_spawn_file_actions_adddup2(&fa, 1, 2);
-        posix_spawnattr_t at;
-        posix_spawnattr_init(&at);
-        posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP);
-        posix_spawnattr_setpgroup(&at, 0);
-        int rc = posix_spawn(&pid_, argv[0], &fa, &at, argv.data(), environ);
-        posix_spawn_file_actions_destroy(&fa);
-        posix_spawnattr_destroy(&at);
-        REQUIRE(rc == 0);
+        pid_ = parley::testing::spawn_logged(args, log_);
+        REQUIRE(pid_ > 0);
         auto until = std::chrono::steady_clock::now() + 60s;
         while (http_get_status(port_, "/health") != 200) {
             int status = 0;

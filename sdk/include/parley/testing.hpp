@@ -13,6 +13,9 @@
 #include <parley/test_skip.hpp>
 
 #include <dlfcn.h>
+#include <fcntl.h>
+#include <spawn.h>
+#include <unistd.h> // environ (glibc, _GNU_SOURCE)
 
 #include <map>
 #include <mutex>
@@ -183,6 +186,28 @@ inline std::optional<parley_backend_load> query_load(const parley_backend_vtable
     load.kv_used = load.kv_capacity = -1;
     if (vt->get_load(self, &load) != PARLEY_OK) return std::nullopt;
     return load;
+}
+
+// Starts a server (or any helper program) for a test: `args[0]` looked up in PATH, stdout and
+// stderr to `log_path`, in a process group of its own (kill(-pid, ...) stops it and its children).
+// Returns the pid, or -1 when it could not be started.
+inline pid_t spawn_logged(std::vector<std::string> args, const std::string &log_path) {
+    std::vector<char *> argv;
+    for (auto &a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_adddup2(&fa, 1, 2);
+    posix_spawnattr_t at;
+    posix_spawnattr_init(&at);
+    posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP);
+    posix_spawnattr_setpgroup(&at, 0);
+    pid_t pid = -1;
+    const int rc = posix_spawnp(&pid, argv[0], &fa, &at, argv.data(), ::environ);
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&at);
+    return rc == 0 ? pid : -1;
 }
 
 } // namespace parley::testing
