@@ -13,6 +13,18 @@
 namespace parley::core {
 
 namespace {
+
+// The array and resource lines both kinds of script share.
+void sbatch_resources(std::ostream &s, const SlurmOptions &o) {
+    s << "#SBATCH --array=0-" << (o.shards - 1) << "\n";
+    s << "#SBATCH --ntasks=1\n";
+    s << "#SBATCH --cpus-per-task=" << o.cpus << "\n";
+    if (!o.mem.empty()) s << "#SBATCH --mem=" << o.mem << "\n";
+    if (!o.time.empty()) s << "#SBATCH --time=" << o.time << "\n";
+    if (!o.partition.empty()) s << "#SBATCH --partition=" << o.partition << "\n";
+    if (o.gpus > 0) s << "#SBATCH --gpus-per-task=" << o.gpus << "\n";
+}
+
 std::string shell_quote(const std::string &s) {
     std::string out = "'";
     for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
@@ -49,13 +61,7 @@ std::string slurm_script(const SlurmOptions &o) {
     s << "# Inference servers (vLLM, SGLang, llama-server) run as jobs of their own; point the shards at\n";
     s << "# them with --replicas URL,... (an openai/backend node's `url`).\n";
     s << "#SBATCH --job-name=" << (o.job_name.empty() ? "parley-" + g.name : o.job_name) << "\n";
-    s << "#SBATCH --array=0-" << (o.shards - 1) << "\n";
-    s << "#SBATCH --ntasks=1\n";
-    s << "#SBATCH --cpus-per-task=" << o.cpus << "\n";
-    if (!o.mem.empty()) s << "#SBATCH --mem=" << o.mem << "\n";
-    if (!o.time.empty()) s << "#SBATCH --time=" << o.time << "\n";
-    if (!o.partition.empty()) s << "#SBATCH --partition=" << o.partition << "\n";
-    if (o.gpus > 0) s << "#SBATCH --gpus-per-task=" << o.gpus << "\n";
+    sbatch_resources(s, o);
     s << "#SBATCH --output=" << (g.output_dir / "logs").string() << "/%x-%A_%a.out\n";
     s << "set -euo pipefail\n";
     std::string plugin_path;
@@ -116,13 +122,7 @@ std::string slurm_serve_script(const SlurmOptions &o) {
     s << "# Written by `parley slurm --serve`: " << o.shards << " task(s) x " << o.replicas_per_task << " server(s), each\n";
     s << "# listed in " << fs::absolute(o.register_dir).string() << " while it runs (openai or grpc backend: replicas_from).\n";
     s << "#SBATCH --job-name=" << (o.job_name.empty() ? "parley-serve" : o.job_name) << "\n";
-    s << "#SBATCH --array=0-" << (o.shards - 1) << "\n";
-    s << "#SBATCH --ntasks=1\n";
-    s << "#SBATCH --cpus-per-task=" << o.cpus << "\n";
-    if (!o.mem.empty()) s << "#SBATCH --mem=" << o.mem << "\n";
-    if (!o.time.empty()) s << "#SBATCH --time=" << o.time << "\n";
-    if (!o.partition.empty()) s << "#SBATCH --partition=" << o.partition << "\n";
-    if (o.gpus > 0) s << "#SBATCH --gpus-per-task=" << o.gpus << "\n";
+    sbatch_resources(s, o);
     s << "#SBATCH --output=" << logs.string() << "/%x-%A_%a.out\n";
     s << "set -uo pipefail\n";
     std::string plugin_path;

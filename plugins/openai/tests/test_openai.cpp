@@ -68,28 +68,6 @@ int free_port() {
     return ntohs(a.sin_port);
 }
 
-// A blocking GET over a raw socket; returns the status code (0: no answer).
-int http_get_status(int port, const std::string &path) {
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    a.sin_port = htons(static_cast<uint16_t>(port));
-    if (::connect(fd, reinterpret_cast<sockaddr *>(&a), sizeof a) != 0) {
-        ::close(fd);
-        return 0;
-    }
-    std::string req = "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
-    ::send(fd, req.data(), req.size(), MSG_NOSIGNAL);
-    std::string resp;
-    char buf[4096];
-    ssize_t n;
-    while ((n = ::recv(fd, buf, sizeof buf, 0)) > 0) resp.append(buf, static_cast<size_t>(n));
-    ::close(fd);
-    if (resp.rfind("HTTP/1.", 0) != 0 || resp.size() < 12) return 0;
-    return std::atoi(resp.c_str() + 9);
-}
-
 // ---------------------------------------------------------------------------------------------
 // A real llama-server on loopback, killed (process group, SIGKILL) when the guard goes.
 // ---------------------------------------------------------------------------------------------
@@ -108,7 +86,7 @@ class LlamaServer {
         pid_ = parley::testing::spawn_logged(args, log_);
         REQUIRE(pid_ > 0);
         auto until = std::chrono::steady_clock::now() + 60s;
-        while (http_get_status(port_, "/health") != 200) {
+        while (parley::testing::http_exchange(port_, "GET", "/health").status != 200) {
             int status = 0;
             if (::waitpid(pid_, &status, WNOHANG) == pid_) {
                 pid_ = -1;

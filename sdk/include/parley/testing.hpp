@@ -13,6 +13,9 @@
 #include <parley/test_skip.hpp>
 
 #include <dlfcn.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <spawn.h>
 #include <unistd.h> // environ (glibc, _GNU_SOURCE)
@@ -21,6 +24,7 @@
 #include <mutex>
 #include <optional>
 #include <cstddef>
+#include <cstdlib>
 #include <string>
 #include <variant>
 #include <vector>
@@ -208,6 +212,38 @@ inline pid_t spawn_logged(std::vector<std::string> args, const std::string &log_
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&at);
     return rc == 0 ? pid : -1;
+}
+
+struct HttpReply {
+    int status = 0; // 0: no answer
+    std::string body;
+};
+
+// One blocking HTTP/1.1 exchange over a raw loopback socket (Connection: close).
+inline HttpReply http_exchange(int port, const std::string &method, const std::string &path, const std::string &body = "") {
+    HttpReply out;
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons(static_cast<uint16_t>(port));
+    if (::connect(fd, reinterpret_cast<sockaddr *>(&a), sizeof a) != 0) {
+        ::close(fd);
+        return out;
+    }
+    std::string req = method + " " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n";
+    if (method == "POST") req += "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
+    req += "\r\n" + body;
+    ::send(fd, req.data(), req.size(), MSG_NOSIGNAL);
+    std::string resp;
+    char buf[8192];
+    ssize_t n;
+    while ((n = ::recv(fd, buf, sizeof buf, 0)) > 0) resp.append(buf, static_cast<size_t>(n));
+    ::close(fd);
+    if (resp.rfind("HTTP/1.", 0) != 0 || resp.size() < 12) return out;
+    out.status = std::atoi(resp.c_str() + 9);
+    if (auto k = resp.find("\r\n\r\n"); k != std::string::npos) out.body = resp.substr(k + 4);
+    return out;
 }
 
 } // namespace parley::testing
