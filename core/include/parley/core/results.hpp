@@ -39,6 +39,13 @@ class Results {
 
     // A domain's metric; `macro` enters it into groups.macro_avg (over the domains that have it).
     void add(const std::string &domain, const std::string &metric, Estimate e, bool macro = true);
+    // The same from its per-sample values (one per item and trial, in the work plan's order):
+    // evaluation nodes call this, so that statistics needing the samples (intervals, #16) are
+    // computed here, in one place.
+    void add_samples(const std::string &domain, const std::string &metric, const std::vector<double> &values,
+                     bool macro = true) {
+        add(domain, metric, estimate_of(values), macro);
+    }
     // A domain's count ("samples", "conversations"), its n-samples, version and configs entry.
     void describe(const std::string &domain, const std::string &count_key, size_t original, size_t effective,
                   int64_t version, nlohmann::json config);
