@@ -120,8 +120,19 @@ Backend::~Backend() {
 }
 
 namespace {
+// What a request's callbacks need: its completion callback and, when it streams, its deltas.
+struct PendingRequest {
+    Backend::Callback done;
+    std::function<void(uint32_t, std::string_view)> delta;
+};
+
+void on_delta(void *user, uint32_t index, parley_str text) {
+    auto *p = static_cast<PendingRequest *>(user);
+    p->delta(index, std::string_view(text.data, text.size));
+}
+
 void on_complete(void *user, const parley_completion *c) {
-    std::unique_ptr<Backend::Callback> cb(static_cast<Backend::Callback *>(user));
+    std::unique_ptr<PendingRequest> p(static_cast<PendingRequest *>(user));
     GenerationResult r;
     r.status = c->status;
     r.error = copy(c->error_message);
@@ -133,7 +144,7 @@ void on_complete(void *user, const parley_completion *c) {
     r.queue_s = c->queue_s;
     r.prefill_s = c->prefill_s;
     r.total_s = c->total_s;
-    (*cb)(std::move(r));
+    p->done(std::move(r));
 }
 } // namespace
 
@@ -162,7 +173,8 @@ uint64_t Backend::submit(const GenerationRequest &q, Callback done) {
     r.agent = q.agent;
     r.deadline_s = q.deadline_s;
     r.extra_json = str(q.extra_json);
-    auto cb = std::make_unique<Callback>(std::move(done));
+    if (q.on_delta) r.on_delta = &on_delta;
+    auto cb = std::make_unique<PendingRequest>(PendingRequest{std::move(done), q.on_delta});
     uint64_t id = 0;
     parley_error err{};
     parley_status st = vt_->submit(self_, &r, &on_complete, cb.get(), &id, &err);

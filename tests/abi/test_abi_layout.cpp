@@ -62,6 +62,8 @@ FROZEN(parley_backend_load, queued, 8);
 FROZEN(parley_backend_load, running, 16);
 FROZEN(parley_backend_load, kv_used, 24);
 FROZEN(parley_backend_load, kv_capacity, 32);
+// 1.3
+FROZEN(parley_request, on_delta, 152);
 
 TEST_CASE("ABI 1.0 layout is frozen", "[abi]") {
     // The static_asserts above are the test; this case records that they compiled.
@@ -75,4 +77,11 @@ TEST_CASE("ABI 1.2 appends get_load to the backend table", "[abi]") {
     const size_t v11 = offsetof(parley_backend_vtable, get_proc_address) + sizeof(void *);
     CHECK(v11 == offsetof(parley_backend_vtable, get_load));
     CHECK(offsetof(parley_backend_load, struct_size) == 0);
+}
+
+TEST_CASE("ABI 1.3 appends on_delta (streaming) to the request", "[abi]") {
+    CHECK(PARLEY_ABI_MINOR >= 3);
+    // A 1.2 host's request ends before on_delta: a plugin must check struct_size before reading it.
+    const size_t v12 = offsetof(parley_request, extra_json) + sizeof(parley_str);
+    CHECK(v12 == offsetof(parley_request, on_delta));
 }

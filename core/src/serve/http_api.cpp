@@ -1,4 +1,5 @@
 #include "http_api.hpp"
+#include "sse_stream.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -30,13 +31,18 @@ void generate(Service &service, Endpoint endpoint, HttpRequest &&req, Reply repl
         return reply(error_response(e.status(), e.type(), e.what()));
     }
     apply_affinity(*request, affinity_header(req));
-    service.generate(request, label, [&service, request, reply](Outcome &&o) {
+    const std::string id = service.next_id(request->endpoint);
+    const int64_t created = static_cast<int64_t>(std::time(nullptr));
+    if (request->stream) { // text goes out as the backend makes it (sse_stream.hpp)
+        auto stream = std::make_shared<SseStream>(request, reply, id, created, service.model_name());
+        // (weak: the request holds this function, the stream holds the request)
+        request->gen.on_delta = [weak = std::weak_ptr<SseStream>(stream)](uint32_t index, std::string_view text) {
+            if (auto s = weak.lock()) s->delta(index, text);
+        };
+        return service.generate(request, label, [stream](Outcome &&o) { stream->finish(o); });
+    }
+    service.generate(request, label, [&service, request, reply, id, created](Outcome &&o) {
         if (o.status != 200) return reply(error_response(o.status, o.error_type, o.error));
-        const std::string id = service.next_id(request->endpoint);
-        const int64_t created = static_cast<int64_t>(std::time(nullptr));
-        if (request->stream)
-            return reply({200, "text/event-stream", response_sse(*request, o.result, id, created, service.model_name()),
-                          {{"Cache-Control", "no-cache"}}});
         reply({200, "application/json", response_json(*request, o.result, id, created, service.model_name()).dump(), {}});
     });
 }

@@ -10,6 +10,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <deque>
+#include <sstream>
 #include <atomic>
 #include <chrono>
 #include <cctype>
@@ -57,24 +59,91 @@ class Session : public std::enable_shared_from_this<Session> {
             r.headers[name] = std::string(f.value());
         }
         r.body = std::move(req.body());
-        handler_(std::move(r), [self = shared_from_this()](HttpResponse res) {
-            net::post(self->stream_.get_executor(), [self, res = std::move(res)]() mutable { self->write(std::move(res)); });
+        handler_(std::move(r), Reply(std::make_shared<SessionSink>(shared_from_this())));
+    }
+
+    // Every reply, whole or streamed, goes out as raw bytes through one queue on the strand.
+    struct SessionSink : Reply::Sink {
+        explicit SessionSink(std::shared_ptr<Session> s) : session(std::move(s)) {}
+        void whole(HttpResponse res) override {
+            post([res = std::move(res)](Session &s) mutable { s.write_whole(std::move(res)); });
+        }
+        void begin(HttpResponse head) override {
+            post([head = std::move(head)](Session &s) mutable { s.write_head(std::move(head)); });
+        }
+        void chunk(std::string data) override {
+            if (data.empty()) return; // an empty chunk would end the body
+            post([data = std::move(data)](Session &s) mutable { s.write_chunk(std::move(data)); });
+        }
+        void end() override {
+            post([](Session &s) { s.write_end(); });
+        }
+        template <class F> void post(F &&f) {
+            net::post(session->stream_.get_executor(), [s = session, f = std::forward<F>(f)]() mutable { f(*s); });
+        }
+        std::shared_ptr<Session> session;
+    };
+
+    template <class Body> void set_head(http::response<Body> &msg, const HttpResponse &res) {
+        msg.set(http::field::server, "parley");
+        msg.set(http::field::content_type, res.content_type);
+        for (auto &[k, v] : res.headers) msg.set(k, v);
+        msg.keep_alive(keep_alive_);
+    }
+
+    void write_whole(HttpResponse res) {
+        http::response<http::string_body> msg(static_cast<http::status>(res.status), version_);
+        set_head(msg, res);
+        msg.body() = std::move(res.body);
+        msg.prepare_payload();
+        std::ostringstream out;
+        out << msg;
+        enqueue(out.str(), true);
+    }
+
+    void write_head(HttpResponse head) {
+        http::response<http::empty_body> msg(static_cast<http::status>(head.status), version_);
+        set_head(msg, head);
+        msg.chunked(true);
+        std::ostringstream out;
+        out << msg.base();
+        enqueue(out.str(), false);
+    }
+
+    void write_chunk(std::string data) { enqueue(fmt::format("{:x}\r\n", data.size()) + data + "\r\n", false); }
+    void write_end() { enqueue("0\r\n\r\n", true); }
+
+    // Bytes to send; `last`: the reply is complete once they are written.
+    void enqueue(std::string bytes, bool last) {
+        if (broken_) {
+            if (last) --busy_;
+            return;
+        }
+        queue_.push_back({std::move(bytes), last});
+        if (queue_.size() == 1) write_next();
+    }
+
+    void write_next() {
+        net::async_write(stream_, net::buffer(queue_.front().bytes), [self = shared_from_this()](beast::error_code ec, size_t) {
+            const bool last = self->queue_.front().last;
+            self->queue_.pop_front();
+            if (last) --self->busy_;
+            if (ec) return self->fail();
+            if (last) {
+                if (!self->keep_alive_) return self->close();
+                self->read();
+            }
+            if (!self->queue_.empty()) self->write_next();
         });
     }
 
-    void write(HttpResponse res) {
-        auto msg = std::make_shared<http::response<http::string_body>>(static_cast<http::status>(res.status), version_);
-        msg->set(http::field::server, "parley");
-        msg->set(http::field::content_type, res.content_type);
-        for (auto &[k, v] : res.headers) msg->set(k, v);
-        msg->keep_alive(keep_alive_);
-        msg->body() = std::move(res.body);
-        msg->prepare_payload();
-        http::async_write(stream_, *msg, [self = shared_from_this(), msg](beast::error_code ec, size_t) {
-            --self->busy_;
-            if (ec || !self->keep_alive_) return self->close();
-            self->read();
-        });
+    // The client went away mid-reply: what is queued or still to come is dropped.
+    void fail() {
+        broken_ = true;
+        for (auto &w : queue_)
+            if (w.last) --busy_;
+        queue_.clear();
+        close();
     }
 
     void close() {
@@ -82,7 +151,13 @@ class Session : public std::enable_shared_from_this<Session> {
         stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
     }
 
+    struct Write {
+        std::string bytes;
+        bool last;
+    };
     beast::tcp_stream stream_;
+    std::deque<Write> queue_; // on the strand
+    bool broken_ = false;
     beast::flat_buffer buffer_;
     std::optional<http::request_parser<http::string_body>> parser_;
     const Handler &handler_;

@@ -1,6 +1,7 @@
 // A small asynchronous HTTP/1.1 server (Boost.Beast) for `parley serve`: keep-alive connections,
-// one request at a time per connection, replies that may come later from any thread. A thousand
-// idle or waiting connections cost a socket and a buffer each, not a thread.
+// one request at a time per connection, replies that may come later from any thread, whole or
+// streamed in chunks (server-sent events). A thousand idle or waiting connections cost a socket
+// and a buffer each, not a thread.
 #pragma once
 
 #include <functional>
@@ -31,8 +32,30 @@ struct HttpResponse {
     std::vector<std::pair<std::string, std::string>> headers; // extra headers
 };
 
-// Called exactly once per request, from any thread.
-using Reply = std::function<void(HttpResponse)>;
+// How a handler answers a request, from any thread: either once as a whole, `reply(response)`, or
+// as a stream: `begin(head)` (status, content type and headers; its body is ignored), any number
+// of `chunk(data)`, then `end()` (Transfer-Encoding: chunked). Calls for one request must not
+// overlap; they are written in the order made. Chunks of a client that has gone are dropped.
+class Reply {
+  public:
+    struct Sink {
+        virtual ~Sink() = default;
+        virtual void whole(HttpResponse response) = 0;
+        virtual void begin(HttpResponse head) = 0;
+        virtual void chunk(std::string data) = 0;
+        virtual void end() = 0;
+    };
+    Reply() = default;
+    explicit Reply(std::shared_ptr<Sink> sink) : sink_(std::move(sink)) {}
+
+    void operator()(HttpResponse response) const { sink_->whole(std::move(response)); }
+    void begin(HttpResponse head) const { sink_->begin(std::move(head)); }
+    void chunk(std::string data) const { sink_->chunk(std::move(data)); }
+    void end() const { sink_->end(); }
+
+  private:
+    std::shared_ptr<Sink> sink_;
+};
 using Handler = std::function<void(HttpRequest &&, Reply)>;
 
 class HttpServer {

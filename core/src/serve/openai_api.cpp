@@ -172,30 +172,53 @@ json response_json(const ApiRequest &q, const core::GenerationResult &r, const s
     return out;
 }
 
+std::string sse_event(const ApiRequest &q, const std::string &id, int64_t created, const std::string &model, json choices,
+                      json usage) {
+    json e = envelope(q, id, created, model, true);
+    e["choices"] = std::move(choices);
+    if (!usage.is_null()) e["usage"] = std::move(usage);
+    return "data: " + e.dump() + "\n\n";
+}
+
+json sse_text_choice(const ApiRequest &q, size_t index, std::string_view text, bool first) {
+    json c = {{"index", index}};
+    if (q.endpoint == Endpoint::Chat) {
+        c["delta"] = first ? json{{"role", "assistant"}, {"content", text}} : json{{"content", text}};
+    } else {
+        c["text"] = text;
+    }
+    c["logprobs"] = nullptr;
+    c["finish_reason"] = nullptr;
+    return c;
+}
+
+json sse_finish_choice(const ApiRequest &q, size_t index, int32_t finish_reason) {
+    json c = {{"index", index}};
+    if (q.endpoint == Endpoint::Chat) c["delta"] = json::object();
+    else c["text"] = "";
+    c["logprobs"] = nullptr;
+    c["finish_reason"] = finish_reason_name(finish_reason);
+    return c;
+}
+
+std::string sse_tail(const ApiRequest &q, const core::GenerationResult &r, const std::string &id, int64_t created,
+                     const std::string &model) {
+    std::string out;
+    for (size_t i = 0; i < r.choices.size(); ++i)
+        out += sse_event(q, id, created, model, json::array({sse_finish_choice(q, i, r.choices[i].finish_reason)}));
+    if (q.include_usage) out += sse_event(q, id, created, model, json::array(), usage_json(r));
+    return out + "data: [DONE]\n\n";
+}
+
 std::string response_sse(const ApiRequest &q, const core::GenerationResult &r, const std::string &id, int64_t created,
                          const std::string &model) {
     std::string out;
-    auto event = [&](json choices, json usage = nullptr) {
-        json e = envelope(q, id, created, model, true);
-        e["choices"] = std::move(choices);
-        if (!usage.is_null()) e["usage"] = std::move(usage);
-        out += "data: " + e.dump() + "\n\n";
-    };
     const bool chat = q.endpoint == Endpoint::Chat;
     for (size_t i = 0; i < r.choices.size(); ++i) {
-        const auto &c = r.choices[i];
-        if (chat) {
-            event(json::array({{{"index", i}, {"delta", {{"role", "assistant"}, {"content", ""}}}, {"logprobs", nullptr}, {"finish_reason", nullptr}}}));
-            event(json::array({{{"index", i}, {"delta", {{"content", c.text}}}, {"logprobs", nullptr}, {"finish_reason", nullptr}}}));
-            event(json::array({{{"index", i}, {"delta", json::object()}, {"logprobs", nullptr}, {"finish_reason", finish_reason_name(c.finish_reason)}}}));
-        } else {
-            event(json::array({{{"index", i}, {"text", c.text}, {"logprobs", nullptr}, {"finish_reason", nullptr}}}));
-            event(json::array({{{"index", i}, {"text", ""}, {"logprobs", nullptr}, {"finish_reason", finish_reason_name(c.finish_reason)}}}));
-        }
+        if (chat) out += sse_event(q, id, created, model, json::array({sse_text_choice(q, i, "", true)}));
+        out += sse_event(q, id, created, model, json::array({sse_text_choice(q, i, r.choices[i].text, !chat)}));
     }
-    if (q.include_usage) event(json::array(), usage_json(r));
-    out += "data: [DONE]\n\n";
-    return out;
+    return out + sse_tail(q, r, id, created, model);
 }
 
 std::string error_body(int status, const std::string &type, const std::string &message) {

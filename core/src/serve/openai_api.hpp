@@ -55,10 +55,21 @@ uint64_t affinity_id(const std::string &hint);
 // A finished request as the OpenAI JSON body (`id` like "chatcmpl-..." / "cmpl-...").
 nlohmann::json response_json(const ApiRequest &request, const core::GenerationResult &result, const std::string &id,
                              int64_t created, const std::string &model);
-// The same as server-sent events: a role chunk (chat), one content chunk per choice, a finish chunk
-// per choice, an optional usage chunk, then `data: [DONE]`.
+// The same as server-sent events, all at once (a backend that does not stream): per choice a role
+// chunk (chat) and one content chunk, then sse_tail().
 std::string response_sse(const ApiRequest &request, const core::GenerationResult &result, const std::string &id,
                          int64_t created, const std::string &model);
+
+// Server-sent events one at a time (streaming): `data: {chunk envelope, choices, usage}\n\n`.
+std::string sse_event(const ApiRequest &request, const std::string &id, int64_t created, const std::string &model,
+                      nlohmann::json choices, nlohmann::json usage = nullptr);
+// A choice's text piece: chat `delta.content` (with `role` on a choice's first), completion `text`.
+nlohmann::json sse_text_choice(const ApiRequest &request, size_t index, std::string_view text, bool first);
+// A choice's finish chunk: empty delta/text and its finish_reason.
+nlohmann::json sse_finish_choice(const ApiRequest &request, size_t index, int32_t finish_reason);
+// What ends every stream: a finish chunk per choice, the usage chunk when asked, `data: [DONE]`.
+std::string sse_tail(const ApiRequest &request, const core::GenerationResult &result, const std::string &id,
+                     int64_t created, const std::string &model);
 
 // {"error": {"message", "type", "param": null, "code"}}
 std::string error_body(int status, const std::string &type, const std::string &message);

@@ -191,6 +191,9 @@ struct Engine::Impl {
         int64_t cached = 0; // of those, reused from a resident sequence
         int prefill_idx = -1;
         std::vector<Choice> choices;
+        // Streaming (q.on_delta): bytes of each choice's text already sent. Kept across a
+        // preemption, so the regenerated text (same seed) is not sent twice.
+        std::vector<size_t> streamed;
     };
     using ReqPtr = std::shared_ptr<Req>;
 
@@ -848,8 +851,34 @@ struct Engine::Impl {
         c.partial.clear(); // an incomplete UTF-8 sequence at the end is dropped
     }
 
-    // A token sampled for choice `c`: end of generation, stop string, length, or the next input.
+    // A token sampled for choice `c`, then what of its text is final streamed.
     void accept(Req &r, Choice &c, llama_token tok) {
+        accept_token(r, c, tok);
+        if (r.q.on_delta) stream(r, static_cast<size_t>(&c - r.choices.data()));
+    }
+
+    // Sends the final part of choice `k`'s text not sent yet: all of it once the choice has ended;
+    // before that, all but the tail a stop string could still begin in (cut on a UTF-8 boundary).
+    void stream(Req &r, size_t k) {
+        const Choice &c = r.choices[k];
+        if (r.streamed.size() <= k) r.streamed.resize(k + 1, 0);
+        size_t end = c.text.size();
+        if (!c.finished && r.max_stop > 1) {
+            end = end > r.max_stop - 1 ? end - (r.max_stop - 1) : 0;
+            while (end > 0 && (static_cast<unsigned char>(c.text[end]) & 0xC0) == 0x80) --end;
+        }
+        size_t &sent = r.streamed[k];
+        if (end <= sent) return;
+        try {
+            r.q.on_delta(static_cast<uint32_t>(k), std::string_view(c.text).substr(sent, end - sent));
+        } catch (const std::exception &e) {
+            parley::log(PARLEY_LOG_ERROR, kLog, std::string("a streaming callback threw: ") + e.what());
+        }
+        sent = end;
+    }
+
+    // A token sampled for choice `c`: end of generation, stop string, length, or the next input.
+    void accept_token(Req &r, Choice &c, llama_token tok) {
         if (!r.got_first) {
             r.got_first = true;
             r.t_first = Clock::now();

@@ -340,6 +340,60 @@ TEST_CASE("stop strings cut the text", "[llama]") {
     CHECK(c.choices[0].finish_reason == PARLEY_FINISH_LENGTH);
 }
 
+TEST_CASE("streaming: pieces arrive before the completion and concatenate to its text, never into a stop string", "[llama]") {
+    parley::testing::TestHost host;
+    Engine e(opts());
+    struct Stream {
+        std::mutex mu;
+        std::vector<std::vector<std::string>> pieces = std::vector<std::vector<std::string>>(3);
+        bool done = false, piece_after_done = false;
+    };
+    auto streamed = [&](Request r) {
+        auto st = std::make_shared<Stream>();
+        r.on_delta = [st](uint32_t index, std::string_view text) {
+            std::lock_guard<std::mutex> lock(st->mu);
+            REQUIRE(index < 3);
+            if (st->done) st->piece_after_done = true;
+            st->pieces[index].emplace_back(text);
+        };
+        Pending p;
+        auto promise = p.promise;
+        p.id = e.submit(std::move(r), [promise, st](Completion &&c) {
+            std::lock_guard<std::mutex> lock(st->mu);
+            st->done = true;
+            promise->set_value(std::move(c));
+        });
+        Completion c = p.get();
+        std::lock_guard<std::mutex> lock(st->mu);
+        CHECK_FALSE(st->piece_after_done);
+        return std::make_pair(std::move(c), st->pieces);
+    };
+    auto joined = [](const std::vector<std::string> &v) {
+        std::string s;
+        for (auto &x : v) s += x;
+        return s;
+    };
+
+    auto [c, pieces] = streamed(raw("Once upon a time", 40));
+    CHECK(text_of(c).rfind(kGolden, 0) == 0);
+    CHECK(joined(pieces[0]) == text_of(c));
+    CHECK(pieces[0].size() >= 10); // token by token, not one piece at the end
+    for (auto &p : pieces[0]) CHECK_FALSE(p.empty());
+
+    Request r = raw("Once upon a time", 40);
+    r.stop = {"park.", "little girl"}; // the text is cut before "little girl": no piece may hold part of it
+    auto [cs, ps] = streamed(r);
+    CHECK(text_of(cs) == ", there was a ");
+    CHECK(joined(ps[0]) == ", there was a ");
+
+    Request n3 = raw("Once upon a time", 20, 1.0);
+    n3.n = 3;
+    n3.seed = 7;
+    auto [cn, pn] = streamed(n3);
+    REQUIRE(cn.choices.size() == 3);
+    for (size_t i = 0; i < 3; ++i) CHECK(joined(pn[i]) == cn.choices[i].text);
+}
+
 TEST_CASE("n samples share the prompt and seeds make them reproducible", "[llama]") {
     parley::testing::TestHost host;
     Engine e(opts());

@@ -34,7 +34,7 @@
 #include <stdint.h>
 
 #define PARLEY_ABI_MAJOR 1
-#define PARLEY_ABI_MINOR 2
+#define PARLEY_ABI_MINOR 3
 
 #if defined(_WIN32)
 #define PARLEY_EXPORT __declspec(dllexport)
@@ -323,6 +323,13 @@ typedef struct parley_request {
     double deadline_s;
     /* Backend-specific extra fields, a JSON object (e.g. passed through to an HTTP body). */
     parley_str extra_json;
+    /* since 1.3, (optional) Streaming: when non-NULL, a backend that streams calls it with each
+     * piece of a choice's text as soon as the piece is final: valid UTF-8, never a part of a stop
+     * string, in order within a choice (`choice` is its index), concatenating to the choice's
+     * text, from any thread, never from inside submit, always before the request's `on_done`;
+     * `user_data` is submit's. `text` is borrowed for the call. The completion still carries the
+     * whole text. A backend that does not stream ignores it (callers must cope with no call). */
+    void (*on_delta)(void *user_data, uint32_t choice, parley_str text);
 } parley_request;
 
 enum {

@@ -368,6 +368,10 @@ struct Request {
     uint32_t agent = 0;
     double deadline_s = 0;
     std::string extra_json;
+    // (ABI 1.3) Streaming, when the caller asked for it: call with each final piece of choice
+    // `index`'s text (valid UTF-8, no part of a stop string), in order, before `done`. Empty: the
+    // caller does not stream. A backend that cannot stream never calls it.
+    std::function<void(uint32_t index, std::string_view text)> on_delta;
 };
 
 struct Choice {
@@ -629,7 +633,10 @@ template <class T> struct BackendTable {
                 std::thread::id submitter = std::this_thread::get_id();
             };
             auto slot = std::make_shared<Slot>();
-            uint64_t rid = self(p)->submit(to_request(r), [fn, user, slot](Completion &&c) {
+            Request q = to_request(r);
+            if (offsetof(parley_request, on_delta) + sizeof(r->on_delta) <= r->struct_size && r->on_delta)
+                q.on_delta = [delta = r->on_delta, user](uint32_t index, std::string_view text) { delta(user, index, str(text)); };
+            uint64_t rid = self(p)->submit(std::move(q), [fn, user, slot](Completion &&c) {
                 if (std::this_thread::get_id() != slot->submitter)
                     while (!slot->ready.load(std::memory_order_acquire)) std::this_thread::yield();
                 deliver(fn, user, slot->id.load(std::memory_order_relaxed), std::move(c));

@@ -46,6 +46,13 @@ def main():
             fail("no finish_reason")
         if "usage" not in chunks[-1]:
             fail("include_usage: no usage chunk")
+        if len(sys.argv) > 3:  # streamed token by token, the same text as the whole reply in FILE
+            whole = json.load(open(sys.argv[3]))["choices"][0]["message"]["content"]
+            pieces = [c["choices"][0]["delta"].get("content", "") for c in chunks if c["choices"]]
+            if "".join(pieces) != whole:
+                fail(f"streamed text differs from the whole reply: {''.join(pieces)!r} vs {whole!r}")
+            if sum(1 for p in pieces if p) < 4:
+                fail(f"the text came in {sum(1 for p in pieces if p)} pieces, not token by token")
     elif kind == "models":
         r = json.loads(text)
         if r["object"] != "list" or r["data"][0]["id"] != sys.argv[3]:

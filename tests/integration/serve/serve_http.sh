@@ -35,7 +35,7 @@ check chat "$WORK/chat_n.json" 3
 post /v1/completions '{"prompt":"Once upon a time","max_tokens":5,"temperature":0,"stop":["zzzz"]}' > "$WORK/completion.json"
 check completion "$WORK/completion.json"
 post /v1/chat/completions "${CHAT%\}},\"stream\":true,\"stream_options\":{\"include_usage\":true}}" > "$WORK/sse.txt"
-check sse "$WORK/sse.txt"
+check sse "$WORK/sse.txt" "$WORK/chat.json"
 post /v1/chat/completions '{"messages":[]}' > "$WORK/bad.json"; check error "$WORK/bad.json" 400
 
 # No affinity hint: the next turn of the first conversation still finds its prefix resident.

@@ -90,6 +90,9 @@ struct GenerationRequest {
     uint32_t agent = 0;
     double deadline_s = 0;
     std::string extra_json;
+    // Streaming (ABI 1.3): each final piece of choice `index`'s text, from a backend thread,
+    // before the completion; a backend that cannot stream never calls it.
+    std::function<void(uint32_t index, std::string_view text)> on_delta;
 };
 
 struct GenerationChoice {
