@@ -49,15 +49,17 @@ async def conversation(question, turns, reply_a, reply_b):
 async def main(n, turns, reply_a, reply_b):
     base = peak_rss_bytes()
     question = "I'm trying to solve this problem: " + "x" * 300
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     convs = await asyncio.gather(*(conversation(question, turns, reply_a, reply_b) for _ in range(n)))
-    elapsed = time.perf_counter() - t0
+    elapsed, cpu = time.perf_counter() - t0, time.process_time() - c0
     done_turns = sum(len(c) - 1 for c in convs)
     return {
         "conversations": n,
         "turns": done_turns,
         "seconds": elapsed,
         "turns_per_s": done_turns / elapsed,
+        "cpu_seconds": cpu,
+        "turns_per_cpu_s": done_turns / cpu,
         "bytes_per_conversation": (peak_rss_bytes() - base) / n,
         "python": sys.version.split()[0],
     }

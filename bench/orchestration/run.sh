@@ -39,11 +39,12 @@ max_conversations = 1000000
 TOML
 }
 
-run_parley() { # $1 = trials, $2 = records (true|false), $3 = tag -> prints "peak_rss_kb"
+run_parley() { # $1 = trials, $2 = records (true|false), $3 = tag -> prints "peak_rss_kb" ($WORK/cpu$3: user+sys seconds)
   graph "$1"
-  /usr/bin/time -f "%M" -o "$WORK/rss$3" "$BUILD/bin/parley" run "$WORK/g$1.toml" "graph.output_dir=$WORK/out$3" \
+  /usr/bin/time -f "%M %U %S" -o "$WORK/time$3" "$BUILD/bin/parley" run "$WORK/g$1.toml" "graph.output_dir=$WORK/out$3" \
     "nodes.coral.records=$2" --log-level warn
-  cat "$WORK/rss$3"
+  awk '{print $2 + $3}' "$WORK/time$3" > "$WORK/cpu$3"
+  awk '{print $1}' "$WORK/time$3"
 }
 
 TRIALS=$((N / 60))
@@ -68,6 +69,7 @@ py = json.load(open(f"{work}/python.json"))
 usage = res["usage"]
 conv = int(usage["peak_conversations_in_flight"])
 bytes_per = (int(big) - int(small)) * 1024 / max(1, conv - 60)
+cpu = float(open(f"{work}/cpubig").read())  # the whole process, user + sys, every thread
 out = {
     "command": "bench/orchestration/run.sh " + args if args else "bench/orchestration/run.sh",
     "conversations": res["results"]["questions"]["conversations"],
@@ -79,6 +81,11 @@ out = {
     "host_bytes_per_conversation": bytes_per,
     "python_asyncio": py,
     "turns_per_s_vs_python": usage["turns_per_s"] / py["turns_per_s"],
+    # CPU time is what a loaded machine does not distort: turns per CPU-second of the whole
+    # parley process (every thread, start-up included) against the Python loop's.
+    "cpu_seconds": cpu,
+    "turns_per_cpu_s": usage["turns"] / cpu,
+    "turns_per_cpu_s_vs_python": usage["turns"] / cpu / py["turns_per_cpu_s"],
     "bytes_per_conversation_vs_python": bytes_per / py["bytes_per_conversation"],
     "with_records": {
         "turns_per_s": rec["usage"]["turns_per_s"],

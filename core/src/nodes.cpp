@@ -4,8 +4,8 @@
 
 namespace parley::core {
 
-const CoreNode &cot_eval_node();   // cot_eval_node.cpp
-const CoreNode &coral_eval_node(); // coral_eval_node.cpp
+const CoreNode &cot_eval_node();   // cot_eval.cpp
+const CoreNode &coral_eval_node(); // coral_eval.cpp
 const CoreNode &pairs_node();      // pairs.cpp
 
 // In the order `parley plugins` and `parley inspect core` list them.
