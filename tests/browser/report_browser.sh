@@ -31,7 +31,7 @@ python3 - "$WORK/compare.json" <<'PY'
 import json, sys
 d = json.load(open(sys.argv[1]))
 c = d["comparisons"][0]
-assert c["macro"]["paired"] == 16, c["macro"]          # 2 domains x 4 items x 1 trial
+assert c["macro"]["paired"] == 8, c["macro"]           # 2 domains x 4 items x 1 trial
 assert c["macro"]["unpaired_a"] == c["macro"]["unpaired_b"] == 0
 assert c["a"]["metric"] == "final_success_rate" and c["b"]["metric"] == "agreement_correctness"
 print("compare --json: ok")

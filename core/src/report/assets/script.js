@@ -318,7 +318,7 @@
     const head = el('div', { class: 'head' }, el('span', { class: 'role', text: t.r || '?' }), el('span', { text: `turn ${i}` }));
     if (t.b != null) head.append(el('span', { class: 'badge belief', text: `belief: ${t.b}` }));
     if (t.s != null) head.append(el('span', { class: 'badge score', text: `score ${fmt(t.s, 2)}` }));
-    if (t.n != null) head.append(el('span', { class: 'badge', text: `${t.n} tokens` }));
+    if (t.n != null && i > 0) head.append(el('span', { class: 'badge', text: `${t.n} tokens` }));
     if (t.a) head.append(el('span', { class: 'badge agree', text: '⇄ agreement reached' }));
     if (t.e) head.append(el('span', { class: 'badge err', text: 'request failed' }));
     const box = el('div', { class: `turn ${scoreClass(t.s)}${t.a ? ' agreed' : ''}`, 'data-turn': i }, head,
