@@ -62,6 +62,10 @@ def main():
                      f"{EXT}-agreement": agreed, f"{EXT}-agreement_correctness": correct,
                      f"{EXT}-persuade_rate": rng.random() * 0.3, f"{EXT}-assert_rate": rng.random() * 0.5,
                      f"{MATCH}-final_success_rate": float(gold in answers)}
+                split = [rng.random() for _ in range(3)]
+                for kind in ("persuade", "assert"):
+                    for part, share in zip(("correct", "incorrect", "unsure"), split):
+                        m[f"{EXT}-{part}_{kind}_rate"] = share / sum(split)
                 for k, v in m.items():
                     sums[k] = sums.get(k, 0.0) + float(v)
                 rec = {"conv_result": conv, "metadata": {}, "metrics": m,
@@ -77,6 +81,8 @@ def main():
                         ("final_success_rate", f"{MATCH}-final_success_rate"), ("total_turns", "total_turns")]:
             r[name + ",none"] = means[k]
             r[name + "_stderr,none"] = 0.0
+            r[name + "_ci_lo,none"] = means[k] * 0.9  # shapes only: the report shows what results.json says
+            r[name + "_ci_hi,none"] = means[k] * 1.1
         results[d] = r
     macro = {"alias": "macro average over domains", "domains": DOMAINS}
     for k in ["agreement_correctness", "agreement", "persuade_rate", "assert_rate", "final_success_rate", "total_turns"]:

@@ -49,4 +49,4 @@ python3 "$SRC/tests/browser/make_synthetic_run.py" "$WORK/runs/synthetic" --conv
 
 cd "$WORK"
 RUN_DIR=$WORK/runs/small REPORT_SMALL=$WORK/report.html REPORT_SHOWN=$WORK/report-shown.html \
-REPORT_LARGE=$WORK/report-100k.html SHOTS_DIR=$WORK/shots node "$SRC/tests/browser/report_test.mjs"
+REPORT_LARGE=$WORK/report-100k.html LARGE_RUN=$WORK/runs/synthetic/coral SHOTS_DIR=$WORK/shots node "$SRC/tests/browser/report_test.mjs"

@@ -144,6 +144,18 @@ const size = fs.statSync(LARGE).size;
 const large = await open(LARGE);
 const n = await count();
 check(n >= 100000, `large report lists ${n} conversations`);
+const synthetic = JSON.parse(fs.readFileSync(path.join(env('LARGE_RUN'), 'results.json'), 'utf8'));
+for (const [d, r] of Object.entries(synthetic.results)) {
+  const sel = `#table tr[data-domain="${d}"] td[data-node="coral"][data-metric="agreement_correctness"]`;
+  check(await page.textContent(`${sel} .mean`) === fixed(r['agreement_correctness,none']), `large: ${d} agreement correctness`);
+  check(await page.textContent(`${sel} .ci`) ===
+    `[${fixed(r['agreement_correctness_ci_lo,none'])}, ${fixed(r['agreement_correctness_ci_hi,none'])}]`, `large: ${d} interval`);
+  const metrics = JSON.parse(fs.readFileSync(path.join(env('LARGE_RUN'), `metrics_${d}.json`), 'utf8'));
+  const k = Object.keys(metrics).find((k) => k.endsWith('-persuade_rate'));
+  check(await page.textContent(`table.coral-table tr[data-domain="${d}"] td[data-metric="persuade_rate"] .mean`) === fixed(metrics[k]),
+    `large: ${d} persuade rate equals metrics.json`);
+}
+await page.screenshot({ path: path.join(SHOTS, 'report-100k-top.png'), fullPage: false });
 let t = Date.now();
 await page.selectOption('#filter-domain', { label: 'math' });
 const filterMs = Date.now() - t;

@@ -43,10 +43,9 @@
     ` · Parley ${S.parley_version}` + (Object.keys(S.sensitive).length
       ? ` · text of ${Object.keys(S.sensitive).filter((d) => S.sensitive[d]).join(', ') || 'no domain'} hidden` : '');
   const stat = S.nodes.map((n) => n.statistics).find((s) => s);
-  document.getElementById('results-note').textContent = stat
-    ? `Mean [${Math.round(stat.level * 100)}% ${stat.interval}, ${stat.resamples} resamples, seed ${stat.seed}]; ` +
-      'macro = mean of the domains. Without an interval in results.json: mean ± standard error.'
-    : 'Mean ± standard error (these results.json files carry no bootstrap intervals).';
+  document.getElementById('results-note').textContent =
+    'Mean [95% interval] where results.json has one' + (stat ? ` (${stat.interval}, ${stat.resamples} resamples, seed ${stat.seed})` : '') +
+    ', else mean ± standard error; macro average = mean of the domains.';
 
   function cell(n, r, metric) {
     const td = el('td', { class: 'num', 'data-node': nodeLabel(n), 'data-metric': metric });
