@@ -253,8 +253,12 @@ int run_graph(const fs::path &file, const RunOptions &options) {
             }
         }
         Progress::record_timelines_in({});
-        if (std::string table = summary_table(ran); !table.empty())
-            fmt::print("\n{}: {} (95% intervals)\n{}", graph.display_file, graph.name, table);
+        try { // the run is done: a table that cannot be made is a warning, not a failed run
+            if (std::string table = summary_table(ran); !table.empty())
+                fmt::print("\n{}: {} (mean [95% interval], or ± standard error)\n{}", graph.display_file, graph.name, table);
+        } catch (const std::exception &e) {
+            logger().warn("end-of-run table: {}", e.what());
+        }
     } catch (const std::exception &e) {
         Progress::record_timelines_in({});
         logger().error("{}", e.what());
