@@ -1,4 +1,5 @@
 // parley — the command-line host.
+#include <parley/core/compare.hpp>
 #include <parley/core/coral_metrics.hpp>
 #include <parley/core/graph.hpp>
 #include <parley/core/log.hpp>
@@ -6,6 +7,7 @@
 #include <parley/core/run.hpp>
 #include <parley/core/schema.hpp>
 #include <parley/core/merge.hpp>
+#include <parley/core/report.hpp>
 #include <parley/core/score.hpp>
 #include <parley/core/serve.hpp>
 #include <parley/core/slurm.hpp>
@@ -48,6 +50,13 @@ usage:
                                                      recompute Coral's metrics.json from conversation records
                                                      (Parley's or the official code's; max_turns defaults to
                                                      what the records say, else 20)
+  parley compare RUN_A RUN_B [RUN ...] [--metric M] [--allow-unpaired] [--fail-if-worse DELTA] [--json]
+               [--resamples N] [--seed S]            paired comparison of evaluation runs on shared (domain, item,
+                                                     trial): B - A per domain and macro, paired bootstrap interval,
+                                                     exact McNemar; exit 1 when a B is worse than DELTA, 2 unpaired
+  parley report RUN_DIR [RUN_DIR ...] -o report.html [--show-sensitive]
+                                                     one self-contained HTML file: tables with intervals, charts,
+                                                     a conversation viewer (GPQA text hidden unless --show-sensitive)
   parley version
 
 options:
@@ -84,8 +93,11 @@ Args parse_args(int argc, char **argv) {
                  s == "--partition" || s == "--gpus" || s == "--replicas" || s == "--replica-node" || s == "--job-name" ||
                  s == "--node" || s == "--host" || s == "--port" || s == "--api-key" || s == "--served-model-name" ||
                  s == "--port-file" || s == "--drain-timeout" || s == "--grpc-port" || s == "--grpc-port-file" || s == "--register" || s == "--serve" ||
-                 s == "--servers" || s == "--replicas-per-task" || s == "--server-command")
+                 s == "--servers" || s == "--replicas-per-task" || s == "--server-command" || s == "--metric" ||
+                 s == "--fail-if-worse" || s == "--resamples" || s == "--seed")
             a.flags[s.substr(2)] = value(s.c_str());
+        else if (s == "-o") a.flags["out"] = value("-o");
+        else if (s == "--allow-unpaired" || s == "--show-sensitive") a.flags[s.substr(2)] = "1";
         else if (s == "--set") a.sets.push_back(value("--set"));
         else if (s.size() > 1 && s[0] == '-') throw std::runtime_error(fmt::format("unknown option '{}' (see parley --help)", s));
         else if (a.command.empty()) a.command = s;
@@ -225,6 +237,18 @@ int cmd_metrics(Args &a) {
     return 0;
 }
 
+int cmd_compare(Args &a) {
+    core::CompareOptions o;
+    for (auto &p : a.positional) o.runs.emplace_back(p);
+    if (a.flags.count("metric")) o.metric = a.flags["metric"];
+    o.allow_unpaired = a.flags.count("allow-unpaired") > 0;
+    o.json = a.json;
+    if (a.flags.count("fail-if-worse")) o.fail_if_worse = std::stod(a.flags["fail-if-worse"]);
+    if (a.flags.count("resamples")) o.bootstrap.resamples = std::stoul(a.flags["resamples"]);
+    if (a.flags.count("seed")) o.bootstrap.seed = std::stoull(a.flags["seed"]);
+    return core::run_compare(o);
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
@@ -241,6 +265,16 @@ int main(int argc, char **argv) {
         if (a.command == "plugins") return cmd_plugins(a);
         if (a.command == "inspect") return cmd_inspect(a);
         if (a.command == "metrics") return cmd_metrics(a);
+        if (a.command == "compare") return cmd_compare(a);
+        if (a.command == "report") {
+            core::ReportOptions o;
+            for (auto &p : a.positional) o.runs.emplace_back(p);
+            if (a.flags.count("out")) o.out = a.flags["out"];
+            o.show_sensitive = a.flags.count("show-sensitive") > 0;
+            const auto s = core::write_report(o);
+            fmt::print("{}: {} conversations, {} chunks, {:.1f} MB\n", o.out.string(), s.conversations, s.chunks, s.bytes / 1e6);
+            return 0;
+        }
         if (a.command == "merge") {
             if (a.positional.empty()) throw std::runtime_error("usage: parley merge OUTPUT_DIR [--node NODE]");
             std::vector<std::string> nodes;

@@ -259,6 +259,7 @@ void MetricsAccumulator::add_value(const std::string &key, double v) {
     s.sum += v;
     s.sumsq += v * v;
     ++s.n;
+    if (keep_values_) s.values.push_back(v);
 }
 
 void MetricsAccumulator::add(const json &metrics) {
@@ -281,6 +282,7 @@ void MetricsAccumulator::add(const Metrics &metrics) {
         s.sum += v;
         s.sumsq += v * v;
         ++s.n;
+        if (keep_values_) s.values.push_back(v);
     }
 }
 
@@ -307,6 +309,12 @@ json MetricsAccumulator::stderrs() const {
 double MetricsAccumulator::mean(const std::string &key) const {
     auto it = sums_.find(key);
     return it == sums_.end() || it->second.n == 0 ? 0.0 : it->second.sum / it->second.n;
+}
+
+const std::vector<double> &MetricsAccumulator::values(const std::string &key) const {
+    static const std::vector<double> none;
+    auto it = sums_.find(key);
+    return it == sums_.end() ? none : it->second.values;
 }
 
 } // namespace parley::core

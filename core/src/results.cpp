@@ -33,6 +33,39 @@ void Results::add(const std::string &domain, const std::string &metric, Estimate
     if (macro) macro_[metric].push_back(e);
 }
 
+void Results::add_with_interval(const std::string &domain, const std::string &metric, const std::vector<double> &values,
+                                size_t cluster, bool macro) {
+    add(domain, metric, estimate_of(values), macro);
+    if (values.empty()) return;
+    std::vector<double> draws =
+        stats::bootstrap_means(values, cluster, bootstrap_.resamples, stats::seed_for(bootstrap_, domain + "\x1f" + metric));
+    const stats::Interval ci = stats::percentile(draws, bootstrap_.level);
+    json &r = results_[domain];
+    r[key(metric + "_ci_lo")] = ci.lo;
+    r[key(metric + "_ci_hi")] = ci.hi;
+    if (macro) draws_[metric].push_back(std::move(draws));
+}
+
+void Results::add_samples(const std::string &domain, const std::string &metric, const std::vector<double> &values, bool macro) {
+    // Trials of an item are resampled together (they are not independent); a count that is not
+    // items x trials (a partial run) falls back to independent samples.
+    const size_t k = trials_ > 1 && values.size() % trials_ == 0 ? trials_ : 1;
+    add_with_interval(domain, metric, values, k, macro);
+    if (k == 1 || values.empty()) return;
+    for (double v : values)
+        if (v != 0.0 && v != 1.0) return; // pass@k and consistency are for 0/1 outcomes
+    for (size_t j : stats::pass_ks(k))
+        add_with_interval(domain, metric + "_pass@" + std::to_string(j), stats::pass_at_k_per_item(values, k, j), 1, macro);
+    add_with_interval(domain, metric + "_consistency", stats::consistency_per_item(values, k), 1, macro);
+}
+
+void Results::add_votes(const std::string &domain, const std::string &metric, const std::vector<std::string> &answers,
+                        const std::vector<double> &correct, bool macro) {
+    if (trials_ < 2 || answers.empty() || answers.size() % trials_ != 0) return;
+    add_with_interval(domain, metric + "_maj@" + std::to_string(trials_), stats::majority_per_item(answers, correct, trials_), 1,
+                      macro);
+}
+
 void Results::describe(const std::string &domain, const std::string &count_key, size_t original, size_t effective,
                        int64_t version, json config) {
     json &r = results_[domain];
@@ -55,8 +88,28 @@ json Results::macro(const std::vector<std::string> &domains) const {
         const Estimate e = macro_average(estimates);
         g[key(metric)] = e.mean;
         g[key(metric + "_stderr")] = e.error;
+        // An interval when every domain in the average gave its samples: the mean of the
+        // domains' resampled means, draw by draw (independent domains).
+        auto d = draws_.find(metric);
+        if (d == draws_.end() || d->second.size() != estimates.size()) continue;
+        std::vector<double> mean(d->second.front().size(), 0.0);
+        for (auto &domain_draws : d->second)
+            for (size_t r = 0; r < mean.size(); ++r) mean[r] += domain_draws[r] / static_cast<double>(d->second.size());
+        const stats::Interval ci = stats::percentile(std::move(mean), bootstrap_.level);
+        g[key(metric + "_ci_lo")] = ci.lo;
+        g[key(metric + "_ci_hi")] = ci.hi;
     }
     return g;
+}
+
+json Results::statistics() const {
+    return {{"interval", "percentile bootstrap"},
+            {"level", bootstrap_.level},
+            {"resamples", bootstrap_.resamples},
+            {"seed", bootstrap_.seed},
+            {"seed_per_metric", "seed ^ fnv1a(domain + '\\x1f' + metric)"},
+            {"unit", trials_ > 1 ? "item (its trials resampled together)" : "sample"},
+            {"trials", trials_}};
 }
 
 json Results::document(const std::vector<std::string> &domains, json config, json usage, double elapsed_s) const {
@@ -67,7 +120,8 @@ json Results::document(const std::vector<std::string> &domains, json config, jso
                 {"n-samples", n_samples_},
                 {"config", std::move(config)},
                 {"usage", std::move(usage)},
-                {"total_evaluation_time_seconds", elapsed_s}};
+                {"total_evaluation_time_seconds", elapsed_s},
+                {"statistics", statistics()}};
     doc.update(provenance());
     return doc;
 }

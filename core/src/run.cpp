@@ -2,7 +2,9 @@
 #include <parley/core/hash.hpp>
 #include <parley/core/log.hpp>
 #include <parley/core/records.hpp>
+#include <parley/core/progress.hpp>
 #include <parley/core/run.hpp>
+#include <parley/core/summary_table.hpp>
 
 #include <fmt/format.h>
 
@@ -190,11 +192,13 @@ int run_graph(const fs::path &file, const RunOptions &options) {
     std::map<std::string, std::string> plugin_versions;
     std::map<std::string, nlohmann::json> trained; // trainer node -> its summary
     NodeOutputs outputs;
+    std::vector<fs::path> ran; // node output folders, in run order: the end-of-run table reads them
     try {
         auto shard = resolve_shard(graph.shard);
         // A shard writes under <output_dir>/shard-<i>-of-<n>/; `parley merge` joins them.
         const fs::path out_root = shard ? graph.output_dir / fmt::format("shard-{}-of-{}", shard->first, shard->second) : graph.output_dir;
         if (shard) logger().info("running shard {} of {} into {}", shard->first, shard->second, out_root.string());
+        Progress::record_timelines_in(out_root); // <out_root>/<node>/timeline.jsonl, for parley report
         for (const NodeSpec *n : topological_order(graph)) {
             if (!n->enabled) {
                 logger().info("node '{}' is disabled", n->name);
@@ -242,12 +246,21 @@ int run_graph(const fs::path &file, const RunOptions &options) {
                 if (s.kind == PARLEY_KIND_FILTER) run_filter(ctx);
                 else if (s.kind == PARLEY_KIND_TRAINER) trained[n->name] = run_trainer(ctx);
                 else find_core_node(s.name)->run(ctx);
+                ran.push_back(ctx.output_dir);
                 break;
             }
             default: logger().warn("node '{}': {} nodes do not run on their own yet", n->name, kind_name(s.kind));
             }
         }
+        Progress::record_timelines_in({});
+        try { // the run is done: a table that cannot be made is a warning, not a failed run
+            if (std::string table = summary_table(ran); !table.empty())
+                fmt::print("\n{}: {} (mean [95% interval], or ± standard error)\n{}", graph.display_file, graph.name, table);
+        } catch (const std::exception &e) {
+            logger().warn("end-of-run table: {}", e.what());
+        }
     } catch (const std::exception &e) {
+        Progress::record_timelines_in({});
         logger().error("{}", e.what());
         return 1;
     }

@@ -63,18 +63,25 @@ nlohmann::json conversation_metrics(const nlohmann::json &record, int max_turns,
 // Means (and standard errors) of metric dicts over conversations; bools count as 0/1.
 class MetricsAccumulator {
   public:
+    // Also keep each conversation's value (in the order added), for Results::add_samples: the
+    // intervals of agreement correctness, agreement rate and the persuade/assert rates.
+    explicit MetricsAccumulator(bool keep_values = false) : keep_values_(keep_values) {}
     void add(const nlohmann::json &metrics);
     void add(const Metrics &metrics);
     size_t count() const { return n_; }
     nlohmann::json means() const;   // metrics.json (null where no conversation had a value)
     nlohmann::json stderrs() const; // same keys, standard error of each mean
     double mean(const std::string &key) const;
+    // The values of `key`, one per conversation that had one (empty unless keep_values).
+    const std::vector<double> &values(const std::string &key) const;
 
   private:
     struct Sum {
         double sum = 0, sumsq = 0;
         size_t n = 0;
+        std::vector<double> values;
     };
+    bool keep_values_ = false;
     void add_value(const std::string &key, double v);
     std::map<std::string, Sum> sums_;
     std::map<const std::vector<std::string> *, std::vector<Sum *>> slots_; // fast path per key set
