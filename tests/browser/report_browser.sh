@@ -11,7 +11,8 @@ command -v chromium >/dev/null || skip "no chromium (Debian package 'chromium'; 
 command -v npm >/dev/null || skip "no npm"
 [[ -f $SHARED/models/stories260K.gguf ]] || skip "no $SHARED/models/stories260K.gguf"
 rm -rf "$WORK/runs" "$WORK/shots" && mkdir -p "$WORK"
-cp "$SRC/tests/browser/package.json" "$SRC/tests/browser/package-lock.json" "$WORK/"
+# (the test script runs from $WORK, where npm ci puts node_modules: Node resolves imports from the script's folder)
+cp "$SRC/tests/browser/package.json" "$SRC/tests/browser/package-lock.json" "$SRC/tests/browser/report_test.mjs" "$WORK/"
 (cd "$WORK" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 
 # A real run; its end-of-run table names both evaluation nodes.
@@ -49,4 +50,4 @@ python3 "$SRC/tests/browser/make_synthetic_run.py" "$WORK/runs/synthetic" --conv
 
 cd "$WORK"
 RUN_DIR=$WORK/runs/small REPORT_SMALL=$WORK/report.html REPORT_SHOWN=$WORK/report-shown.html \
-REPORT_LARGE=$WORK/report-100k.html LARGE_RUN=$WORK/runs/synthetic/coral SHOTS_DIR=$WORK/shots node "$SRC/tests/browser/report_test.mjs"
+REPORT_LARGE=$WORK/report-100k.html LARGE_RUN=$WORK/runs/synthetic/coral SHOTS_DIR=$WORK/shots node "$WORK/report_test.mjs"

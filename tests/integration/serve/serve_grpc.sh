@@ -30,7 +30,9 @@ GRPC="127.0.0.1:$(cat "$WORK/grpc_port")"
 URL="http://127.0.0.1:$(cat "$WORK/port")"
 
 "$PY" "$HERE/grpc_client.py" "$WORK" "$GRPC" "$KEY" check
-curl -sS "$URL/metrics" 2>/dev/null | grep -q 'parley_requests_total{endpoint="grpc_chat",status="200"}' \
+# (into a file first: under pipefail, `curl | grep -q` fails when grep exits before curl has written all)
+curl -sS "$URL/metrics" > "$WORK/metrics.txt"
+grep -q 'parley_requests_total{endpoint="grpc_chat",status="200"}' "$WORK/metrics.txt" \
   || { echo "FAIL: gRPC calls are not in /metrics"; exit 1; }
 
 # Parley's own gRPC client: a Coral evaluation, replicas from the registration folder.
