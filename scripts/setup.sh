@@ -29,7 +29,8 @@ APT_PACKAGES=(build-essential cmake ninja-build ccache git pkg-config
   libboost-dev libboost-filesystem-dev libtomlplusplus-dev libspdlog-dev libfmt-dev
   catch2 nlohmann-json3-dev libcurl4-openssl-dev libopenblas0-pthread libjemalloc-dev
   libgrpc++-dev protobuf-compiler-grpc  # parley serve's gRPC (Matrix's OpenaiService) and the grpc backend
-  python3 python3-jinja2 python3-grpcio python3-aiohttp)
+  python3 python3-jinja2 python3-grpcio python3-aiohttp
+  libssl-dev)  # SHA-256 keys of the request cache (core/src/cache)
 # python3: tests/servers/vllm_strict.py (the strict vLLM-shaped test server); python3-jinja2:
 # tests/tools/hf_chat_template.py (the reference chat-template renderer); grpcio and aiohttp: the
 # gRPC client with Matrix's names and the Coral-style client in parley serve's tests and bench.

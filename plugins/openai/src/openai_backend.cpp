@@ -1,6 +1,7 @@
 #include "openai_backend.hpp"
 
 #include "common/replica_list.hpp"
+#include "rate_limit.hpp"
 #include "router.hpp"
 
 #include <curl/curl.h>
@@ -219,6 +220,7 @@ struct Job : Tag {
     bool has_deadline = false, has_started = false, waiting = false;
     int attempts = 0;
     int last_failed = -1;
+    double est_tokens = 0; // the rate limiter's estimate of one attempt (prompt + max_tokens x n)
     CURL *easy = nullptr;
     std::string response;
     std::string last_error;     // for the completion: may quote the server's message
@@ -237,6 +239,7 @@ struct Replica {
     std::atomic<bool> retired{false};       // gone from `replicas_from`: no new requests
     // Worker-only.
     Clock::time_point down_until{};
+    Clock::time_point paused_until{}; // a 429/503 said Retry-After: nothing is sent to it before
     int strikes = 0;
     Tag probe_tag{Tag::PROBE, -1};
     CURL *probe = nullptr;
@@ -249,6 +252,9 @@ struct Replica {
     std::string props_body;
     bool props_startup = false; // this query gates the first dispatch
 };
+
+// The longest Retry-After honoured (a bogus value must not stall a run).
+constexpr double kMaxRetryAfterS = 60;
 
 using TimedId = std::pair<Clock::time_point, uint64_t>;
 using MinHeap = std::priority_queue<TimedId, std::vector<TimedId>, std::greater<TimedId>>;
@@ -266,6 +272,7 @@ struct OpenAIBackend::Impl {
     bool affinity = true;
     bool auto_limit = false; // max_in_flight not configured: llama-server replicas get total_slots
     json extra_body = json::object();
+    RateLimiter limiter; // requests_per_minute, tokens_per_minute (worker-only after construction)
 
     // Append-only: `replicas_from` adds replicas while running (and retires those it drops), so
     // indices stay valid; capacity is reserved, so other threads read the first n_replicas
@@ -337,6 +344,9 @@ struct OpenAIBackend::Impl {
         affinity = cfg.get("affinity", true);
         load_factor = cfg.get("load_factor", 1.25);
         cooldown_s = cfg.get("cooldown_s", 1.0);
+        const double rpm = cfg.get("requests_per_minute", 0.0), tpm = cfg.get("tokens_per_minute", 0.0);
+        if (rpm < 0 || tpm < 0) bad_config("`requests_per_minute` and `tokens_per_minute` must be >= 0 (0: no limit)");
+        limiter = RateLimiter(rpm, tpm, Clock::now());
         if (max_retries < 0) bad_config("`max_retries` must be >= 0");
         if (max_in_flight < 1) bad_config("`max_in_flight` must be >= 1");
         if (max_host_connections <= 0) max_host_connections = max_in_flight;
@@ -411,6 +421,9 @@ struct OpenAIBackend::Impl {
         if (req.n > 1) b["n"] = req.n;
         if (!req.stop.empty()) b["stop"] = req.stop;
         b["stream"] = false;
+        size_t prompt_chars = req.prompt.size();
+        for (auto &m : req.messages) prompt_chars += m.role.size() + m.content.size();
+        job->est_tokens = estimate_tokens(prompt_chars, req.max_tokens, req.n);
         for (auto &[k, v] : extra_body.items()) b[k] = v;
         if (!req.extra_json.empty()) {
             json x = json::parse(req.extra_json, nullptr, false);
@@ -579,7 +592,9 @@ struct OpenAIBackend::Impl {
 
     int next_timeout_ms(Clock::time_point now) {
         double t = 1.0;
-        if (model_known && props_startup_left == 0 && !ready.empty() && can_dispatch()) t = 0;
+        if (model_known && props_startup_left == 0 && !ready.empty() && can_dispatch(now)) t = std::min(t, seconds(rate_limited_until(now) - now));
+        for (auto &r : replicas)
+            if (r->paused_until > now) t = std::min(t, seconds(r->paused_until - now));
         if (!retry_heap.empty()) t = std::min(t, seconds(retry_heap.top().first - now));
         if (!replicas_from.empty()) t = std::min(t, seconds(next_rescan - now));
         if (!deadline_heap.empty()) t = std::min(t, seconds(deadline_heap.top().first - now));
@@ -590,11 +605,24 @@ struct OpenAIBackend::Impl {
         return static_cast<int>(std::ceil(t * 1000));
     }
 
+    // Whether a replica can take no request now: at its limit, being asked its slot count,
+    // retired, or paused by a Retry-After.
+    bool is_full(const Replica &r, Clock::time_point now) const {
+        return r.outstanding.load() >= r.limit.load() || r.props_pending.load() || r.retired.load() || now < r.paused_until;
+    }
+
+    // When the rate limiter lets the first queued request go (now when it does, or no limit).
+    Clock::time_point rate_limited_until(Clock::time_point now) {
+        if (!limiter.enabled() || ready.empty()) return now;
+        auto it = jobs.find(ready.front());
+        return limiter.ready_at(now, it == jobs.end() ? 0.0 : it->second->est_tokens);
+    }
+
     // Whether choose_replica would find a replica now (same rule: healthy ones while any is).
-    bool can_dispatch() const {
+    bool can_dispatch(Clock::time_point now) const {
         bool any_up = false, open_up = false, open_any = false;
         for (auto &r : replicas) {
-            bool open = r->outstanding.load() < r->limit.load() && !r->props_pending.load() && !r->retired.load();
+            bool open = !is_full(*r, now);
             bool up = r->up.load();
             any_up = any_up || up;
             open_up = open_up || (open && up);
@@ -643,8 +671,7 @@ struct OpenAIBackend::Impl {
         for (size_t i = 0; i < replicas.size(); ++i) {
             loads[i].outstanding = replicas[i]->outstanding.load();
             loads[i].up = replicas[i]->up.load();
-            loads[i].full = loads[i].outstanding >= replicas[i]->limit.load() || replicas[i]->props_pending.load() ||
-                            replicas[i]->retired.load();
+            loads[i].full = is_full(*replicas[i], now);
         }
         while (!ready.empty()) {
             auto it = jobs.find(ready.front());
@@ -660,6 +687,7 @@ struct OpenAIBackend::Impl {
             in.avoid = j.last_failed;
             int r = choose_replica(*ring_now, loads, in, rr);
             if (r < 0) break; // every replica is full: wait for a completion
+            if (!limiter.admit(now, j.est_tokens)) break; // over requests/tokens per minute: wait for refill
             ready.pop_front();
             if (start_attempt(j, r, now)) {
                 loads[r].outstanding++;
@@ -795,6 +823,15 @@ struct OpenAIBackend::Impl {
         parley::log_warn(kLog, "replica " + rep.url + " marked down (" + why + "); health probe in " + fmt_s(cooldown_s) + " s");
     }
 
+    void pause(int r, double retry_after_s, Clock::time_point now) {
+        Replica &rep = *replicas[r];
+        const Clock::time_point until = now + to_duration(std::min(retry_after_s, kMaxRetryAfterS));
+        if (until <= rep.paused_until) return;
+        if (rep.paused_until <= now)
+            parley::log_info(kLog, "replica " + rep.url + " asked for a pause (Retry-After " + fmt_s(retry_after_s) + " s); holding its requests");
+        rep.paused_until = until;
+    }
+
     void mark_up(int r, const char *how) {
         Replica &rep = *replicas[r];
         if (rep.up.load()) return;
@@ -816,7 +853,7 @@ struct OpenAIBackend::Impl {
         }
         std::uniform_real_distribution<double> jitter(0.0, 1.0);
         double delay = backoff_initial_s * (std::pow(backoff_factor, j.attempts - 1) + jitter(rng));
-        if (retry_after_s > delay) delay = std::min(retry_after_s, 60.0);
+        if (retry_after_s > delay) delay = std::min(retry_after_s, kMaxRetryAfterS);
         Clock::time_point at = now + to_duration(delay);
         if (j.has_deadline && at >= j.deadline) {
             fail(j, PARLEY_ERR_UNAVAILABLE, deadline_message(j, now), deadline_message(j, now, true));
@@ -861,6 +898,7 @@ struct OpenAIBackend::Impl {
         j.replica = r; // detach keeps it; retry() reads it
         const std::string where = rep.url + j.path;
 
+        if (rc != CURLE_OK || http < 200 || http >= 300) limiter.settle(j.est_tokens, 0); // refused: its tokens were not spent
         if (rc != CURLE_OK) {
             rep.failed++;
             std::string err = std::string(curl_easy_strerror(rc));
@@ -882,6 +920,7 @@ struct OpenAIBackend::Impl {
             std::string err;
             if (parse_success(j.response, c, err)) {
                 rep.succeeded++;
+                limiter.settle(j.est_tokens, c.prompt_tokens + c.completion_tokens > 0 ? static_cast<double>(c.prompt_tokens + c.completion_tokens) : j.est_tokens);
                 if (!rep.up.load()) mark_up(r, "answered a request");
                 c.status = PARLEY_OK;
                 deliver(j, std::move(c));
@@ -897,7 +936,10 @@ struct OpenAIBackend::Impl {
         // same cause on every replica); the log names the status and the URL only (P14).
         std::string head = "HTTP " + std::to_string(http) + " from " + where;
         std::string msg = "HTTP " + std::to_string(http) + ": " + server_message(j.response);
-        if (http == 429 || http == 408) {
+        if (http == 429 || http == 408 || (http == 503 && retry_after > 0)) {
+            // Rate limited or overloaded, not broken: a Retry-After (seconds or an HTTP date, which
+            // libcurl turns into seconds) holds every request to this replica until then.
+            if (retry_after > 0) pause(r, static_cast<double>(retry_after), now);
             retry(j, msg, head, static_cast<double>(retry_after), now);
         } else if (http >= 500) {
             mark_down(r, "HTTP " + std::to_string(http), now);
