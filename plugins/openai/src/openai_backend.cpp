@@ -7,6 +7,10 @@
 #include <curl/curl.h>
 #include <nlohmann/json.hpp>
 
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
 #include <cctype>
@@ -286,6 +290,12 @@ struct OpenAIBackend::Impl {
     double discovery_interval_s = 1;
     Clock::time_point next_rescan{};
     CURLM *multi = nullptr;
+    // libcurl's socket interface: curl tells which sockets to watch (on_socket) and when to call
+    // back (on_timer); the worker waits in epoll and runs only the transfers whose sockets are
+    // ready. curl_multi_perform instead visits every transfer on every wake-up (a poll() per
+    // transfer), which made the client's CPU per request grow with the requests in flight.
+    int epoll_fd = -1, wake_fd = -1;
+    std::optional<Clock::time_point> curl_timer; // when curl wants CURL_SOCKET_TIMEOUT
     curl_slist *headers = nullptr;     // POST
     curl_slist *get_headers = nullptr; // GET (probes, models)
 
@@ -366,6 +376,17 @@ struct OpenAIBackend::Impl {
         curl_global();
         multi = curl_multi_init();
         if (!multi) throw parley::Error(PARLEY_ERR_RUNTIME, "openai/backend: curl_multi_init failed");
+        epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+        wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        if (epoll_fd < 0 || wake_fd < 0) throw parley::Error(PARLEY_ERR_RUNTIME, "openai/backend: epoll/eventfd failed");
+        epoll_event wev{};
+        wev.events = EPOLLIN;
+        wev.data.fd = wake_fd;
+        epoll_ctl(epoll_fd, EPOLL_CTL_ADD, wake_fd, &wev);
+        curl_multi_setopt(multi, CURLMOPT_SOCKETFUNCTION, &Impl::on_socket);
+        curl_multi_setopt(multi, CURLMOPT_SOCKETDATA, this);
+        curl_multi_setopt(multi, CURLMOPT_TIMERFUNCTION, &Impl::on_timer);
+        curl_multi_setopt(multi, CURLMOPT_TIMERDATA, this);
         curl_multi_setopt(multi, CURLMOPT_MAX_HOST_CONNECTIONS, static_cast<long>(max_host_connections));
         curl_multi_setopt(multi, CURLMOPT_MAXCONNECTS, static_cast<long>(max_host_connections * static_cast<int64_t>(std::max<size_t>(replicas.size(), 4))));
         curl_multi_setopt(multi, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
@@ -390,10 +411,12 @@ struct OpenAIBackend::Impl {
             std::lock_guard<std::mutex> lock(mu);
             stopping = true;
         }
-        if (multi) curl_multi_wakeup(multi);
+        wake();
         if (worker.joinable()) worker.join();
         for (CURL *e : spare_easy) curl_easy_cleanup(e);
         if (multi) curl_multi_cleanup(multi);
+        if (epoll_fd >= 0) ::close(epoll_fd);
+        if (wake_fd >= 0) ::close(wake_fd);
         curl_slist_free_all(headers);
         curl_slist_free_all(get_headers);
     }
@@ -449,7 +472,7 @@ struct OpenAIBackend::Impl {
             n_live.store(static_cast<int64_t>(live.size()), std::memory_order_relaxed);
             incoming.push_back(std::move(job));
         }
-        curl_multi_wakeup(multi);
+        wake();
         return id;
     }
 
@@ -459,7 +482,7 @@ struct OpenAIBackend::Impl {
             if (!live.count(id)) return false;
             cancels.push_back(id);
         }
-        curl_multi_wakeup(multi);
+        wake();
         return true;
     }
 
@@ -565,10 +588,8 @@ struct OpenAIBackend::Impl {
             probe_replicas(now);
             discovery_tick(now);
             if (model_known && props_startup_left == 0) dispatch(now);
-            int running = 0;
-            curl_multi_perform(multi, &running);
+            wait_and_transfer();
             drain();
-            curl_multi_poll(multi, nullptr, 0, next_timeout_ms(Clock::now()), nullptr);
         }
         // Shutting down: everything outstanding is cancelled, exactly once.
         std::vector<uint64_t> ids;
@@ -588,6 +609,60 @@ struct OpenAIBackend::Impl {
             model_ready = true;
         }
         model_cv.notify_all();
+    }
+
+    // ---- libcurl's socket interface ------------------------------------------------------------
+    void wake() {
+        if (wake_fd < 0) return;
+        const uint64_t one = 1;
+        (void)!::write(wake_fd, &one, sizeof one);
+    }
+
+    static int on_socket(CURL *, curl_socket_t s, int what, void *userp, void *) {
+        auto *self = static_cast<Impl *>(userp);
+        if (what == CURL_POLL_REMOVE) {
+            epoll_ctl(self->epoll_fd, EPOLL_CTL_DEL, s, nullptr);
+            return 0;
+        }
+        epoll_event ev{};
+        ev.events = (what & CURL_POLL_IN ? EPOLLIN : 0u) | (what & CURL_POLL_OUT ? EPOLLOUT : 0u);
+        ev.data.fd = s;
+        if (epoll_ctl(self->epoll_fd, EPOLL_CTL_MOD, s, &ev) != 0) epoll_ctl(self->epoll_fd, EPOLL_CTL_ADD, s, &ev);
+        return 0;
+    }
+
+    static int on_timer(CURLM *, long timeout_ms, void *userp) {
+        auto *self = static_cast<Impl *>(userp);
+        if (timeout_ms < 0) self->curl_timer.reset();
+        else self->curl_timer = Clock::now() + std::chrono::milliseconds(timeout_ms);
+        return 0;
+    }
+
+    // Waits for a ready socket, a wake-up (submit, cancel, shutdown), curl's timer or the plugin's
+    // own next deadline, then lets curl run the transfers that are ready.
+    void wait_and_transfer() {
+        auto now = Clock::now();
+        int wait_ms = next_timeout_ms(now);
+        if (curl_timer) wait_ms = std::min(wait_ms, std::max(0, static_cast<int>(std::ceil(seconds(*curl_timer - now) * 1000))));
+        epoll_event events[256];
+        const int n = epoll_wait(epoll_fd, events, 256, wait_ms);
+        int running = 0;
+        for (int i = 0; i < n; ++i) {
+            if (events[i].data.fd == wake_fd) {
+                uint64_t v;
+                (void)!::read(wake_fd, &v, sizeof v);
+                continue;
+            }
+            int flags = 0;
+            if (events[i].events & (EPOLLIN | EPOLLHUP | EPOLLRDHUP)) flags |= CURL_CSELECT_IN;
+            if (events[i].events & EPOLLOUT) flags |= CURL_CSELECT_OUT;
+            if (events[i].events & EPOLLERR) flags |= CURL_CSELECT_ERR;
+            curl_multi_socket_action(multi, events[i].data.fd, flags, &running);
+        }
+        if (curl_timer && Clock::now() >= *curl_timer) {
+            curl_timer.reset();
+            curl_multi_socket_action(multi, CURL_SOCKET_TIMEOUT, 0, &running);
+        }
     }
 
     int next_timeout_ms(Clock::time_point now) {
