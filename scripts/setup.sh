@@ -31,6 +31,7 @@ APT_PACKAGES=(build-essential cmake ninja-build ccache git pkg-config
   libgrpc++-dev protobuf-compiler-grpc  # parley serve's gRPC (Matrix's OpenaiService) and the grpc backend
   python3 python3-jinja2 python3-grpcio python3-aiohttp
   zlib1g-dev  # parley report: gzip-compressed conversation chunks
+  libssl-dev  # SHA-256 keys of the request cache (core/src/cache)
   chromium)   # tests/browser: parley report opened in a real (headless) browser by playwright-core
 # python3: tests/servers/vllm_strict.py (the strict vLLM-shaped test server); python3-jinja2:
 # tests/tools/hf_chat_template.py (the reference chat-template renderer); grpcio and aiohttp: the

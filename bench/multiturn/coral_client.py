@@ -51,11 +51,14 @@ class Totals:
         self.turns_done = 0
         self.conversations_done = 0
         self.first_error = ""
+        self.trace = []  # per request (--trace): conv, kind, turn, prompt, cached, generated, submitted_at, done_at
+        self.t0 = time.monotonic()
 
 
-async def make_request(url, body, totals, timeout_s=600.0, max_retries=3, initial_delay=1.0, backoff_factor=2.0):
+async def make_request(url, body, totals, timeout_s=600.0, max_retries=3, initial_delay=1.0, backoff_factor=2.0, tag=None):
     """One chat call, Matrix style: a fresh client (session) per call, retried with backoff; never raises."""
     last = None
+    submitted_at = time.monotonic() - totals.t0
     for attempt in range(max_retries):
         try:
             async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout_s)) as session:
@@ -72,6 +75,10 @@ async def make_request(url, body, totals, timeout_s=600.0, max_retries=3, initia
             if cached is None:
                 cached = timings.get("cache_n", 0)
             totals.cached_tokens += cached
+            if tag is not None:
+                totals.trace.append({**tag, "prompt": usage.get("prompt_tokens", 0), "cached": cached,
+                                     "generated": usage.get("completion_tokens", 0), "submitted_at": submitted_at,
+                                     "done_at": time.monotonic() - totals.t0})
             return data["choices"][0]["message"]["content"], usage.get("completion_tokens", 0)
         except (aiohttp.ClientError, asyncio.TimeoutError, RuntimeError) as e:
             last = e
@@ -92,7 +99,7 @@ async def conversation(url, w, c, totals, deadline):
         msgs = apply_chat_template(turns, w["system"])
         body = {"model": "default", "messages": msgs, "temperature": w["temperature"], "top_p": w["top_p"],
                 "max_tokens": w["turn"], "seed": w["seed"], "stream": False}
-        text, n = await make_request(url, body, totals)
+        text, n = await make_request(url, body, totals, tag={"conv": c, "kind": "agent", "turn": len(turns)})
         if text is None:
             return
         totals.agent_completion_tokens += n
@@ -101,7 +108,7 @@ async def conversation(url, w, c, totals, deadline):
             ebody = {"model": "default", "temperature": 0.0, "max_tokens": w["extractor_tokens"], "stream": False,
                      "messages": [{"role": "system", "content": w["extractor_system"]},
                                   {"role": "user", "content": extractor_prompt(w, c, text)}]}
-            await make_request(url, ebody, totals)
+            await make_request(url, ebody, totals, tag={"conv": c, "kind": "extractor", "turn": len(turns) - 1})
         totals.turns_done += 1
     totals.conversations_done += 1
 
@@ -146,6 +153,8 @@ async def main_async(args):
             sys.version.split()[0], aiohttp.__version__),
     }
     json.dump(out, open(args.out, "w"), indent=2)
+    if args.trace:
+        json.dump(totals.trace, open(args.trace, "w"), indent=1)
 
 
 def main():
@@ -153,6 +162,7 @@ def main():
     ap.add_argument("--url", required=True)
     ap.add_argument("--workload", required=True)
     ap.add_argument("--out", required=True)
+    ap.add_argument("--trace", help="write one object per request (conversation, kind, turn, tokens, times) here")
     asyncio.run(main_async(ap.parse_args()))
 
 

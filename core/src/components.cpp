@@ -1,5 +1,8 @@
 #include <parley/core/components.hpp>
 #include <parley/core/host_services.hpp>
+#include <parley/core/log.hpp>
+
+#include "cache/request_cache.hpp"
 
 #include <fmt/format.h>
 
@@ -112,11 +115,30 @@ std::unique_ptr<Backend> Backend::create(const NodeSpec &node) {
         b->context_size_ = info.context_size;
         b->max_parallel_ = info.max_parallel;
     }
+    if (auto path = node.config["cache"].value<std::string>(); path && !path->empty()) {
+        nlohmann::json identity = model_identity(node.use, b->model_, b->apply_template(template_probe()),
+                                                 node.config["cache_salt"].value_or(std::string()));
+        b->cache_ = std::make_unique<RequestCache>(node.name, *path, std::move(identity));
+        logger().info("backend '{}': request cache {} ({} entries)", node.name, *path, b->cache_->usage().entries);
+    }
     return b;
 }
 
 Backend::~Backend() {
-    if (self_) vt_->destroy(self_);
+    if (self_) vt_->destroy(self_); // its outstanding callbacks fire (and may store) before the cache goes
+    if (cache_) {
+        CacheUsage u = cache_->usage();
+        const uint64_t asked = u.hits + u.misses;
+        logger().info("backend '{}': request cache {}: {} hits, {} misses ({:.1f}% hits), {} stored; the hits saved {} prompt and {} completion tokens",
+                      node_, u.path, u.hits, u.misses, asked ? 100.0 * static_cast<double>(u.hits) / static_cast<double>(asked) : 0.0, u.stored,
+                      u.prompt_tokens_saved, u.completion_tokens_saved);
+        cache_.reset(); // delivers queued hits, joins its thread
+    }
+}
+
+std::optional<CacheUsage> Backend::cache_usage() const {
+    if (!cache_) return std::nullopt;
+    return cache_->usage();
 }
 
 namespace {
@@ -148,7 +170,23 @@ void on_complete(void *user, const parley_completion *c) {
 }
 } // namespace
 
+// Ids of answers from the cache: the top bit set, so they never meet a plugin's ids.
+constexpr uint64_t kCachedIdBit = uint64_t{1} << 63;
+
 uint64_t Backend::submit(const GenerationRequest &q, Callback done) {
+    if (!cache_) return submit_to_plugin(q, std::move(done));
+    std::string key = cache_->key(q);
+    if (std::optional<GenerationResult> hit = cache_->find(key)) {
+        cache_->deliver_later(std::move(done), std::move(*hit));
+        return kCachedIdBit | ++cached_ids_;
+    }
+    return submit_to_plugin(q, [cache = cache_.get(), key = std::move(key), done = std::move(done)](GenerationResult &&r) {
+        if (cacheable(r)) cache->store(key, r);
+        done(std::move(r));
+    });
+}
+
+uint64_t Backend::submit_to_plugin(const GenerationRequest &q, Callback done) {
     std::vector<parley_message> msgs;
     msgs.reserve(q.messages.size());
     for (auto &m : q.messages) msgs.push_back({str(m.role), str(m.content)});
@@ -183,7 +221,10 @@ uint64_t Backend::submit(const GenerationRequest &q, Callback done) {
     return id;
 }
 
-bool Backend::cancel(uint64_t id) { return vt_->cancel(self_, id) == PARLEY_OK; }
+bool Backend::cancel(uint64_t id) {
+    if (id & kCachedIdBit) return false; // a cached answer is already on its way
+    return vt_->cancel(self_, id) == PARLEY_OK;
+}
 
 std::optional<std::string> Backend::apply_template(const std::vector<ChatMessage> &messages) const {
     if (vt_->struct_size < offsetof(parley_backend_vtable, apply_template) + sizeof(void *) || !vt_->apply_template)

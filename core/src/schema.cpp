@@ -65,9 +65,15 @@ ComponentSchema schema_of(const LoadedPlugin &plugin, const parley_component &c)
         s.inputs.push_back({"data", kKindRows, true, true, "training rows (pairs or SFT rows)"});
         s.outputs = {"model"};
     }
-    if (c.kind == PARLEY_KIND_BACKEND)
+    if (c.kind == PARLEY_KIND_BACKEND) {
         s.inputs.push_back({"model", PARLEY_KIND_TRAINER, false, false,
                             "serve the model a trainer node exported (sets `model`, and `lora` for adapters)"});
+        s.params.push_back({"cache", PARLEY_TYPE_PATH, 0, "",
+                            "request cache file: completions stored by content (model, template, sampling, messages, seed, n), "
+                            "shared by runs and processes; empty: none (host key)"});
+        s.params.push_back({"cache_salt", PARLEY_TYPE_STRING, 0, "",
+                            "added to every cache key: change it when something outside the request changes the model's answers (host key)"});
+    }
     if (c.kind == PARLEY_KIND_DOMAIN) {
         s.params.push_back({"data", PARLEY_TYPE_PATH, PARLEY_PARAM_REQUIRED | PARLEY_PARAM_MUST_EXIST, "",
                             "the release file or folder to evaluate (host key)"});

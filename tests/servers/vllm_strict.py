@@ -30,13 +30,19 @@ Tokens are whitespace-separated words (prompt: the words of every message plus 4
 A prompt prefix seen before counts as cached in blocks of 16 tokens (prompt_tokens_details).
 
 Endpoints: POST /v1/chat/completions, POST /v1/completions, GET /v1/models, GET /health,
-GET /stats (counts: requests, served, refused, refusals by message, peak concurrency).
+GET /stats (counts: requests, served, refused, refusals by message, peak concurrency, the arrival
+time of every served request in seconds since start).
+Rate limiting, as hosted APIs answer it (vLLM itself has none): --throttle-first N answers the
+first N completion requests 429; --max-rps R answers 429 to a request arriving when R were
+served in the last second. Both send Retry-After (--retry-after S, as seconds or, with
+--retry-after-format date, as an HTTP date S seconds ahead).
 Usage: vllm_strict.py [--port 0] [--port-file F] [--stats-file F] [--model NAME] ...
 The chosen port is printed on stdout as "PORT <n>" (and written to --port-file); the stats are
 written to --stats-file on SIGTERM/SIGINT.
 """
 
 import argparse
+import email.utils
 import hashlib
 import json
 import math
@@ -568,6 +574,8 @@ class Stats:
         self.in_flight = self.peak_in_flight = 0
         self.connections = 0
         self.n_gt_1 = 0
+        self.start = time.monotonic()
+        self.arrivals = []  # served requests: seconds since start, when they arrived
 
     def begin(self):
         with self.lock:
@@ -575,8 +583,10 @@ class Stats:
             self.in_flight += 1
             self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
 
-    def end(self, status, message=None, choices=0, n=1):
+    def end(self, status, message=None, choices=0, n=1, arrived=None):
         with self.lock:
+            if 200 <= status < 300 and arrived is not None:
+                self.arrivals.append(round(arrived - self.start, 4))
             self.in_flight -= 1
             self.by_status[str(status)] = self.by_status.get(str(status), 0) + 1
             if 200 <= status < 300:
@@ -595,7 +605,7 @@ class Stats:
                     "by_status": dict(self.by_status),
                     "refusals": [{"message": m, "count": c} for m, c in self.refusals.items()],
                     "in_flight": self.in_flight, "peak_in_flight": self.peak_in_flight,
-                    "connections": self.connections}
+                    "connections": self.connections, "arrivals": sorted(self.arrivals)}
 
 
 class PrefixCache:
@@ -621,6 +631,36 @@ class PrefixCache:
         return min(cached, total - 1) // CACHE_BLOCK * CACHE_BLOCK if cached else 0
 
 
+class Throttle:
+    """The rate limiting of a hosted API: which requests get 429, and the Retry-After they carry."""
+
+    def __init__(self, opts):
+        self.lock = threading.Lock()
+        self.opts = opts
+        self.left = opts.throttle_first
+        self.window = []  # monotonic arrival times of admitted requests, last second
+
+    def refuse(self):
+        """None to serve the request, else the Retry-After header value."""
+        o = self.opts
+        with self.lock:
+            now = time.monotonic()
+            if self.left > 0:
+                self.left -= 1
+                return self.header(o.retry_after)
+            if o.max_rps > 0:
+                self.window = [t for t in self.window if now - t < 1.0]
+                if len(self.window) >= o.max_rps:
+                    return self.header(max(o.retry_after, 1.0 - (now - self.window[0])))
+                self.window.append(now)
+        return None
+
+    def header(self, seconds):
+        if self.opts.retry_after_format == "date":
+            return email.utils.formatdate(time.time() + seconds, usegmt=True)
+        return str(max(1, math.ceil(seconds)))
+
+
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "vllm-strict"
@@ -634,9 +674,11 @@ class Handler(BaseHTTPRequestHandler):
             self.server.stats.connections += 1
 
     # -- plumbing
-    def reply(self, status, obj=None, text=None):
+    def reply(self, status, obj=None, text=None, headers=()):
         body = (json.dumps(obj) if obj is not None else (text or "")).encode()
         self.send_response(status)
+        for k, v in headers:
+            self.send_header(k, v)
         self.send_header("Content-Type", "application/json" if obj is not None else "text/plain")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
@@ -673,11 +715,19 @@ class Handler(BaseHTTPRequestHandler):
             self.reply(404, {"detail": "Not Found"})
             return
         stats = self.server.stats
+        arrived = time.monotonic()
         stats.begin()
+        retry_after = self.server.throttle.refuse()
+        if retry_after is not None:
+            msg = "Rate limit reached for requests. Please try again later."
+            self.reply(429, {"error": {"message": msg, "type": "rate_limit_exceeded", "param": None, "code": 429}},
+                       headers=[("Retry-After", retry_after)])
+            stats.end(429, msg)
+            return
         try:
             resp, n = self.complete(raw, chat=path == "/v1/chat/completions")
             self.reply(200, resp)
-            stats.end(200, None, len(resp["choices"]), n)
+            stats.end(200, None, len(resp["choices"]), n, arrived)
         except Refusal as r:
             self.error(r)
             stats.end(r.status, r.message)
@@ -736,10 +786,14 @@ def main():
     ap.add_argument("--error-shape", choices=["vllm", "legacy"], default="vllm")
     ap.add_argument("--reasoning", action="store_true", help="fill message.reasoning_content")
     ap.add_argument("--delay-ms", type=float, default=0.0, help="sleep per request (holds the connection)")
+    ap.add_argument("--throttle-first", type=int, default=0, help="answer the first N completion requests 429")
+    ap.add_argument("--max-rps", type=float, default=0, help="answer 429 beyond this many requests in any second")
+    ap.add_argument("--retry-after", type=float, default=1.0, help="seconds the 429's Retry-After asks for")
+    ap.add_argument("--retry-after-format", choices=["seconds", "date"], default="seconds")
     opts = ap.parse_args()
 
     srv = Server((opts.host, opts.port), Handler)
-    srv.opts, srv.stats, srv.cache = opts, Stats(), PrefixCache()
+    srv.opts, srv.stats, srv.cache, srv.throttle = opts, Stats(), PrefixCache(), Throttle(opts)
     port = srv.server_address[1]
     if opts.port_file:  # written whole, then renamed: a reader never sees half of it
         with open(opts.port_file + ".tmp", "w") as f:

@@ -1,10 +1,15 @@
 #include "openai_backend.hpp"
 
 #include "common/replica_list.hpp"
+#include "rate_limit.hpp"
 #include "router.hpp"
 
 #include <curl/curl.h>
 #include <nlohmann/json.hpp>
+
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -219,6 +224,7 @@ struct Job : Tag {
     bool has_deadline = false, has_started = false, waiting = false;
     int attempts = 0;
     int last_failed = -1;
+    double est_tokens = 0; // the rate limiter's estimate of one attempt (prompt + max_tokens x n)
     CURL *easy = nullptr;
     std::string response;
     std::string last_error;     // for the completion: may quote the server's message
@@ -237,6 +243,7 @@ struct Replica {
     std::atomic<bool> retired{false};       // gone from `replicas_from`: no new requests
     // Worker-only.
     Clock::time_point down_until{};
+    Clock::time_point paused_until{}; // a 429/503 said Retry-After: nothing is sent to it before
     int strikes = 0;
     Tag probe_tag{Tag::PROBE, -1};
     CURL *probe = nullptr;
@@ -249,6 +256,9 @@ struct Replica {
     std::string props_body;
     bool props_startup = false; // this query gates the first dispatch
 };
+
+// The longest Retry-After honoured (a bogus value must not stall a run).
+constexpr double kMaxRetryAfterS = 60;
 
 using TimedId = std::pair<Clock::time_point, uint64_t>;
 using MinHeap = std::priority_queue<TimedId, std::vector<TimedId>, std::greater<TimedId>>;
@@ -266,6 +276,7 @@ struct OpenAIBackend::Impl {
     bool affinity = true;
     bool auto_limit = false; // max_in_flight not configured: llama-server replicas get total_slots
     json extra_body = json::object();
+    RateLimiter limiter; // requests_per_minute, tokens_per_minute (worker-only after construction)
 
     // Append-only: `replicas_from` adds replicas while running (and retires those it drops), so
     // indices stay valid; capacity is reserved, so other threads read the first n_replicas
@@ -279,6 +290,12 @@ struct OpenAIBackend::Impl {
     double discovery_interval_s = 1;
     Clock::time_point next_rescan{};
     CURLM *multi = nullptr;
+    // libcurl's socket interface: curl tells which sockets to watch (on_socket) and when to call
+    // back (on_timer); the worker waits in epoll and runs only the transfers whose sockets are
+    // ready. curl_multi_perform instead visits every transfer on every wake-up (a poll() per
+    // transfer), which made the client's CPU per request grow with the requests in flight.
+    int epoll_fd = -1, wake_fd = -1;
+    std::optional<Clock::time_point> curl_timer; // when curl wants CURL_SOCKET_TIMEOUT
     curl_slist *headers = nullptr;     // POST
     curl_slist *get_headers = nullptr; // GET (probes, models)
 
@@ -337,6 +354,9 @@ struct OpenAIBackend::Impl {
         affinity = cfg.get("affinity", true);
         load_factor = cfg.get("load_factor", 1.25);
         cooldown_s = cfg.get("cooldown_s", 1.0);
+        const double rpm = cfg.get("requests_per_minute", 0.0), tpm = cfg.get("tokens_per_minute", 0.0);
+        if (rpm < 0 || tpm < 0) bad_config("`requests_per_minute` and `tokens_per_minute` must be >= 0 (0: no limit)");
+        limiter = RateLimiter(rpm, tpm, Clock::now());
         if (max_retries < 0) bad_config("`max_retries` must be >= 0");
         if (max_in_flight < 1) bad_config("`max_in_flight` must be >= 1");
         if (max_host_connections <= 0) max_host_connections = max_in_flight;
@@ -356,6 +376,17 @@ struct OpenAIBackend::Impl {
         curl_global();
         multi = curl_multi_init();
         if (!multi) throw parley::Error(PARLEY_ERR_RUNTIME, "openai/backend: curl_multi_init failed");
+        epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+        wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        if (epoll_fd < 0 || wake_fd < 0) throw parley::Error(PARLEY_ERR_RUNTIME, "openai/backend: epoll/eventfd failed");
+        epoll_event wev{};
+        wev.events = EPOLLIN;
+        wev.data.fd = wake_fd;
+        epoll_ctl(epoll_fd, EPOLL_CTL_ADD, wake_fd, &wev);
+        curl_multi_setopt(multi, CURLMOPT_SOCKETFUNCTION, &Impl::on_socket);
+        curl_multi_setopt(multi, CURLMOPT_SOCKETDATA, this);
+        curl_multi_setopt(multi, CURLMOPT_TIMERFUNCTION, &Impl::on_timer);
+        curl_multi_setopt(multi, CURLMOPT_TIMERDATA, this);
         curl_multi_setopt(multi, CURLMOPT_MAX_HOST_CONNECTIONS, static_cast<long>(max_host_connections));
         curl_multi_setopt(multi, CURLMOPT_MAXCONNECTS, static_cast<long>(max_host_connections * static_cast<int64_t>(std::max<size_t>(replicas.size(), 4))));
         curl_multi_setopt(multi, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
@@ -380,10 +411,12 @@ struct OpenAIBackend::Impl {
             std::lock_guard<std::mutex> lock(mu);
             stopping = true;
         }
-        if (multi) curl_multi_wakeup(multi);
+        wake();
         if (worker.joinable()) worker.join();
         for (CURL *e : spare_easy) curl_easy_cleanup(e);
         if (multi) curl_multi_cleanup(multi);
+        if (epoll_fd >= 0) ::close(epoll_fd);
+        if (wake_fd >= 0) ::close(wake_fd);
         curl_slist_free_all(headers);
         curl_slist_free_all(get_headers);
     }
@@ -411,6 +444,9 @@ struct OpenAIBackend::Impl {
         if (req.n > 1) b["n"] = req.n;
         if (!req.stop.empty()) b["stop"] = req.stop;
         b["stream"] = false;
+        size_t prompt_chars = req.prompt.size();
+        for (auto &m : req.messages) prompt_chars += m.role.size() + m.content.size();
+        job->est_tokens = estimate_tokens(prompt_chars, req.max_tokens, req.n);
         for (auto &[k, v] : extra_body.items()) b[k] = v;
         if (!req.extra_json.empty()) {
             json x = json::parse(req.extra_json, nullptr, false);
@@ -436,7 +472,7 @@ struct OpenAIBackend::Impl {
             n_live.store(static_cast<int64_t>(live.size()), std::memory_order_relaxed);
             incoming.push_back(std::move(job));
         }
-        curl_multi_wakeup(multi);
+        wake();
         return id;
     }
 
@@ -446,7 +482,7 @@ struct OpenAIBackend::Impl {
             if (!live.count(id)) return false;
             cancels.push_back(id);
         }
-        curl_multi_wakeup(multi);
+        wake();
         return true;
     }
 
@@ -552,10 +588,8 @@ struct OpenAIBackend::Impl {
             probe_replicas(now);
             discovery_tick(now);
             if (model_known && props_startup_left == 0) dispatch(now);
-            int running = 0;
-            curl_multi_perform(multi, &running);
+            wait_and_transfer();
             drain();
-            curl_multi_poll(multi, nullptr, 0, next_timeout_ms(Clock::now()), nullptr);
         }
         // Shutting down: everything outstanding is cancelled, exactly once.
         std::vector<uint64_t> ids;
@@ -577,9 +611,65 @@ struct OpenAIBackend::Impl {
         model_cv.notify_all();
     }
 
+    // ---- libcurl's socket interface ------------------------------------------------------------
+    void wake() {
+        if (wake_fd < 0) return;
+        const uint64_t one = 1;
+        (void)!::write(wake_fd, &one, sizeof one);
+    }
+
+    static int on_socket(CURL *, curl_socket_t s, int what, void *userp, void *) {
+        auto *self = static_cast<Impl *>(userp);
+        if (what == CURL_POLL_REMOVE) {
+            epoll_ctl(self->epoll_fd, EPOLL_CTL_DEL, s, nullptr);
+            return 0;
+        }
+        epoll_event ev{};
+        ev.events = (what & CURL_POLL_IN ? EPOLLIN : 0u) | (what & CURL_POLL_OUT ? EPOLLOUT : 0u);
+        ev.data.fd = s;
+        if (epoll_ctl(self->epoll_fd, EPOLL_CTL_MOD, s, &ev) != 0) epoll_ctl(self->epoll_fd, EPOLL_CTL_ADD, s, &ev);
+        return 0;
+    }
+
+    static int on_timer(CURLM *, long timeout_ms, void *userp) {
+        auto *self = static_cast<Impl *>(userp);
+        if (timeout_ms < 0) self->curl_timer.reset();
+        else self->curl_timer = Clock::now() + std::chrono::milliseconds(timeout_ms);
+        return 0;
+    }
+
+    // Waits for a ready socket, a wake-up (submit, cancel, shutdown), curl's timer or the plugin's
+    // own next deadline, then lets curl run the transfers that are ready.
+    void wait_and_transfer() {
+        auto now = Clock::now();
+        int wait_ms = next_timeout_ms(now);
+        if (curl_timer) wait_ms = std::min(wait_ms, std::max(0, static_cast<int>(std::ceil(seconds(*curl_timer - now) * 1000))));
+        epoll_event events[256];
+        const int n = epoll_wait(epoll_fd, events, 256, wait_ms);
+        int running = 0;
+        for (int i = 0; i < n; ++i) {
+            if (events[i].data.fd == wake_fd) {
+                uint64_t v;
+                (void)!::read(wake_fd, &v, sizeof v);
+                continue;
+            }
+            int flags = 0;
+            if (events[i].events & (EPOLLIN | EPOLLHUP | EPOLLRDHUP)) flags |= CURL_CSELECT_IN;
+            if (events[i].events & EPOLLOUT) flags |= CURL_CSELECT_OUT;
+            if (events[i].events & EPOLLERR) flags |= CURL_CSELECT_ERR;
+            curl_multi_socket_action(multi, events[i].data.fd, flags, &running);
+        }
+        if (curl_timer && Clock::now() >= *curl_timer) {
+            curl_timer.reset();
+            curl_multi_socket_action(multi, CURL_SOCKET_TIMEOUT, 0, &running);
+        }
+    }
+
     int next_timeout_ms(Clock::time_point now) {
         double t = 1.0;
-        if (model_known && props_startup_left == 0 && !ready.empty() && can_dispatch()) t = 0;
+        if (model_known && props_startup_left == 0 && !ready.empty() && can_dispatch(now)) t = std::min(t, seconds(rate_limited_until(now) - now));
+        for (auto &r : replicas)
+            if (r->paused_until > now) t = std::min(t, seconds(r->paused_until - now));
         if (!retry_heap.empty()) t = std::min(t, seconds(retry_heap.top().first - now));
         if (!replicas_from.empty()) t = std::min(t, seconds(next_rescan - now));
         if (!deadline_heap.empty()) t = std::min(t, seconds(deadline_heap.top().first - now));
@@ -590,11 +680,24 @@ struct OpenAIBackend::Impl {
         return static_cast<int>(std::ceil(t * 1000));
     }
 
+    // Whether a replica can take no request now: at its limit, being asked its slot count,
+    // retired, or paused by a Retry-After.
+    bool is_full(const Replica &r, Clock::time_point now) const {
+        return r.outstanding.load() >= r.limit.load() || r.props_pending.load() || r.retired.load() || now < r.paused_until;
+    }
+
+    // When the rate limiter lets the first queued request go (now when it does, or no limit).
+    Clock::time_point rate_limited_until(Clock::time_point now) {
+        if (!limiter.enabled() || ready.empty()) return now;
+        auto it = jobs.find(ready.front());
+        return limiter.ready_at(now, it == jobs.end() ? 0.0 : it->second->est_tokens);
+    }
+
     // Whether choose_replica would find a replica now (same rule: healthy ones while any is).
-    bool can_dispatch() const {
+    bool can_dispatch(Clock::time_point now) const {
         bool any_up = false, open_up = false, open_any = false;
         for (auto &r : replicas) {
-            bool open = r->outstanding.load() < r->limit.load() && !r->props_pending.load() && !r->retired.load();
+            bool open = !is_full(*r, now);
             bool up = r->up.load();
             any_up = any_up || up;
             open_up = open_up || (open && up);
@@ -643,8 +746,7 @@ struct OpenAIBackend::Impl {
         for (size_t i = 0; i < replicas.size(); ++i) {
             loads[i].outstanding = replicas[i]->outstanding.load();
             loads[i].up = replicas[i]->up.load();
-            loads[i].full = loads[i].outstanding >= replicas[i]->limit.load() || replicas[i]->props_pending.load() ||
-                            replicas[i]->retired.load();
+            loads[i].full = is_full(*replicas[i], now);
         }
         while (!ready.empty()) {
             auto it = jobs.find(ready.front());
@@ -660,6 +762,7 @@ struct OpenAIBackend::Impl {
             in.avoid = j.last_failed;
             int r = choose_replica(*ring_now, loads, in, rr);
             if (r < 0) break; // every replica is full: wait for a completion
+            if (!limiter.admit(now, j.est_tokens)) break; // over requests/tokens per minute: wait for refill
             ready.pop_front();
             if (start_attempt(j, r, now)) {
                 loads[r].outstanding++;
@@ -795,6 +898,15 @@ struct OpenAIBackend::Impl {
         parley::log_warn(kLog, "replica " + rep.url + " marked down (" + why + "); health probe in " + fmt_s(cooldown_s) + " s");
     }
 
+    void pause(int r, double retry_after_s, Clock::time_point now) {
+        Replica &rep = *replicas[r];
+        const Clock::time_point until = now + to_duration(std::min(retry_after_s, kMaxRetryAfterS));
+        if (until <= rep.paused_until) return;
+        if (rep.paused_until <= now)
+            parley::log_info(kLog, "replica " + rep.url + " asked for a pause (Retry-After " + fmt_s(retry_after_s) + " s); holding its requests");
+        rep.paused_until = until;
+    }
+
     void mark_up(int r, const char *how) {
         Replica &rep = *replicas[r];
         if (rep.up.load()) return;
@@ -816,7 +928,7 @@ struct OpenAIBackend::Impl {
         }
         std::uniform_real_distribution<double> jitter(0.0, 1.0);
         double delay = backoff_initial_s * (std::pow(backoff_factor, j.attempts - 1) + jitter(rng));
-        if (retry_after_s > delay) delay = std::min(retry_after_s, 60.0);
+        if (retry_after_s > delay) delay = std::min(retry_after_s, kMaxRetryAfterS);
         Clock::time_point at = now + to_duration(delay);
         if (j.has_deadline && at >= j.deadline) {
             fail(j, PARLEY_ERR_UNAVAILABLE, deadline_message(j, now), deadline_message(j, now, true));
@@ -861,6 +973,7 @@ struct OpenAIBackend::Impl {
         j.replica = r; // detach keeps it; retry() reads it
         const std::string where = rep.url + j.path;
 
+        if (rc != CURLE_OK || http < 200 || http >= 300) limiter.settle(j.est_tokens, 0); // refused: its tokens were not spent
         if (rc != CURLE_OK) {
             rep.failed++;
             std::string err = std::string(curl_easy_strerror(rc));
@@ -882,6 +995,7 @@ struct OpenAIBackend::Impl {
             std::string err;
             if (parse_success(j.response, c, err)) {
                 rep.succeeded++;
+                limiter.settle(j.est_tokens, c.prompt_tokens + c.completion_tokens > 0 ? static_cast<double>(c.prompt_tokens + c.completion_tokens) : j.est_tokens);
                 if (!rep.up.load()) mark_up(r, "answered a request");
                 c.status = PARLEY_OK;
                 deliver(j, std::move(c));
@@ -897,7 +1011,10 @@ struct OpenAIBackend::Impl {
         // same cause on every replica); the log names the status and the URL only (P14).
         std::string head = "HTTP " + std::to_string(http) + " from " + where;
         std::string msg = "HTTP " + std::to_string(http) + ": " + server_message(j.response);
-        if (http == 429 || http == 408) {
+        if (http == 429 || http == 408 || (http == 503 && retry_after > 0)) {
+            // Rate limited or overloaded, not broken: a Retry-After (seconds or an HTTP date, which
+            // libcurl turns into seconds) holds every request to this replica until then.
+            if (retry_after > 0) pause(r, static_cast<double>(retry_after), now);
             retry(j, msg, head, static_cast<double>(retry_after), now);
         } else if (http >= 500) {
             mark_down(r, "HTTP " + std::to_string(http), now);

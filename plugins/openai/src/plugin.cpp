@@ -15,6 +15,9 @@ const parley_param kParams[] = {
     {"max_retries", PARLEY_TYPE_INT, 0, "3", "retries after the first attempt on 408/429/5xx, timeouts and connection errors"},
     {"backoff_initial_s", PARLEY_TYPE_FLOAT, 0, "0.5", "retry k (k = 0, 1, ...) waits backoff_initial_s * (backoff_factor^k + U(0,1))"},
     {"backoff_factor", PARLEY_TYPE_FLOAT, 0, "2", "exponential backoff base (>= 1)"},
+    {"requests_per_minute", PARLEY_TYPE_FLOAT, 0, "0", "client-side limit over all replicas: attempts leave evenly spaced at this rate; 0: none"},
+    {"tokens_per_minute", PARLEY_TYPE_FLOAT, 0, "0",
+     "client-side limit on prompt + completion tokens (estimated at 4 characters a token + max_tokens x n, corrected by the reply's usage); 0: none"},
     {"max_in_flight", PARLEY_TYPE_INT, 0, "256", "requests outstanding per replica; more wait in the plugin's queue"},
     {"max_host_connections", PARLEY_TYPE_INT, 0, "0", "keep-alive connections per replica (CURLMOPT_MAX_HOST_CONNECTIONS); 0: max_in_flight"},
     {"extra_body", PARLEY_TYPE_ANY, 0, "{}", "fields merged into every request body: a JSON object string or a TOML table"},
@@ -30,4 +33,4 @@ const parley_param kParams[] = {
 
 PARLEY_PLUGIN("openai", "1.0.0", "OpenAI-compatible HTTP backend (vLLM, SGLang, llama-server, hosted APIs)",
               parley::backend<parley::openai::OpenAIBackend>(
-                  "backend", 1, "Chat/text completions over HTTP with replica routing, affinity and retries", kParams));
+                  "backend", 2, "Chat/text completions over HTTP with replica routing, affinity, retries and rate limits", kParams));

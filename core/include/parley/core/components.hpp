@@ -5,6 +5,7 @@
 #include <parley/core/graph.hpp>
 #include <parley/plugin.h>
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -117,6 +118,15 @@ struct BackendLoad {
     int64_t kv_capacity = -1; // KV cells in all; -1 unknown
 };
 
+// What a backend node's request cache (`cache = "path"`) did this run.
+struct CacheUsage {
+    std::string path;
+    uint64_t hits = 0, misses = 0, stored = 0, entries = 0;
+    int64_t prompt_tokens_saved = 0, completion_tokens_saved = 0; // what the hits cost when first computed
+};
+
+class RequestCache;
+
 class Backend {
   public:
     using Callback = std::function<void(GenerationResult &&)>;
@@ -140,9 +150,14 @@ class Backend {
     std::optional<BackendLoad> load() const;
     // Whether the plugin has get_load at all (it may still answer nullopt per call).
     bool reports_load() const;
+    // The request cache's counts so far (for results.json's usage.cache); nullopt without a cache.
+    std::optional<CacheUsage> cache_usage() const;
 
   private:
     Backend() = default;
+    uint64_t submit_to_plugin(const GenerationRequest &request, Callback done);
+    std::unique_ptr<RequestCache> cache_; // `cache = "path"`: answers repeated requests
+    std::atomic<uint64_t> cached_ids_{0};
     std::string node_;
     const parley_backend_vtable *vt_ = nullptr;
     void *self_ = nullptr;

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# The client's own cost: the openai plugin vs a Coral-style aiohttp client against an instant
+# loopback stub server, at 1,000 and 10,000 requests in flight (bench/README.md, "Client overhead").
+# Writes bench/results/client-overhead.json.
+#   bench/client_overhead/run.sh [REQUESTS] [PYTHON_REQUESTS]   (defaults 20000 and 5000 per level and client)
+#   LEVELS (1000,10000): requests in flight; RUNS (2): runs, the headline ratios are their median
+set -euo pipefail
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+HERE="$REPO/bench/client_overhead"
+BUILD="${PARLEY_BUILD:-$REPO/build}"
+WORK="${BENCH_WORK:-$REPO/bench/work/client_overhead}"
+REQUESTS="${1:-20000}"
+PY_REQUESTS="${2:-5000}"
+LEVELS="${LEVELS:-1000,10000}"
+mkdir -p "$WORK"
+
+cmake --build "$BUILD" --target parley_plugin_openai >/dev/null
+c++ -O2 -std=c++20 -Wall -Wextra -o "$WORK/stub_server" "$HERE/stub_server.cpp"
+c++ -O2 -std=c++20 -Wall -Wextra -I "$REPO/sdk/include" -o "$WORK/client_overhead" "$HERE/client_overhead.cpp" -ldl -lpthread
+/usr/bin/python3 -c "import aiohttp" 2>/dev/null || { sudo=""; [[ $EUID -ne 0 ]] && sudo=sudo; $sudo apt-get install -y -qq python3-aiohttp; }
+
+RUNS="${RUNS:-2}"
+COMMAND="LEVELS=$LEVELS RUNS=$RUNS bench/client_overhead/run.sh $REQUESTS $PY_REQUESTS"
+cd "$REPO"
+for i in $(seq 1 "$RUNS"); do
+  "$WORK/client_overhead" --plugins "$BUILD/plugins" --stub "$WORK/stub_server" --here "$HERE" \
+    --levels "$LEVELS" --requests "$REQUESTS" --python-requests "$PY_REQUESTS" \
+    --out "$WORK/run$i.json" --command "$COMMAND" >/dev/null
+done
+# One file: every run, and the headline ratios as the median over runs (each ratio is measured
+# within one run: plugin and Python against the same stub, back to back).
+/usr/bin/python3 - "$WORK" "$RUNS" "$REPO/bench/results/client-overhead.json" <<'PY'
+import json, statistics, sys
+work, n, out = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+runs = [json.load(open(f"{work}/run{i}.json")) for i in range(1, n + 1)]
+res = {k: v for k, v in runs[0].items() if k not in ("levels",)}
+for key in ("cpu_per_request_vs_python", "requests_per_s_vs_python"):
+    res[key] = statistics.median(r[key] for r in runs)
+    res[key + "_runs"] = [r[key] for r in runs]
+res["runs"] = [r["levels"] for r in runs]
+json.dump(res, open(out, "w"), indent=2)
+print(json.dumps({k: res[k] for k in ("cpu_per_request_vs_python", "requests_per_s_vs_python",
+                                       "cpu_per_request_vs_python_runs", "requests_per_s_vs_python_runs")}))
+PY
