@@ -1,0 +1,96 @@
+// Multi-agent debate (Du et al., 2023) as a state machine per episode (one item, one trial).
+//
+// N agents, each with its own backend, sampling and system prompt, answer the task
+// independently (round 0). In each later round every agent is shown the other agents' answers
+// from the previous round and answers again (rounds are simultaneous, as in the released code:
+// a round starts when every answer of the previous one is in). After every answer its belief
+// is extracted (by rule, or by the domain's LLM extractor prompt, which runs while the next
+// round is already under way). The episode's answer per round is the majority vote of the
+// agents' valid beliefs (majority_vote.hpp: ties go to the lowest agent index). Prompts:
+// core/src/eval/README.md, "Multi-agent debate".
+//
+// Requests carry key = ((round * agents + agent) << 1) | is_extractor_call. Agent `a`'s request
+// in round `r` is seeded request_seed(episode seed, r * agents + a); every request of an agent
+// carries conversation = episode seed | 1 and agent = a, so a backend keeps each agent's prefix.
+#pragma once
+
+#include "agent.hpp"
+#include "answer.hpp"
+#include "episode_id.hpp"
+#include "item.hpp"
+#include "majority_vote.hpp"
+#include "protocol.hpp"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace parley::core::eval {
+
+// The debate message shapes of the released code, with the answer format left to the domain
+// (its system prompt states it; see the README). `{solutions}` is replaced by one
+// `solution` per other agent, `{answer}` in it by that agent's previous answer.
+struct DebatePrompts {
+    std::string debate = "These are the solutions to the problem from other agents: {solutions}\n\n Using the reasoning "
+                         "from other agents as additional advice, can you give an updated answer? Examine your solution "
+                         "and that other agents step by step. Give your final answer at the end of your response, in the "
+                         "format the instructions ask for.";
+    std::string solution = "\n\n One agent solution: ```{answer}```";
+    // One agent (or nobody else answered): the released code's self-reflection message.
+    std::string reflect = "Can you double check that your answer is correct. Give your final answer at the end of your "
+                          "response, in the format the instructions ask for.";
+};
+
+struct DebateConfig {
+    std::vector<AgentSpec> agents; // N >= 1
+    int32_t rounds = 2;            // including round 0 (the released code's default: 2)
+    ExtractionSpec extraction;
+    DebatePrompts prompts;
+
+    // Throws std::invalid_argument naming the field when the shape cannot run.
+    void check() const;
+};
+
+class DebateEpisode {
+  public:
+    DebateEpisode(const DebateConfig &config, const Item &item, EpisodeId id);
+
+    void start(Outbox &out);
+    void on_result(uint32_t key, GenerationResult &&r, Outbox &out);
+    bool done() const { return outstanding_ == 0 && started_ == config_->rounds; }
+    // Admission estimate: every agent's first answer at its token limit.
+    int64_t first_tokens() const;
+
+    const EpisodeId &id() const { return id_; }
+    const DebateConfig &config() const { return *config_; }
+    const Answer &answer(int32_t round, size_t agent) const { return answers_[index(round, agent)]; }
+    // Agent `agent`'s system message ("" when it has none).
+    const std::string &system_prompt(size_t agent) const;
+    // The majority of round `round`'s valid beliefs.
+    VoteOutcome majority(int32_t round) const;
+    // Agents' completion tokens over all rounds (extractor calls not counted), and the extractor's.
+    int64_t completion_tokens() const;
+    int64_t extractor_tokens() const { return extractor_tokens_; }
+
+  private:
+    size_t index(int32_t round, size_t agent) const { return static_cast<size_t>(round) * config_->agents.size() + agent; }
+    void start_round(int32_t round, Outbox &out);
+    std::string debate_message(int32_t round, size_t agent) const;
+    void on_answer(int32_t round, size_t agent, GenerationResult &&r, Outbox &out);
+
+    const DebateConfig *config_;
+    const Item *item_;
+    EpisodeId id_;
+    // Each agent's chat: system (when it has one), then user/assistant per round. Reserved at
+    // start so requests' views into it stay valid while later messages are appended.
+    std::vector<std::vector<ChatMessage>> chats_;
+    std::vector<Answer> answers_; // [round * agents + agent]
+    std::vector<int64_t> resident_; // per agent: tokens of its chat, for admission
+    std::string extractor_system_;
+    std::vector<int32_t> answered_; // per round: answers received
+    int32_t started_ = 0;           // rounds started
+    int32_t outstanding_ = 0;       // requests sent, results not yet received
+    int64_t extractor_tokens_ = 0;
+};
+
+} // namespace parley::core::eval
