@@ -36,9 +36,9 @@ void DebateConfig::check() const {
 DebateEpisode::DebateEpisode(const DebateConfig &config, const Item &item, EpisodeId id)
     : config_(&config), item_(&item), id_(std::move(id)) {}
 
-int64_t DebateEpisode::first_tokens() const {
+int64_t DebateConfig::first_tokens() const {
     int64_t n = 0;
-    for (auto &a : config_->agents) n += a.max_tokens;
+    for (auto &a : agents) n += a.max_tokens;
     return n;
 }
 

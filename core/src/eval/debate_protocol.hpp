@@ -49,17 +49,19 @@ struct DebateConfig {
 
     // Throws std::invalid_argument naming the field when the shape cannot run.
     void check() const;
+    // Admission estimate of an episode at start: every agent's first answer at its token limit.
+    int64_t first_tokens() const;
 };
 
 class DebateEpisode {
   public:
+    DebateEpisode() = default; // (the scheduler's empty slots)
     DebateEpisode(const DebateConfig &config, const Item &item, EpisodeId id);
 
     void start(Outbox &out);
     void on_result(uint32_t key, GenerationResult &&r, Outbox &out);
     bool done() const { return outstanding_ == 0 && started_ == config_->rounds; }
-    // Admission estimate: every agent's first answer at its token limit.
-    int64_t first_tokens() const;
+    int64_t first_tokens() const { return config_->first_tokens(); }
 
     const EpisodeId &id() const { return id_; }
     const DebateConfig &config() const { return *config_; }
@@ -78,8 +80,8 @@ class DebateEpisode {
     std::string debate_message(int32_t round, size_t agent) const;
     void on_answer(int32_t round, size_t agent, GenerationResult &&r, Outbox &out);
 
-    const DebateConfig *config_;
-    const Item *item_;
+    const DebateConfig *config_ = nullptr;
+    const Item *item_ = nullptr;
     EpisodeId id_;
     // Each agent's chat: system (when it has one), then user/assistant per round. Reserved at
     // start so requests' views into it stay valid while later messages are appended.

@@ -13,6 +13,7 @@ struct EpisodeId {
     size_t index = 0;             // the item's index in its domain (lm-eval's doc_id)
     int64_t trial = 0;
     uint64_t seed = 0;
+    size_t unit = 0;              // its index in the node's work plan
 };
 
 } // namespace parley::core::eval

@@ -28,6 +28,7 @@ struct SelfConsistencyConfig {
 
 class SelfConsistencyEpisode {
   public:
+    SelfConsistencyEpisode() = default; // (the scheduler's empty slots)
     // `k` samples in all, the first `taken.size()` of them already answered and extracted.
     SelfConsistencyEpisode(const SelfConsistencyConfig &config, const Item &item, EpisodeId id, int32_t k,
                            std::vector<Answer> taken = {});
@@ -47,11 +48,11 @@ class SelfConsistencyEpisode {
     int64_t extractor_tokens() const { return extractor_tokens_; }
 
   private:
-    const SelfConsistencyConfig *config_;
-    const Item *item_;
+    const SelfConsistencyConfig *config_ = nullptr;
+    const Item *item_ = nullptr;
     EpisodeId id_;
-    int32_t k_;
-    size_t first_new_;
+    int32_t k_ = 0;
+    size_t first_new_ = 0;
     std::vector<ChatMessage> prompt_; // system (when any) and the task: every sample's messages
     std::vector<Answer> samples_;
     std::string extractor_system_;
