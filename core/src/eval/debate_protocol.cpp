@@ -44,15 +44,11 @@ int64_t DebateConfig::first_tokens() const {
 
 void DebateEpisode::start(Outbox &out) {
     const size_t n = config_->agents.size();
-    chats_.resize(n);
     answers_.resize(n * static_cast<size_t>(config_->rounds));
     answered_.assign(static_cast<size_t>(config_->rounds), 0);
     resident_.assign(n, 0);
-    for (size_t a = 0; a < n; ++a) {
-        chats_[a].reserve(1 + 2 * static_cast<size_t>(config_->rounds));
-        std::string system = config_->agents[a].system_text(*item_);
-        if (!system.empty()) chats_[a].push_back({"system", std::move(system)});
-    }
+    systems_.clear();
+    for (size_t a = 0; a < n; ++a) systems_.push_back(config_->agents[a].system_text(*item_));
     if (config_->extraction.llm()) extractor_system_ = item_->render(PARLEY_TEXT_EXTRACTOR_SYSTEM);
     start_round(0, out);
 }
@@ -76,10 +72,15 @@ void DebateEpisode::start_round(int32_t round, Outbox &out) {
     for (size_t a = 0; a < n; ++a) {
         const AgentSpec &spec = config_->agents[a];
         Answer &ans = answers_[index(round, a)];
-        chats_[a].push_back({"user", ans.user});
         ans.seed = request_seed(id_.seed, index(round, a));
         GenerationRequest q;
-        for (auto &m : chats_[a]) q.messages.push_back({m.role, m.content});
+        if (!systems_[a].empty()) q.messages.push_back({"system", systems_[a]});
+        for (int32_t r = 0; r < round; ++r) { // its own earlier turns (a failed answer: an empty one)
+            const Answer &earlier = answers_[index(r, a)];
+            q.messages.push_back({"user", earlier.user});
+            q.messages.push_back({"assistant", earlier.response});
+        }
+        q.messages.push_back({"user", ans.user});
         spec.apply(q);
         q.seed = ans.seed;
         q.conversation = id_.seed | 1;
@@ -106,8 +107,6 @@ void DebateEpisode::on_result(uint32_t key, GenerationResult &&r, Outbox &out) {
 void DebateEpisode::on_answer(int32_t round, size_t agent, GenerationResult &&r, Outbox &out) {
     Answer &ans = answers_[index(round, agent)];
     ans.take(std::move(r));
-    // The agent's own history: its answer (empty when the request failed; the others are not shown it).
-    chats_[agent].push_back({"assistant", ans.response});
     const int64_t resident = ans.prompt_tokens + ans.completion_tokens;
     out.grow(resident - resident_[agent]);
     resident_[agent] = resident;
@@ -125,11 +124,7 @@ void DebateEpisode::on_answer(int32_t round, size_t agent, GenerationResult &&r,
         start_round(round + 1, out);
 }
 
-const std::string &DebateEpisode::system_prompt(size_t agent) const {
-    static const std::string none;
-    const auto &chat = chats_.at(agent);
-    return !chat.empty() && chat.front().role == "system" ? chat.front().content : none;
-}
+const std::string &DebateEpisode::system_prompt(size_t agent) const { return systems_.at(agent); }
 
 VoteOutcome DebateEpisode::majority(int32_t round) const {
     std::vector<Ballot> ballots;

@@ -83,10 +83,10 @@ class DebateEpisode {
     const DebateConfig *config_ = nullptr;
     const Item *item_ = nullptr;
     EpisodeId id_;
-    // Each agent's chat: system (when it has one), then user/assistant per round. Reserved at
-    // start so requests' views into it stay valid while later messages are appended.
-    std::vector<std::vector<ChatMessage>> chats_;
-    std::vector<Answer> answers_; // [round * agents + agent]
+    // Agent a's chat is its system message (when it has one), then per round its answer's `user`
+    // and `response`: requests view these strings, which stay put (answers_ is sized at start).
+    std::vector<std::string> systems_; // per agent
+    std::vector<Answer> answers_;      // [round * agents + agent]
     std::vector<int64_t> resident_; // per agent: tokens of its chat, for admission
     std::string extractor_system_;
     std::vector<int32_t> answered_; // per round: answers received

@@ -23,7 +23,6 @@ void SelfConsistencyEpisode::start(Outbox &out) {
     config_->sampler.apply(q);
     q.conversation = id_.seed | 1;
     for (size_t j = first_new_; j < samples_.size(); ++j) {
-        samples_[j].user = prompt_.back().content;
         samples_[j].seed = request_seed(id_.seed, j);
         q.seed = samples_[j].seed;
         ++outstanding_;
