@@ -126,7 +126,7 @@ void run_debate_eval(RunContext &ctx) {
     }
 
     std::vector<DebateTally> tallies(ctx.node.inputs.at("domains").size());
-    WorkPlan plan(ctx, {"records", "records", s.trials,
+    WorkPlan plan(ctx, {"debate", "records", s.trials,
                         [](const json &r) { return std::make_pair(r.value("id", std::string()), r.value("trial", int64_t{0})); },
                         [&](uint32_t d, json &&row) { tallies[d].add(row); }});
     std::vector<std::unique_ptr<JsonlAppender>> writers(plan.domains().size());

@@ -189,7 +189,7 @@ void run_sc_eval(RunContext &ctx) {
     const ScSettings s = bind_config(ctx);
     const auto started = std::chrono::steady_clock::now();
     std::vector<SelfConsistencyTally> tallies(ctx.node.inputs.at("domains").size());
-    WorkPlan plan(ctx, {"records", "records", s.trials,
+    WorkPlan plan(ctx, {"self_consistency", "records", s.trials,
                         [](const json &r) { return std::make_pair(r.value("id", std::string()), r.value("trial", int64_t{0})); },
                         [&](uint32_t d, json &&row) { tallies[d].add(row); }});
     std::vector<std::unique_ptr<JsonlAppender>> writers(plan.domains().size());
