@@ -32,14 +32,7 @@ DebateConfig debate_config(BackendDoubles &b, size_t agents, int32_t rounds, boo
     return c;
 }
 
-EpisodeId episode_id() {
-    EpisodeId id;
-    id.domain = "dom";
-    id.id = "q1";
-    id.gold = "B";
-    id.seed = 1234;
-    return id;
-}
+EpisodeId episode_id() { return EpisodeId{"dom", "q1", "B", 0, 0, 1234, 0}; } // (domain, id, gold, index, trial, seed, unit)
 
 // Answers every request in `sent` that is an agent's (even key) with the agent's text for it.
 void answer(DebateEpisode &e, OutboxDouble &out, std::vector<SentRequest> sent, const std::vector<std::string> &texts) {

@@ -23,14 +23,7 @@ SelfConsistencyConfig sc_config(BackendDoubles &b, bool llm) {
     return c;
 }
 
-EpisodeId episode_id() {
-    EpisodeId id;
-    id.domain = "dom";
-    id.id = "q7";
-    id.gold = "B";
-    id.seed = 99;
-    return id;
-}
+EpisodeId episode_id() { return EpisodeId{"dom", "q7", "B", 0, 0, 99, 0}; } // (domain, id, gold, index, trial, seed, unit)
 
 } // namespace
 
