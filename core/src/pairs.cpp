@@ -212,7 +212,7 @@ void run_pairs(RunContext &ctx) {
     for (auto &q : order) {
         std::vector<Pair> question_pairs;
         for (const json *r : by_question[q]) {
-            const json &conv = (*r)["conv_result"];
+            const json &conv = rec::turns_of(*r);
             for (size_t t = 1; t < conv.size() && (first_n <= 0 || static_cast<int64_t>(t) < first_n); ++t) {
                 std::vector<Candidate> cands;
                 cands.push_back({&conv[t]});
@@ -275,7 +275,7 @@ void run_pairs(RunContext &ctx) {
     {
         auto coral = open("sft"), trl = open("sft_trl");
         auto emit = [&](const json &record, size_t t) {
-            const json &turn = record["conv_result"][t];
+            const json &turn = rec::turns_of(record)[t];
             if (!profile.coral && rec::Turn(turn).status_ok() == 0) return; // coral trains on the error text too
             auto msgs = view(record, t);
             json meta = parley_of(record, t);
@@ -295,7 +295,7 @@ void run_pairs(RunContext &ctx) {
         };
         // Turns 1 .. first_n_turns - 1 of a tree (all three modes, as in the official code).
         auto turn_end = [&](const json *r) {
-            size_t n = (*r)["conv_result"].size();
+            size_t n = rec::turns_of(*r).size();
             return first_n > 0 ? std::min(n, static_cast<size_t>(first_n)) : n;
         };
         // A gold turn: coral, a truthy matcher score (get_turn_correctness); fixed, a score of 1.
@@ -308,7 +308,7 @@ void run_pairs(RunContext &ctx) {
             if (sft_mode == "success") {
                 trees.erase(std::remove_if(trees.begin(), trees.end(), [&](const json *r) { return !agreement_correct(*r); }), trees.end());
                 std::stable_sort(trees.begin(), trees.end(),
-                                 [](const json *a, const json *b) { return (*a)["conv_result"].size() < (*b)["conv_result"].size(); });
+                                 [](const json *a, const json *b) { return rec::turns_of(*a).size() < rec::turns_of(*b).size(); });
             }
             if (sft_mode == "all" || sft_mode == "success") {
                 for (int64_t k = 0; k < static_cast<int64_t>(trees.size()) && (sft_per_question <= 0 || k < sft_per_question); ++k)
@@ -321,7 +321,7 @@ void run_pairs(RunContext &ctx) {
             std::vector<std::pair<size_t, const json *>> correct;
             for (const json *r : trees)
                 for (size_t t = 1; t < turn_end(r); ++t)
-                    if (gold_turn((*r)["conv_result"][t])) correct.push_back({t, r});
+                    if (gold_turn(rec::turns_of(*r)[t])) correct.push_back({t, r});
             std::stable_sort(correct.begin(), correct.end(), [](auto &a, auto &b) { return a.first < b.first; });
             if (sft_per_question > 0 && static_cast<int64_t>(correct.size()) > sft_per_question) correct.resize(sft_per_question);
             std::set<std::pair<const json *, size_t>> done;

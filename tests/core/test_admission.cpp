@@ -1,6 +1,6 @@
-// The conversation scheduler's admission controller (core/src/admission.hpp), against a fake load
+// The conversation scheduler's admission controller (core/src/eval/admission.hpp), against a fake load
 // source and a fake clock; and core::Backend::load() over real plugin tables (fixture_backend_load).
-#include "admission.hpp"
+#include "eval/admission.hpp"
 
 #include <parley/core/components.hpp>
 #include <parley/core/plugin_loader.hpp>

@@ -1,7 +1,7 @@
 // What coral_eval and cot_eval share about their requests: seeds within int64, the extractor's
 // sampling, and Python's random for Coral's tree picks.
-#include "eval_common.hpp"
-#include "py_random.hpp"
+#include "eval/common.hpp"
+#include "eval/py_random.hpp"
 
 #include <catch2/catch.hpp>
 

@@ -5,7 +5,7 @@
 #include "eval/debate_protocol.hpp"
 #include "eval/debate_record.hpp"
 #include "eval/majority_vote.hpp"
-#include "eval_common.hpp"
+#include "eval/common.hpp"
 
 #include <catch2/catch.hpp>
 

@@ -3,7 +3,7 @@
 
 #include "eval/self_consistency_protocol.hpp"
 #include "eval/self_consistency_record.hpp"
-#include "eval_common.hpp"
+#include "eval/common.hpp"
 
 #include <catch2/catch.hpp>
 

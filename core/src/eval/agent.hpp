@@ -2,6 +2,7 @@
 // system prompt and sampling. Protocols keep these in their node-wide config; episodes point at it.
 #pragma once
 
+#include "common.hpp"
 #include "item.hpp"
 
 #include <parley/core/components.hpp>
@@ -38,10 +39,7 @@ struct AgentSpec {
 };
 
 // How beliefs are read: by rule from the answer, or by the domain's LLM extractor prompt on
-// `backend` (sampled as the official harness sends it: eval_common.hpp set_extractor_sampling).
-// The agent id extractor calls carry (as core/coral_eval's): their prompt shares no agent's prefix.
-constexpr uint32_t kExtractorAgent = 0xFFFFFFFFu;
-
+// `backend` (sampled as the official harness sends it: common.hpp set_extractor_sampling).
 struct ExtractionSpec {
     Backend *backend = nullptr; // nullptr: rule-based
     std::string backend_node;

@@ -1,20 +1,10 @@
 #include "answer.hpp"
 
-#include "../eval_common.hpp"
+#include "common.hpp"
 
 namespace parley::core::eval {
 
 using json = nlohmann::json;
-
-const char *finish_name(int32_t f) {
-    switch (f) {
-    case PARLEY_FINISH_STOP: return "stop";
-    case PARLEY_FINISH_LENGTH: return "length";
-    case PARLEY_FINISH_CANCELLED: return "cancelled";
-    case PARLEY_FINISH_ERROR: return "error";
-    default: return "none";
-    }
-}
 
 void Answer::take(GenerationResult &&r) {
     received = true;

@@ -45,6 +45,4 @@ nlohmann::json answer_json(const Answer &a);
 // A majority vote as a record field; `score` is the winning belief's.
 nlohmann::json vote_json(const VoteOutcome &v, double score);
 
-const char *finish_name(int32_t finish);
-
 } // namespace parley::core::eval

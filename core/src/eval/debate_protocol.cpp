@@ -1,6 +1,6 @@
 #include "debate_protocol.hpp"
 
-#include "../eval_common.hpp"
+#include "common.hpp"
 
 #include <fmt/format.h>
 

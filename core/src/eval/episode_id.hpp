@@ -1,4 +1,4 @@
-// Which (domain, item, trial) an episode of a protocol is, and its seed (eval_common.hpp
+// Which (domain, item, trial) an episode of a protocol is, and its seed (common.hpp
 // trial_seed): what records name and what the protocol seeds its requests from.
 #pragma once
 

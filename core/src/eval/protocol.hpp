@@ -15,8 +15,20 @@
 //   void start(Outbox &out);                                   // ask for the first completions
 //   void on_result(uint32_t key, GenerationResult &&r, Outbox &out); // one answer; ask for more
 //   bool done() const;                                         // finished: hand it to the writer
-//   int64_t first_tokens() const;  (optional, via EpisodeTraits) // admission estimate at start
-// `key` is the episode's own tag for a request (an agent, a candidate...), < kMaxKey.
+// plus a default constructor and moves (the scheduler keeps episodes in reusable slots).
+// `key` is the episode's own tag for a request (an agent, a candidate...), < kMaxKey. Admission
+// counts an episode at SchedulerOptions::first_tokens when it starts; grow() moves that count.
+//
+// The runtime, one part per file in this folder:
+//   protocol.hpp      this contract          scheduler.hpp   slots, inbox, batched submits, admission
+//   inbox.hpp         completions -> thread  admission.*     may one more episode start?
+//   work_plan.*       items x trials, shards, resume, manifest.json
+//   record_thread.hpp finished episodes written on a thread of their own
+//   common.hpp        seeds, extractor sampling, finish_name, FailureLog    py_random.hpp  Python's random
+//   cot_protocol.*    the CoT sample         coral_protocol.*  Coral's conversation (tree sampling too)
+//   coral_record_writer.*  Coral's record format (the reader: sdk/include/parley/coral_record.hpp)
+// Results go through core/src/results.cpp; a node file (core/src/<node>.cpp) binds its config,
+// builds the plan, makes episodes, runs the scheduler and writes what they leave.
 #pragma once
 
 #include <parley/core/components.hpp>

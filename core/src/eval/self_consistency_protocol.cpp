@@ -1,6 +1,6 @@
 #include "self_consistency_protocol.hpp"
 
-#include "../eval_common.hpp"
+#include "common.hpp"
 
 #include <algorithm>
 

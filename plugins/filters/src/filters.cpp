@@ -130,12 +130,9 @@ std::optional<std::string> question_key(const json &record) {
     if (dom && id && !dom->is_null() && !id->is_null()) return "p\x1f" + text(*dom) + "\x1f" + text(*id);
     const json *ip = find_path(record, "metadata.init_prompt");
     if (ip && ip->is_string()) return "i\x1f" + ip->get<std::string>();
-    auto cit = record.find("conv_result");
-    if (cit != record.end() && cit->is_array() && !cit->empty()) {
-        const json &t0 = (*cit)[0];
-        if (t0.is_object() && t0.contains("content") && t0["content"].is_string())
-            return "i\x1f" + t0["content"].get<std::string>(); // turn 0 is the init prompt
-    }
+    const json &turns = rec::turns_of(record);
+    if (!turns.empty())
+        if (const std::string *c = rec::Turn(turns[0]).content()) return "i\x1f" + *c; // turn 0 is the init prompt
     return std::nullopt;
 }
 
@@ -306,7 +303,7 @@ void BeliefFilter::push(std::string_view record_json, Emitter &out) {
         }
         return unreadable(std::string("a ") + kind_name(row->kind) + " row, which this mode cannot judge");
     }
-    const json &conv = r["conv_result"];
+    const json &conv = rec::turns_of(r);
     switch (mode_) {
     case Mode::Success: {
         auto v = record_metric(r, "agreement_correctness");
@@ -456,7 +453,7 @@ std::optional<std::string> DedupeFilter::key_of(const Row &row, std::string *why
         kb.value(r["messages"]);
         break;
     case RowKind::Record:
-        kb.value(r["conv_result"]); // the chosen path's roles and contents
+        kb.value(rec::turns_of(r)); // the chosen path's roles and contents
         break;
     case RowKind::Unreadable:
         if (why) *why = "unreadable";
@@ -554,7 +551,7 @@ void LengthFilter::push(std::string_view record_json, Emitter &out) {
     bool mean = false;
     switch (row->kind) {
     case RowKind::Record: {
-        const json &conv = r["conv_result"];
+        const json &conv = rec::turns_of(r);
         size_t answers = conv.empty() ? 0 : conv.size() - 1;
         reason = check(turns_, "min_turns", "max_turns", {static_cast<double>(answers)}, false);
         for (size_t t = 1; t < conv.size(); ++t) {

@@ -1,5 +1,5 @@
-// What core/coral_eval and core/cot_eval share about the requests they send: the seeds, the
-// extractor's sampling, and how failed requests are reported.
+// What the evaluation protocols share about the requests they send and the answers they get: the
+// seeds, the extractor's sampling, the name of a finish reason, and how failed requests are reported.
 #pragma once
 
 #include <parley/core/components.hpp>
@@ -38,6 +38,20 @@ inline void set_extractor_sampling(GenerationRequest &q, int32_t max_tokens) {
     q.top_p = 0.9;
     q.seed = 42;
     q.max_tokens = max_tokens;
+}
+
+// A choice's finish reason as records write it (OpenAI's names; "none": the backend gave none).
+// The agent id extractor calls carry (agents are 0, 1, ...): they share no agent's prefix.
+constexpr uint32_t kExtractorAgent = 0xFFFFFFFFu;
+
+inline const char *finish_name(int32_t f) {
+    switch (f) {
+    case PARLEY_FINISH_STOP: return "stop";
+    case PARLEY_FINISH_LENGTH: return "length";
+    case PARLEY_FINISH_CANCELLED: return "cancelled";
+    case PARLEY_FINISH_ERROR: return "error";
+    default: return "none";
+    }
 }
 
 // Failed requests, logged once per distinct cause (the error text with its numbers blanked, so
