@@ -25,6 +25,15 @@ def value(result, metric):
     return None
 
 
+def cot_tokens(folder, domain):
+    """core/cot_eval's results.json has no tokens per item (its golden files pin its shape): its samples do."""
+    path = folder / f"samples_{domain}.jsonl"
+    if not path.exists():
+        return None
+    tokens = [json.loads(line).get("completion_tokens", 0) for line in path.read_text().splitlines() if line.strip()]
+    return sum(tokens) / len(tokens) if tokens else None
+
+
 def main(root):
     rows = []
     for path in sorted(pathlib.Path(root).glob("*/results.json")):
@@ -33,6 +42,8 @@ def main(root):
         headline, tokens = HEADLINE.get(evaluation, ("final_success_rate", "tokens_per_item"))
         for domain, r in doc.get("results", {}).items():
             acc, err, tok = value(r, headline), value(r, headline + "_stderr"), value(r, tokens)
+            if tok is None and evaluation == "core/cot_eval":
+                tok = cot_tokens(path.parent, domain)
             k = value(r, "k")
             rows.append((domain, path.parent.name, evaluation.split("/")[-1] + (f" k={k:g}" if k else ""), headline,
                          "-" if acc is None else f"{acc:.3f} ± {err or 0:.3f}", "-" if tok is None else f"{tok:.1f}"))
