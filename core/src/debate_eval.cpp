@@ -144,7 +144,7 @@ void run_debate_eval(RunContext &ctx) {
 
     RecordThread<Finished> records(
         [&](Finished &f) {
-            json record = debate_record(f.episode);
+            json record = debate_record(f.episode, s.keep_records);
             if (writers[f.domain]) writers[f.domain]->append(record);
             tallies[f.domain].add(record);
         },

@@ -212,7 +212,7 @@ void run_sc_eval(RunContext &ctx) {
     const std::vector<int32_t> k = choose_k(ctx, s, plan, items, pilot, budget, tokens);
     RecordThread<SelfConsistencyEpisode> records(
         [&](SelfConsistencyEpisode &e) {
-            json record = self_consistency_record(e);
+            json record = self_consistency_record(e, s.keep_records);
             const uint32_t d = plan.unit(e.id().unit).domain;
             if (writers[d]) writers[d]->append(record);
             tallies[d].add(record);

@@ -45,12 +45,15 @@ void Answer::extractor_request(const Item &item, const std::string &system, cons
     set_extractor_sampling(q, x.max_tokens);
 }
 
-json answer_json(const Answer &a) {
-    json j = {{"user", a.user}, {"response", a.response}, {"belief", a.belief}, {"valid", a.valid},
+json answer_json(const Answer &a, bool texts) {
+    json j = {{"belief", a.belief}, {"valid", a.valid},
               {"score", a.score}, {"correct", a.valid && a.score >= 1.0}, {"finish_reason", finish_name(a.finish)},
               {"prompt_tokens", a.prompt_tokens}, {"cached_tokens", a.cached_tokens},
               {"completion_tokens", a.completion_tokens}, {"seed", a.seed}};
     if (!a.ok) j["error"] = a.error;
+    if (!texts) return j;
+    j["user"] = a.user;
+    j["response"] = a.response;
     if (!a.extractor_prompt.empty()) {
         j["extractor"] = {{"prompt", a.extractor_prompt}, {"response", a.extractor_response}};
         if (!a.extractor_error.empty()) j["extractor"]["error"] = a.extractor_error;

@@ -15,7 +15,8 @@
 namespace parley::core::eval {
 
 struct Answer {
-    std::string user;     // the user message this answer replies to (the task, a debate message)
+    std::string user;     // the user message it replies to (a debate message; empty where the protocol keeps the
+                          // message once for all, e.g. the task: records write it from there)
     std::string response; // the completion; empty when the request failed
     std::string error;    // the failure's text; empty when it succeeded
     bool ok = false, received = false;
@@ -39,8 +40,9 @@ struct Answer {
     void extractor_request(const Item &item, const std::string &system, const ExtractionSpec &x, GenerationRequest &q);
 };
 
-// The answer as a record field: messages, belief, score, tokens, errors.
-nlohmann::json answer_json(const Answer &a);
+// The answer as a record field: messages, belief, score, tokens, errors. Without `texts` (a run
+// keeping no records tallies its metrics from this) no message or extractor text is copied.
+nlohmann::json answer_json(const Answer &a, bool texts = true);
 
 // A majority vote as a record field; `score` is the winning belief's.
 nlohmann::json vote_json(const VoteOutcome &v, double score);

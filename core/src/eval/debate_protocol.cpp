@@ -47,8 +47,19 @@ void DebateEpisode::start(Outbox &out) {
     answers_.resize(n * static_cast<size_t>(config_->rounds));
     answered_.assign(static_cast<size_t>(config_->rounds), 0);
     resident_.assign(n, 0);
-    systems_.clear();
-    for (size_t a = 0; a < n; ++a) systems_.push_back(config_->agents[a].system_text(*item_));
+    system_texts_.clear();
+    system_of_.clear();
+    for (size_t a = 0; a < n; ++a) {
+        size_t same = 0;
+        while (same < a && config_->agents[same].system_prompt != config_->agents[a].system_prompt) ++same;
+        if (same < a) {
+            system_of_.push_back(system_of_[same]);
+            continue;
+        }
+        system_of_.push_back(static_cast<uint32_t>(system_texts_.size()));
+        system_texts_.push_back(config_->agents[a].system_text(*item_));
+    }
+    task_ = item_->render(PARLEY_TEXT_TASK);
     if (config_->extraction.llm()) extractor_system_ = item_->render(PARLEY_TEXT_EXTRACTOR_SYSTEM);
     start_round(0, out);
 }
@@ -67,20 +78,19 @@ std::string DebateEpisode::debate_message(int32_t round, size_t agent) const {
 void DebateEpisode::start_round(int32_t round, Outbox &out) {
     const size_t n = config_->agents.size();
     // Build every agent's message first: each quotes the previous round's answers as they stand.
-    for (size_t a = 0; a < n; ++a)
-        answers_[index(round, a)].user = round == 0 ? item_->render(PARLEY_TEXT_TASK) : debate_message(round, a);
+    if (round > 0)
+        for (size_t a = 0; a < n; ++a) answers_[index(round, a)].user = debate_message(round, a);
     for (size_t a = 0; a < n; ++a) {
         const AgentSpec &spec = config_->agents[a];
         Answer &ans = answers_[index(round, a)];
         ans.seed = request_seed(id_.seed, index(round, a));
         GenerationRequest q;
-        if (!systems_[a].empty()) q.messages.push_back({"system", systems_[a]});
+        if (!system_prompt(a).empty()) q.messages.push_back({"system", system_prompt(a)});
         for (int32_t r = 0; r < round; ++r) { // its own earlier turns (a failed answer: an empty one)
-            const Answer &earlier = answers_[index(r, a)];
-            q.messages.push_back({"user", earlier.user});
-            q.messages.push_back({"assistant", earlier.response});
+            q.messages.push_back({"user", message(r, a)});
+            q.messages.push_back({"assistant", answers_[index(r, a)].response});
         }
-        q.messages.push_back({"user", ans.user});
+        q.messages.push_back({"user", message(round, a)});
         spec.apply(q);
         q.seed = ans.seed;
         q.conversation = id_.seed | 1;
@@ -123,8 +133,6 @@ void DebateEpisode::on_answer(int32_t round, size_t agent, GenerationResult &&r,
     if (++answered_[static_cast<size_t>(round)] == static_cast<int32_t>(config_->agents.size()) && round + 1 < config_->rounds)
         start_round(round + 1, out);
 }
-
-const std::string &DebateEpisode::system_prompt(size_t agent) const { return systems_.at(agent); }
 
 VoteOutcome DebateEpisode::majority(int32_t round) const {
     std::vector<Ballot> ballots;

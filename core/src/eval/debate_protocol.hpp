@@ -67,7 +67,9 @@ class DebateEpisode {
     const DebateConfig &config() const { return *config_; }
     const Answer &answer(int32_t round, size_t agent) const { return answers_[index(round, agent)]; }
     // Agent `agent`'s system message ("" when it has none).
-    const std::string &system_prompt(size_t agent) const;
+    const std::string &system_prompt(size_t agent) const { return system_texts_.at(system_of_.at(agent)); }
+    // The message answer (round, agent) replies to: the task in round 0, else its debate message.
+    const std::string &message(int32_t round, size_t agent) const { return round == 0 ? task_ : answer(round, agent).user; }
     // The majority of round `round`'s valid beliefs.
     VoteOutcome majority(int32_t round) const;
     // Agents' completion tokens over all rounds (extractor calls not counted), and the extractor's.
@@ -85,7 +87,11 @@ class DebateEpisode {
     EpisodeId id_;
     // Agent a's chat is its system message (when it has one), then per round its answer's `user`
     // and `response`: requests view these strings, which stay put (answers_ is sized at start).
-    std::vector<std::string> systems_; // per agent
+    // Texts every agent shares are rendered once per episode: the task (round 0's message; those
+    // answers' `user` stays empty) and each distinct system prompt.
+    std::string task_;
+    std::vector<std::string> system_texts_; // distinct system prompts
+    std::vector<uint32_t> system_of_;       // per agent: index into system_texts_
     std::vector<Answer> answers_;      // [round * agents + agent]
     std::vector<int64_t> resident_; // per agent: tokens of its chat, for admission
     std::string extractor_system_;

@@ -6,16 +6,19 @@ namespace parley::core::eval {
 
 using json = nlohmann::json;
 
-json debate_record(const DebateEpisode &e) {
+json debate_record(const DebateEpisode &e, bool texts) {
     const DebateConfig &c = e.config();
     const EpisodeId &id = e.id();
     json agents = json::array();
     for (size_t a = 0; a < c.agents.size(); ++a) // each agent's system prompt once; its other messages are in its answers
-        agents.push_back({{"agent", a}, {"backend", c.agents[a].backend_node}, {"system", e.system_prompt(a)}});
+        agents.push_back({{"agent", a}, {"backend", c.agents[a].backend_node}, {"system", texts ? e.system_prompt(a) : ""}});
     json rounds = json::array();
     for (int32_t r = 0; r < c.rounds; ++r) {
         json answers = json::array();
-        for (size_t a = 0; a < c.agents.size(); ++a) answers.push_back(answer_json(e.answer(r, a)));
+        for (size_t a = 0; a < c.agents.size(); ++a) {
+            answers.push_back(answer_json(e.answer(r, a), texts));
+            if (texts) answers.back()["user"] = e.message(r, a);
+        }
         const VoteOutcome v = e.majority(r);
         const double score = v.valid ? e.answer(r, static_cast<size_t>(v.winner)).score : 0.0;
         rounds.push_back({{"round", r}, {"answers", std::move(answers)}, {"majority", vote_json(v, score)}});

@@ -13,7 +13,8 @@
 
 namespace parley::core::eval {
 
-nlohmann::json debate_record(const DebateEpisode &episode);
+// Without `texts`: no message or extractor text (what the tally reads, for records = false).
+nlohmann::json debate_record(const DebateEpisode &episode, bool texts = true);
 
 // Per-episode values of every metric of one domain, in episode order (Results::add_samples).
 class DebateTally {

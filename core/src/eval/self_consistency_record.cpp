@@ -4,13 +4,14 @@ namespace parley::core::eval {
 
 using json = nlohmann::json;
 
-json self_consistency_record(const SelfConsistencyEpisode &e) {
+json self_consistency_record(const SelfConsistencyEpisode &e, bool texts) {
     const EpisodeId &id = e.id();
     json prompt = json::array();
-    for (auto &m : e.prompt()) prompt.push_back({{"role", m.role}, {"content", m.content}});
+    if (texts)
+        for (auto &m : e.prompt()) prompt.push_back({{"role", m.role}, {"content", m.content}});
     json samples = json::array();
     for (auto &s : e.samples()) {
-        json j = answer_json(s);
+        json j = answer_json(s, texts);
         j.erase("user"); // every sample answers `prompt`
         samples.push_back(std::move(j));
     }

@@ -11,7 +11,8 @@
 
 namespace parley::core::eval {
 
-nlohmann::json self_consistency_record(const SelfConsistencyEpisode &episode);
+// Without `texts`: no prompt, sample or extractor text (what the tally reads, for records = false).
+nlohmann::json self_consistency_record(const SelfConsistencyEpisode &episode, bool texts = true);
 
 class SelfConsistencyTally {
   public:
