@@ -40,16 +40,6 @@ std::runtime_error config_error(const RunContext &ctx, const std::string &what) 
     return std::runtime_error(fmt::format("nodes.{}.{}", ctx.node.name, what));
 }
 
-// Per-conversation records off (as lm-eval without --log_samples): no node may read them.
-void check_records_unread(const RunContext &ctx) {
-    for (auto &other : ctx.graph.nodes)
-        for (auto &[port, sources] : other.inputs)
-            for (auto &src : sources)
-                if (src == ctx.node.name || src.rfind(ctx.node.name + ".", 0) == 0)
-                    throw std::runtime_error(fmt::format("nodes.{}.records = false, but node '{}' reads its records (port '{}')",
-                                                         ctx.node.name, other.name, port));
-}
-
 // Teacher and student speak in this order after turn 0 (asked by `first_role`).
 void bind_roles(const RunContext &ctx, CoralConfig &k) {
     const toml::table &c = ctx.node.config;

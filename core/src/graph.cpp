@@ -456,6 +456,16 @@ void validate_graph(Graph &g, const SchemaResolver &resolve) {
     }
     for (auto &n : g.nodes)
         if (n.schema) check_chat_template(g, n, loc, base, problems);
+    for (auto &n : g.nodes) {
+        if (!n.schema || !n.schema->reads_nodes) continue;
+        const toml::table *src = g.document["nodes"][n.name].as_table();
+        for (auto &[key, target] : n.schema->reads_nodes(n)) {
+            const std::string where = fmt::format("nodes.{}.{}", n.name, key);
+            if (target == n.name) problems.push_back(fmt::format("{}: a node cannot read itself", loc.at_key(src, key, where)));
+            else if (!g.find(target))
+                problems.push_back(fmt::format("{}: no node named '{}'{}", loc.at_key(src, key, where), target, suggestion(target, node_names)));
+        }
+    }
     if (problems.empty()) {
         try {
             (void)topological_order(g);
@@ -477,6 +487,9 @@ std::vector<const NodeSpec *> topological_order(const Graph &g) {
         for (auto &[port, targets] : n.inputs)
             for (auto &t : targets)
                 if (auto *target = g.find(t.substr(0, t.find('.')))) visit(*target);
+        if (n.schema && n.schema->reads_nodes)
+            for (auto &[key, t] : n.schema->reads_nodes(n))
+                if (auto *target = g.find(t); target && target != &n) visit(*target);
         s = 2;
         order.push_back(&n);
     };

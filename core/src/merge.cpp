@@ -5,6 +5,9 @@
 #include <parley/core/log.hpp>
 #include <parley/core/merge.hpp>
 #include <parley/core/records.hpp>
+#include <parley/core/results.hpp>
+#include "eval/debate_record.hpp"
+#include "eval/self_consistency_record.hpp"
 
 #include <fmt/format.h>
 
@@ -24,6 +27,19 @@ std::pair<std::string, int64_t> key_of(const json &row, const std::string &kind)
         return {p.value("id", std::string()), p.value("trial", int64_t{0})};
     }
     return {row.value("id", std::string()), row.value("trial", int64_t{0})};
+}
+
+// Debate and self-consistency rows: their metrics' means and errors, tallied as the nodes do.
+template <class Tally> json protocol_summary(const std::vector<json> &rows) {
+    Tally tally;
+    for (auto &r : rows) tally.add(r);
+    json out = {{"items", tally.count()}};
+    for (auto &[metric, values] : tally.metrics()) {
+        const Estimate e = estimate_of(values);
+        out[metric] = e.mean;
+        out[metric + "_stderr"] = e.error;
+    }
+    return out;
 }
 
 } // namespace
@@ -114,6 +130,10 @@ int merge_shards(const fs::path &root, const std::vector<std::string> &only_node
                 }
                 write_json_atomic(out_dir / fmt::format("metrics_{}.json", domain), acc.means());
                 summary[domain] = {{"conversations", acc.count()}, {"metrics", acc.means()}, {"stderr", acc.stderrs()}};
+            } else if (kind == "debate") {
+                summary[domain] = protocol_summary<eval::DebateTally>(rows);
+            } else if (kind == "self_consistency") {
+                summary[domain] = protocol_summary<eval::SelfConsistencyTally>(rows);
             } else {
                 std::vector<double> correct;
                 for (auto &r : rows) correct.push_back(r.value("correct", false) ? 1.0 : 0.0);

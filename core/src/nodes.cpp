@@ -7,10 +7,13 @@ namespace parley::core {
 const CoreNode &cot_eval_node();   // cot_eval.cpp
 const CoreNode &coral_eval_node(); // coral_eval.cpp
 const CoreNode &pairs_node();      // pairs.cpp
+const CoreNode &debate_eval_node(); // debate_eval.cpp
+const CoreNode &sc_eval_node();     // sc_eval.cpp
 
 // In the order `parley plugins` and `parley inspect core` list them.
 const std::vector<const CoreNode *> &core_nodes() {
-    static const std::vector<const CoreNode *> nodes = {&cot_eval_node(), &coral_eval_node(), &pairs_node()};
+    static const std::vector<const CoreNode *> nodes = {&cot_eval_node(), &coral_eval_node(), &debate_eval_node(), &sc_eval_node(),
+                                                          &pairs_node()};
     return nodes;
 }
 

@@ -16,7 +16,8 @@ TEST_CASE("core nodes: one descriptor per node, schema and run together", "[core
         CHECK_FALSE(n->schema.outputs.empty());
         CHECK(find_core_node(n->schema.name) == n);
     }
-    CHECK(names == std::vector<std::string>{"cot_eval", "coral_eval", "pairs"});
+    CHECK(names == std::vector<std::string>{"cot_eval", "coral_eval", "debate_eval", "sc_eval", "pairs"});
+    CHECK(find_core_node("sc_eval")->schema.reads_nodes != nullptr); // k = "match:<node>"
     CHECK(find_core_node("nope") == nullptr);
     CHECK(find_core_node("pairs")->schema.param("sft_mode") != nullptr);
     CHECK(find_core_node("coral_eval")->schema.port("teacher")->required);

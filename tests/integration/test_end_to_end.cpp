@@ -687,3 +687,183 @@ TEST_CASE("unknown per-candidate token counts are null in records and metrics, n
     auto recomputed = json::parse(m.output.substr(m.output.find('{'), m.output.rfind('}') - m.output.find('{') + 1));
     CHECK(recomputed == metrics);
 }
+
+// --- multi-agent debate and self-consistency (core/debate_eval, core/sc_eval) ---
+
+namespace {
+
+// Debate and self-consistency over the MMLU-Pro sample on the scripted test double: a message
+// quoting other agents (a debate round) is answered B, anything else A; 5 words each.
+std::string protocols_graph(const std::string &extra = "") {
+    return "[graph]\nname = \"protocols\"\n\n[nodes.mmlu_pro]\nuse = \"mmlu_pro/domain\"\ndata = \"" + shared_dir() +
+           "/data/mmlu_pro/test_sample_60.jsonl\"\n\n[nodes.model]\nuse = \"scripted/backend\"\n"
+           "match = [\"One agent solution\"]\nreply = [\"The correct answer is (B).\"]\ndefault_reply = \"The correct answer is (A).\"\n\n"
+           "[nodes.debate]\nuse = \"core/debate_eval\"\ninputs = { domains = [\"mmlu_pro\"], backends = [\"model\"] }\n"
+           "agents = 3\nrounds = 2\ntrials = 2\nextraction = \"rule\"\n\n"
+           "[nodes.sc]\nuse = \"core/sc_eval\"\ninputs = { domains = [\"mmlu_pro\"], backend = \"model\" }\n"
+           "k = \"match:debate\"\nextraction = \"rule\"\n" + extra;
+}
+
+std::set<std::string> rows_by_key(const std::vector<json> &rows) {
+    std::set<std::string> s;
+    for (auto &r : rows) s.insert(r["id"].get<std::string>() + "/" + std::to_string(r["trial"].get<int>()) + r.dump());
+    return s;
+}
+
+} // namespace
+
+TEST_CASE("debate: every answer and belief recorded, per-round metrics, seeds below 2^63, resume without loss", "[e2e][debate]") {
+    TempDir d("debate");
+    std::ofstream(d.path / "g.toml") << protocols_graph();
+    const std::string cmd = parley() + " run " + quote(d.path / "g.toml") + " graph.output_dir=" + quote(d.path / "out");
+    auto r = run(cmd);
+    INFO(r.output);
+    REQUIRE(r.code == 0);
+    const fs::path records = d.path / "out/debate/records_mmlu_pro.jsonl";
+    auto full = read_jsonl(records);
+    REQUIRE(full.size() == 120);
+    for (auto &rec : full) {
+        REQUIRE(rec["rounds"].size() == 2);
+        CHECK(rec["seed"].get<uint64_t>() < (uint64_t{1} << 63));
+        for (auto &a : rec["rounds"][0]["answers"]) CHECK(a["belief"] == "The answer is (A)."); // the domain's normal form
+        for (auto &a : rec["rounds"][1]["answers"]) {
+            CHECK(a["belief"] == "The answer is (B).");
+            CHECK(a["user"].get<std::string>().find("One agent solution: ```The correct answer is (A).```") != std::string::npos);
+            CHECK(a["seed"].get<uint64_t>() < (uint64_t{1} << 63));
+        }
+        CHECK(rec["final"]["consensus"] == true);
+    }
+    auto res = read_json(d.path / "out/debate/results.json");
+    const json &m = res["results"]["mmlu_pro"];
+    const double n = 60.0;
+    CHECK(m["accuracy_round0,rule_extract"].get<double>() == Approx(gold_count("A") / n));
+    CHECK(m["final_success_rate,rule_extract"].get<double>() == Approx(gold_count("B") / n));
+    CHECK(m["wrong_to_right_round1,rule_extract"].get<double>() == Approx(3 * gold_count("B") / n));
+    CHECK(m["right_to_wrong_round1,rule_extract"].get<double>() == Approx(3 * gold_count("A") / n));
+    CHECK(m["tokens_per_item,rule_extract"] == 30.0);
+    CHECK(m["items"] == 120);
+    CHECK(res["groups"]["macro_avg"].contains("final_success_rate,rule_extract"));
+
+    // Killed mid-write: 50 complete records and half of one. The re-run keeps them and runs the rest.
+    {
+        std::ofstream out(records, std::ios::trunc);
+        for (size_t i = 0; i < 50; ++i) out << full[i].dump() << "\n";
+        out << full[50].dump().substr(0, 80);
+    }
+    r = run(cmd);
+    INFO(r.output);
+    REQUIRE(r.code == 0);
+    CHECK(r.output.find("50 finished debates kept, 70 to run") != std::string::npos);
+    CHECK(rows_by_key(read_jsonl(records)) == rows_by_key(full));
+    CHECK(read_json(d.path / "out/debate/results.json")["results"] == res["results"]);
+}
+
+TEST_CASE("self-consistency: k = match:<node> pilots one sample per item and spends the debate's tokens", "[e2e][sc]") {
+    TempDir d("sc");
+    // Written before the debate in the file: k = "match:debate" still runs the debate first.
+    std::string g = protocols_graph();
+    std::ofstream(d.path / "g.toml") << g.substr(0, g.find("[nodes.debate]")) << g.substr(g.find("[nodes.sc]"))
+                                     << g.substr(g.find("[nodes.debate]"), g.find("[nodes.sc]") - g.find("[nodes.debate]"));
+    const std::string cmd = parley() + " run " + quote(d.path / "g.toml") + " graph.output_dir=" + quote(d.path / "out");
+    auto r = run(cmd);
+    INFO(r.output);
+    REQUIRE(r.code == 0);
+    auto budget = read_json(d.path / "out/sc/budget.json");
+    CHECK(budget["domains"]["mmlu_pro"]["k"] == 6); // 3 agents x 2 rounds x 5 words / 5 words
+    CHECK(budget["domains"]["mmlu_pro"]["cot_tokens_per_sample"] == 5.0);
+    auto records = read_jsonl(d.path / "out/sc/records_mmlu_pro.jsonl");
+    REQUIRE(records.size() == 60);
+    std::set<uint64_t> seeds;
+    for (auto &rec : records) {
+        REQUIRE(rec["samples"].size() == 6);
+        for (auto &s : rec["samples"]) seeds.insert(s["seed"].get<uint64_t>());
+    }
+    CHECK(seeds.size() == 360);
+    auto res = read_json(d.path / "out/sc/results.json");
+    CHECK(res["results"]["mmlu_pro"]["tokens_per_item,rule_extract"] == 30.0);
+    CHECK(res["results"]["mmlu_pro"]["k,rule_extract"] == 6.0);
+    CHECK(res["config"]["k"] == "match:debate");
+    // A resumed run reads k back instead of piloting again.
+    fs::path file = d.path / "out/sc/records_mmlu_pro.jsonl";
+    auto kept = read_jsonl(file);
+    {
+        std::ofstream out(file, std::ios::trunc);
+        for (size_t i = 0; i < 20; ++i) out << kept[i].dump() << "\n";
+    }
+    r = run(cmd);
+    INFO(r.output);
+    REQUIRE(r.code == 0);
+    CHECK(r.output.find("k from") != std::string::npos);
+    CHECK(rows_by_key(read_jsonl(file)) == rows_by_key(kept));
+}
+
+TEST_CASE("debate and self-consistency: a misnamed match node is refused at file:line", "[e2e][sc]") {
+    TempDir d("sc-bad");
+    std::string g = protocols_graph();
+    g.replace(g.find("match:debate"), 12, "match:debat");
+    std::ofstream(d.path / "g.toml") << g;
+    auto r = run(parley() + " validate " + quote(d.path / "g.toml"));
+    CHECK(r.code == 2);
+    CHECK(r.output.find("g.toml:25:1: nodes.sc.k: no node named 'debat' (did you mean 'debate'?)") != std::string::npos);
+}
+
+TEST_CASE("debate and self-consistency: records = false writes results only; shards merge", "[e2e][debate][shard]") {
+    TempDir d("debate-shards");
+    std::ofstream(d.path / "g.toml") << protocols_graph();
+    auto r = run(parley() + " run " + quote(d.path / "g.toml") + " graph.output_dir=" + quote(d.path / "norec") +
+                 " nodes.debate.records=false nodes.sc.records=false");
+    INFO(r.output);
+    REQUIRE(r.code == 0);
+    CHECK_FALSE(fs::exists(d.path / "norec/debate/records_mmlu_pro.jsonl"));
+    CHECK_FALSE(fs::exists(d.path / "norec/sc/records_mmlu_pro.jsonl"));
+    auto norec = read_json(d.path / "norec/debate/results.json");
+    CHECK(norec["results"]["mmlu_pro"]["items"] == 120);
+
+    REQUIRE(run(parley() + " run " + quote(d.path / "g.toml") + " graph.output_dir=" + quote(d.path / "full")).code == 0);
+    for (int i = 0; i < 2; ++i)
+        REQUIRE(run(parley() + " run " + quote(d.path / "g.toml") + " graph.output_dir=" + quote(d.path / "split") +
+                    " nodes.sc.k=6 graph.shard=" + std::to_string(i) + "/2")
+                    .code == 0);
+    auto m = run(parley() + " merge " + quote(d.path / "split"));
+    INFO(m.output);
+    REQUIRE(m.code == 0);
+    for (auto *node : {"debate", "sc"}) {
+        const std::string file = std::string(node) + "/records_mmlu_pro.jsonl";
+        CHECK(rows_by_key(read_jsonl(d.path / "full" / file)) == rows_by_key(read_jsonl(d.path / "split" / file)));
+        auto merged = read_json(d.path / "split" / node / "merged.json");
+        auto full = read_json(d.path / "full" / node / "results.json");
+        CHECK(merged["results"]["mmlu_pro"]["final_success_rate"].get<double>() ==
+              Approx(full["results"]["mmlu_pro"]["final_success_rate,rule_extract"].get<double>()));
+    }
+    CHECK(read_json(d.path / "full/debate/results.json")["results"] == norec["results"]);
+}
+
+TEST_CASE("the protocols example runs CoT, self-consistency, Coral and debate on stories260K", "[e2e][llama][debate]") {
+    NEED_PLUGIN("llama_cpp");
+    TempDir d("protocols");
+    std::string small = " nodes.mmlu_pro.limit=1 nodes.math.limit=1 nodes.coral.max_turns=2 nodes.debate.agents=2";
+    for (auto *node : {"cot", "sc", "coral", "debate"}) // (rule extraction: half the requests on a shared CPU)
+        small += std::string(" nodes.") + node + ".max_tokens=8 nodes." + node + ".extraction=rule";
+    auto r = run(parley() + " run " + PARLEY_SOURCE_DIR + "/examples/protocols/graph.toml" + small + " graph.output_dir=" +
+                 quote(d.path / "out"));
+    INFO(r.output);
+    REQUIRE(r.code == 0);
+    for (auto *dom : {"mmlu_pro", "math"}) {
+        CHECK(read_json(d.path / "out/cot/results.json")["results"][dom]["samples"] == 1);
+        CHECK(read_json(d.path / "out/coral/results.json")["results"][dom]["conversations"] == 1);
+        auto debate = read_json(d.path / "out/debate/results.json")["results"][dom];
+        CHECK(debate["items"] == 1);
+        CHECK(debate["tokens_per_item,rule_extract"].get<double>() > 0);
+        auto sc = read_json(d.path / "out/sc/results.json")["results"][dom];
+        CHECK(sc["items"] == 1);
+        CHECK(sc["k,rule_extract"].get<double>() >= 1);
+        auto records = read_jsonl(d.path / "out/debate" / (std::string("records_") + dom + ".jsonl"));
+        REQUIRE(records.size() == 1);
+        CHECK(records[0]["rounds"].size() == 2);
+        CHECK(records[0]["rounds"][1]["answers"].size() == 2);
+    }
+    auto t = run("python3 " + std::string(PARLEY_SOURCE_DIR) + "/examples/protocols/table.py " + quote(d.path / "out"));
+    INFO(t.output);
+    REQUIRE(t.code == 0);
+    for (auto *p : {"cot_eval", "sc_eval k=", "coral_eval", "debate_eval"}) CHECK(t.output.find(p) != std::string::npos);
+}

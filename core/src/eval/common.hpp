@@ -41,6 +41,9 @@ inline void set_extractor_sampling(GenerationRequest &q, int32_t max_tokens) {
 }
 
 // A choice's finish reason as records write it (OpenAI's names; "none": the backend gave none).
+// The agent id extractor calls carry (agents are 0, 1, ...): they share no agent's prefix.
+constexpr uint32_t kExtractorAgent = 0xFFFFFFFFu;
+
 inline const char *finish_name(int32_t f) {
     switch (f) {
     case PARLEY_FINISH_STOP: return "stop";

@@ -45,9 +45,6 @@ struct CoralConfig {
     std::vector<std::string> stop;
 };
 
-// The agent id extractor calls carry (the speaking roles are 0, 1, ...).
-constexpr uint32_t kExtractorAgent = 0xFFFFFFFFu;
-
 // Strings many conversations share (system prompts, beliefs), stored once.
 class InternPool {
   public:

@@ -51,4 +51,13 @@ size_t WorkPlan::resumed() const {
 
 void WorkPlan::write_manifest() const { write_json_atomic(ctx_.output_dir / "manifest.json", manifest_); }
 
+void check_records_unread(const RunContext &ctx) {
+    for (auto &other : ctx.graph.nodes)
+        for (auto &[port, sources] : other.inputs)
+            for (auto &src : sources)
+                if (src == ctx.node.name || src.rfind(ctx.node.name + ".", 0) == 0)
+                    throw std::runtime_error(fmt::format("nodes.{}.records = false, but node '{}' reads its records (port '{}')",
+                                                         ctx.node.name, other.name, port));
+}
+
 } // namespace parley::core::eval

@@ -44,6 +44,9 @@ struct PlanOptions {
     std::function<void(uint32_t domain, nlohmann::json &&row)> keep;
 };
 
+// `records = false` (as lm-eval without --log_samples): throws if another node reads this node's records.
+void check_records_unread(const RunContext &ctx);
+
 class WorkPlan {
   public:
     WorkPlan(RunContext &ctx, PlanOptions options);

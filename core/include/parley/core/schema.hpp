@@ -7,11 +7,13 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace parley::core {
 
 struct LoadedPlugin;
+struct NodeSpec;
 
 // Host-private kind for the built-in nodes ("core/..."); never crosses the ABI.
 inline constexpr int32_t kKindCore = 1000;
@@ -49,6 +51,9 @@ struct ComponentSchema {
     std::vector<std::string> outputs; // row files a node writes, referred to as "node.output"; first = default
     const parley_component *component = nullptr; // nullptr for core nodes
     const LoadedPlugin *loaded = nullptr;
+    // (core nodes, optional) Nodes whose output this node reads although they are not its inputs,
+    // named in its config: {config key, node}. Validation checks they exist; they run first.
+    std::vector<std::pair<std::string, std::string>> (*reads_nodes)(const NodeSpec &node) = nullptr;
 
     std::string id() const { return plugin + "/" + name; }
     const ParamSpec *param(std::string_view key) const;
