@@ -7,6 +7,7 @@
 // This file binds the node's configuration and declares it ({schema, run}).
 #include "eval/coral_record_writer.hpp"
 #include "eval/record_thread.hpp"
+#include "eval/sample_order.hpp"
 #include "eval/scheduler.hpp"
 #include "eval/work_plan.hpp"
 
@@ -101,10 +102,12 @@ CoralSettings bind_config(const RunContext &ctx) {
     return s;
 }
 
-// What the run keeps per domain: the record format, the metrics so far, the records file.
+// What the run keeps per domain: the record format, the metrics so far (with each
+// conversation's values, for the intervals) and each conversation's (item, trial), the records file.
 struct DomainState {
     CoralRecordFormat format;
-    MetricsAccumulator metrics;
+    MetricsAccumulator metrics{true};
+    SampleOrder order;
     std::unique_ptr<JsonlAppender> writer; // none with records = false
 };
 
@@ -127,9 +130,15 @@ json results_document(RunContext &ctx, const CoralSettings &s, const WorkPlan &p
         const DomainState &st = states[i];
         const json means = st.metrics.means(), ses = st.metrics.stderrs();
         write_json_atomic(ctx.output_dir / fmt::format("metrics_{}.json", pd.node), means);
+        const SampleOrder::Arrangement a = st.order.arrange(pd.ids, s.trials);
+        results.trials(a.trials); // pass@k and consistency when every item has its trials
+        // From the conversations' values (intervals) when every conversation has one, else the
+        // accumulator's estimate (a length not every backend counted).
         auto put = [&](const std::string &name, const std::string &key) {
             if (!means.contains(key) || means[key].is_null()) return; // (a length no backend counted)
-            results.add(pd.node, name, {means[key].get<double>(), ses[key].get<double>()});
+            const std::vector<double> &values = st.metrics.values(key);
+            if (values.size() == st.order.size()) results.add_samples(pd.node, name, a.apply(values));
+            else results.add(pd.node, name, {means[key].get<double>(), ses[key].get<double>()});
         };
         const RaterNames &rn = st.format.names();
         for (auto &h : headline) put(h, rn.extractor + "-" + h);
@@ -140,9 +149,10 @@ json results_document(RunContext &ctx, const CoralSettings &s, const WorkPlan &p
         results.describe(pd.node, "conversations", pd.domain->size() * static_cast<size_t>(s.trials), st.metrics.count(),
                          dn && dn->schema ? dn->schema->version : 0,
                          {{"use", dn ? dn->use : ""}, {"plugin", ctx.plugin_versions[pd.node]}, {"extractor", rn.extractor},
-                          {"matcher", rn.matcher}, {"config", json::parse(toml_to_json(dn->config))}});
+                          {"matcher", rn.matcher}, {"sensitive_text", pd.domain->info().sensitive_text}, {"config", json::parse(toml_to_json(dn->config))}});
         names.push_back(pd.node);
     }
+    results.trials(static_cast<size_t>(s.trials)); // statistics.trials: the node's
     json backends = json::object();
     for (auto &r : s.config.roles) backends[r.name] = {{"model", r.backend->model()}, {"node", r.backend->node()}};
     backends["extractor"] = {{"model", s.config.extractor->model()}, {"node", s.config.extractor->node()}, {"method", s.extraction}};
@@ -164,19 +174,25 @@ void log_summary(const RunContext &ctx, const json &doc) {
     logger().info("[{}] wrote {}", ctx.node.name, (ctx.output_dir / "results.json").string());
 }
 
+// A record's (item id, trial).
+std::pair<std::string, int64_t> record_key(const json &r) {
+    const json &p = r.contains("parley") ? r["parley"] : json::object();
+    return {p.value("id", std::string()), p.value("trial", int64_t{0})};
+}
+
 // The plan (resumed records enter the metrics) and each domain's record format and file.
 std::vector<DomainState> domain_states(RunContext &ctx, const CoralSettings &s, std::unique_ptr<WorkPlan> &plan) {
     std::vector<DomainState> states;
     for (auto &node : ctx.node.inputs.at("domains"))
-        states.push_back({CoralRecordFormat(ctx.domains.at(node)->info(), s.config.extractor->model(), s.config), {}, nullptr});
+        states.push_back({CoralRecordFormat(ctx.domains.at(node)->info(), s.config.extractor->model(), s.config),
+                          MetricsAccumulator(true), {}, nullptr});
     const int max_turns = s.config.max_turns;
     const AgreementProfile profile = s.config.profile;
     plan = std::make_unique<WorkPlan>(ctx, PlanOptions{"records", "records", s.trials,
-                                                       [](const json &r) {
-                                                           const json &p = r.contains("parley") ? r["parley"] : json::object();
-                                                           return std::make_pair(p.value("id", std::string()), p.value("trial", int64_t{0}));
-                                                       },
+                                                       record_key,
                                                        [&](uint32_t d, json &&r) {
+                                                           auto [id, trial] = record_key(r);
+                                                           states[d].order.note(std::move(id), trial);
                                                            states[d].metrics.add(r.contains("metrics") ? r["metrics"]
                                                                                                        : conversation_metrics(r, max_turns, profile));
                                                        }});
@@ -210,6 +226,7 @@ void run_coral_eval(RunContext &ctx) {
         st.format.facts(job.episode, facts);
         const Metrics metrics = compute_metrics(facts, st.format.names(), k.max_turns, k.profile);
         st.metrics.add(metrics);
+        st.order.note(job.item.id, job.episode.trial());
         if (!st.writer) return; // records = false: metrics only
         line.clear();
         st.format.write(job.episode, job.item, metrics, line);

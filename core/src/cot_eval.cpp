@@ -5,6 +5,7 @@
 // lm-evaluation-harness-style results.json (eval results: results.hpp). A re-run skips finished
 // samples. This file binds the node's configuration and declares it ({schema, run}).
 #include "eval/cot_protocol.hpp"
+#include "eval/sample_order.hpp"
 #include "eval/scheduler.hpp"
 #include "eval/work_plan.hpp"
 
@@ -64,13 +65,19 @@ CotSettings bind_config(const RunContext &ctx) {
     return s;
 }
 
-// Per domain: the samples' values results.json summarises (kept rows first, in file order).
+// Per domain: the samples' values results.json summarises (kept rows first, in file order; each
+// sample's (item, trial) noted to put them in the plan's order).
 struct DomainTally {
     std::vector<double> correct, valid;
+    std::vector<std::string> answers; // the extracted answer of a valid sample, else "" (maj@k)
+    SampleOrder order;
     int64_t prompt_tokens = 0, completion_tokens = 0, cached_tokens = 0, errors = 0;
     void add(const json &r) {
+        order.note(r.value("id", std::string()), r.value("trial", int64_t{0}));
         correct.push_back(r.value("correct", false) ? 1.0 : 0.0);
         valid.push_back(r.value("valid", false) ? 1.0 : 0.0);
+        const json &extracted = r.contains("extracted") ? r["extracted"] : json();
+        answers.push_back(r.value("valid", false) && extracted.is_string() ? extracted.get<std::string>() : std::string());
         prompt_tokens += r.value("prompt_tokens", int64_t{0});
         completion_tokens += r.value("completion_tokens", int64_t{0});
         cached_tokens += r.value("cached_tokens", int64_t{0});
@@ -86,16 +93,22 @@ json results_document(RunContext &ctx, const CotSettings &s, const WorkPlan &pla
     for (size_t i = 0; i < plan.domains().size(); ++i) {
         const PlanDomain &pd = plan.domains()[i];
         const DomainTally &t = tallies[i];
-        results.add_samples(pd.node, "final_success_rate", t.correct);
-        results.add_samples(pd.node, "valid_answer_rate", t.valid, false);
+        const SampleOrder::Arrangement a = t.order.arrange(pd.ids, s.trials);
+        results.trials(a.trials); // pass@k, consistency and maj@k when every item has its trials
+        const std::vector<double> correct = a.apply(t.correct);
+        results.add_samples(pd.node, "final_success_rate", correct);
+        results.add_votes(pd.node, "final_success_rate", a.apply(t.answers), correct);
+        results.add_samples(pd.node, "valid_answer_rate", a.apply(t.valid), false);
         const NodeSpec *dn = ctx.graph.find(pd.node);
         results.describe(pd.node, "samples", pd.domain->size(), t.correct.size(), dn && dn->schema ? dn->schema->version : 0,
                          {{"use", dn ? dn->use : ""}, {"plugin", ctx.plugin_versions[pd.node]},
-                          {"matcher", pd.domain->info().matcher_name}, {"config", json::parse(toml_to_json(dn->config))}});
+                          {"matcher", pd.domain->info().matcher_name},
+                          {"sensitive_text", pd.domain->info().sensitive_text}, {"config", json::parse(toml_to_json(dn->config))}});
         prompt_tokens += t.prompt_tokens, completion_tokens += t.completion_tokens;
         cached_tokens += t.cached_tokens, errors += t.errors;
         names.push_back(pd.node);
     }
+    results.trials(static_cast<size_t>(s.trials)); // statistics.trials: the node's
     const NodeSpec &bn = *ctx.graph.find(ctx.node.inputs.at("backend").front());
     json config = {{"evaluation", "core/cot_eval"}, {"node", ctx.node.name}, {"profile", s.profile},
                    {"model", s.config.backend->model()}, {"backend", bn.use}, {"backend_plugin", ctx.plugin_versions[bn.name]},

@@ -2,10 +2,12 @@
 // sampling, and Python's random for Coral's tree picks.
 #include "eval/common.hpp"
 #include "eval/py_random.hpp"
+#include "eval/sample_order.hpp"
 
 #include <catch2/catch.hpp>
 
 #include <set>
+#include <tuple>
 #include <vector>
 
 using namespace parley::core;
@@ -57,4 +59,38 @@ TEST_CASE("the extractor is sampled as Matrix's make_request defaults fill in", 
     REQUIRE(q.seed.has_value());
     CHECK(*q.seed == 42);
     CHECK(q.max_tokens == 32);
+}
+
+TEST_CASE("samples noted in completion order are arranged item by item, trials together", "[eval][results]") {
+    using parley::core::eval::SampleOrder;
+    const std::vector<std::string> ids = {"a", "", "c", "d"}; // "": another shard's item
+    SampleOrder order;
+    std::vector<double> values;
+    const std::vector<std::tuple<std::string, int, double>> noted = {{"d", 1, 7.0}, {"a", 1, 2.0}, {"c", 0, 3.0},
+                                                                     {"d", 0, 6.0}, {"a", 0, 1.0}, {"c", 1, 4.0}};
+    for (auto &[id, trial, v] : noted) {
+        order.note(id, trial);
+        values.push_back(v);
+    }
+    SampleOrder::Arrangement a = order.arrange(ids, 2);
+    CHECK(a.trials == 2);
+    CHECK(a.apply(values) == std::vector<double>{1, 2, 3, 4, 6, 7});
+    CHECK(a.apply(std::vector<double>{1, 2}) == std::vector<double>{1, 2}); // a metric some samples lack: as given
+
+    SECTION("an item short of its trials: independent samples") {
+        order.note("a", 2);
+        values.push_back(5.0);
+        a = order.arrange(ids, 2);
+        CHECK(a.trials == 1);
+        CHECK(a.apply(values) == std::vector<double>{1, 2, 5, 3, 4, 6, 7});
+    }
+    SECTION("an item the plan does not list: last, and independent samples") {
+        order.note("x", 0);
+        order.note("x", 1);
+        values.insert(values.end(), {8.0, 9.0});
+        a = order.arrange(ids, 2);
+        CHECK(a.trials == 1);
+        CHECK(a.apply(values) == std::vector<double>{1, 2, 3, 4, 6, 7, 8, 9});
+    }
+    SECTION("one trial") { CHECK(order.arrange(ids, 1).trials == 1); }
 }

@@ -6,8 +6,8 @@
 Runs the graphs below (the scripted test double; and, when the llama_cpp plugin is built,
 stories260K at temperature 0) one conversation / sample at a time (so the order of records, of
 requests and of floating-point sums is fixed), then compares every file each node writes
-(records, samples, metrics, results, manifest) and every request the backends received
-(`requests_log`) with tests/golden/<graph>/<file>. The comparison is on the bytes, after two
+(records, samples, metrics, results, manifest; not the wall-clock timeline.jsonl) and every
+request the backends received (`requests_log`) with tests/golden/<graph>/<file>. The comparison is on the bytes, after two
 substitutions that make a run's text independent of where it ran:
   - the run's folder and the shared data folder are written as @WORK@ and @SHARED@;
   - the values of IGNORED fields (timings, dates, the build's identity) are blanked.
@@ -25,6 +25,9 @@ HERE = pathlib.Path(__file__).resolve().parent
 # Fields whose values differ between two runs of the same code: wall-clock timings, the date, the
 # host and the build's git hash. Everything else must be equal.
 IGNORED = ["total_s", "total_evaluation_time_seconds", "turns_per_s", "date", "host", "git_hash"]
+# Files not compared: the graph itself, and timeline.jsonl (progress sampled by wall clock: its
+# times and sample count differ between runs).
+SKIPPED = {"g.toml", "timeline.jsonl"}
 IGNORED_RE = re.compile(r'("(?:%s)":\s*)("(?:[^"\\]|\\.)*"|[-+0-9.eE]+|null)' % "|".join(IGNORED))
 
 MMLU = """[nodes.questions]
@@ -109,7 +112,7 @@ def run_case(name, graph, exe, shared, update):
         if r.returncode != 0:
             print(r.stdout + r.stderr)
             return [f"{name}: parley run failed ({r.returncode})"]
-        files = sorted(p for p in work.rglob("*") if p.is_file() and p.name != "g.toml" and not p.name.endswith(".tmp"))
+        files = sorted(p for p in work.rglob("*") if p.is_file() and p.name not in SKIPPED and not p.name.endswith(".tmp"))
         got = {str(p.relative_to(work)): normalise(p.read_text(), work, shared) for p in files}
         gold_dir = HERE / name
         if update:

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <set>
 #include <sstream>
 #include <sys/wait.h>
@@ -164,6 +165,55 @@ TEST_CASE("a re-run resumes: finished samples are kept, torn lines dropped, resu
     for (auto &s : again) ids.insert(s["id"].dump());
     CHECK(ids.size() == 60);
     auto second = read_json(d.path / "out/cot/results.json");
+    CHECK(second["results"] == first["results"]);
+}
+
+TEST_CASE("CoT with trials reports pass@k, consistency and maj@k per item, also from rows out of order", "[e2e][results]") {
+    TempDir d("cot-trials");
+    std::string g = scripted_graph("The correct answer is (C).") + "trials = 2\n";
+    g.replace(g.find("default_reply"), 0, "fail_every = 3\n"); // failed answers: trials of an item differ
+    std::ofstream(d.path / "g.toml") << g;
+    const std::string cmd = parley() + " run " + quote(d.path / "g.toml") + " graph.output_dir=" + quote(d.path / "out");
+    auto r = run(cmd);
+    INFO(r.output);
+    REQUIRE(r.code == 0);
+    const fs::path samples = d.path / "out/cot/samples_mmlu_pro.jsonl";
+    auto rows = read_jsonl(samples);
+    REQUIRE(rows.size() == 120);
+    // Expected, item by item: every valid answer is (C), so the majority is the first valid trial's.
+    std::map<std::string, std::array<json, 2>> by_item;
+    for (auto &row : rows) by_item[row["id"].get<std::string>()][row["trial"].get<int>()] = row;
+    double pass1 = 0, pass2 = 0, consistent = 0, majority = 0;
+    for (auto &[id, t] : by_item) {
+        const bool c0 = t[0]["correct"].get<bool>(), c1 = t[1]["correct"].get<bool>();
+        pass1 += (c0 + c1) / 2.0, pass2 += c0 || c1, consistent += c0 == c1;
+        majority += t[0]["valid"].get<bool>() ? c0 : t[1]["valid"].get<bool>() && c1;
+    }
+    REQUIRE(by_item.size() == 60);
+    REQUIRE(consistent < 60); // the check below can tell items apart
+    auto check = [&](const json &res) {
+        const json &m = res["results"]["mmlu_pro"];
+        CHECK(m["final_success_rate_pass@1,rule_extract"].get<double>() == Approx(pass1 / 60));
+        CHECK(m["final_success_rate_pass@2,rule_extract"].get<double>() == Approx(pass2 / 60));
+        CHECK(m["final_success_rate_consistency,rule_extract"].get<double>() == Approx(consistent / 60));
+        CHECK(m["final_success_rate_maj@2,rule_extract"].get<double>() == Approx(majority / 60));
+        for (auto *k : {"final_success_rate_pass@2", "final_success_rate_consistency", "final_success_rate_maj@2"})
+            CHECK(m.contains(std::string(k) + "_ci_lo,rule_extract"));
+        CHECK(res["statistics"]["trials"] == 2);
+        CHECK(res["configs"]["mmlu_pro"]["sensitive_text"] == false);
+    };
+    const json first = read_json(d.path / "out/cot/results.json");
+    check(first);
+    { // every trial 1 first, then every trial 0: a resumed file in another order
+        std::ofstream out(samples, std::ios::trunc);
+        for (int t : {1, 0})
+            for (auto &row : rows)
+                if (row["trial"] == t) out << row.dump() << "\n";
+    }
+    r = run(cmd);
+    REQUIRE(r.code == 0);
+    const json second = read_json(d.path / "out/cot/results.json");
+    check(second);
     CHECK(second["results"] == first["results"]);
 }
 
@@ -418,6 +468,9 @@ TEST_CASE("the main job's mixed-domain Coral + CoT graph runs on stories260K; pa
         CHECK(recomputed == written);
     }
     CHECK(coral["groups"]["macro_avg"].contains("agreement_correctness,none"));
+    CHECK(coral["configs"]["gpqa"]["sensitive_text"] == true); // parley report reads it
+    CHECK(cot["configs"]["gpqa"]["sensitive_text"] == true);
+    CHECK(coral["configs"]["mmlu_pro"]["sensitive_text"] == false);
     CHECK(cot["groups"]["macro_avg"].contains("final_success_rate,llm_extract")); // profile "coral": LLM extraction
 }
 
@@ -430,6 +483,21 @@ TEST_CASE("a killed Coral run resumes without loss or duplicates", "[e2e][coral]
     auto full = read_jsonl(records);
     REQUIRE(full.size() == 120);
     auto metrics = read_json(d.path / "out/trees/metrics_mmlu_pro.json");
+    auto results = read_json(d.path / "out/trees/results.json");
+    { // the headline metrics with their intervals; trials = 2: pass@k and consistency
+        const json &m = results["results"]["mmlu_pro"];
+        for (auto *k : {"agreement_correctness", "agreement", "valid_answer_rate", "persuade_rate", "assert_rate",
+                        "final_success_rate", "total_turns", "agreement_correctness_pass@2", "agreement_correctness_consistency"}) {
+            INFO(k);
+            CHECK(m.contains(std::string(k) + ",none"));
+            CHECK(m.contains(std::string(k) + "_ci_lo,none"));
+            CHECK(m.contains(std::string(k) + "_ci_hi,none"));
+            if (m.contains(std::string(k) + "_ci_lo,none"))
+                CHECK(m[std::string(k) + "_ci_lo,none"].get<double>() <= m[std::string(k) + "_ci_hi,none"].get<double>());
+        }
+        CHECK(results["groups"]["macro_avg"].contains("agreement_correctness_ci_lo,none"));
+        CHECK(results["configs"]["mmlu_pro"]["sensitive_text"] == false);
+    }
     {
         std::ofstream out(records, std::ios::trunc); // as if killed: 70 complete records and half of one
         for (size_t i = 0; i < 70; ++i) out << full[i].dump() << "\n";
@@ -445,6 +513,9 @@ TEST_CASE("a killed Coral run resumes without loss or duplicates", "[e2e][coral]
     CHECK(keys.size() == 120);
     auto m2 = read_json(d.path / "out/trees/metrics_mmlu_pro.json");
     for (auto &[k, v] : metrics.items()) CHECK(m2[k].get<double>() == Approx(v.get<double>()).epsilon(1e-12));
+    // results.json from the conversations' values in the plan's order: the same after the resume
+    auto res2 = read_json(d.path / "out/trees/results.json");
+    CHECK(res2["results"] == results["results"]);
 }
 
 TEST_CASE("admission follows the backend's reported load, not only the cap", "[e2e][llama][coral]") {
