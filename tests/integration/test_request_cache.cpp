@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 #include <regex>
 #include <sys/wait.h>
 #include <thread>
@@ -135,13 +136,16 @@ TEST_CASE("a second run answers every request from the cache, with identical rec
     REQUIRE(third.code == 0);
     CHECK(lines_of(d.path / "log3.jsonl").empty());
     CHECK(hits_misses(third.output).second == 0);
-    // Another salt is another cache: every request misses.
+    // Another salt is another cache: every distinct request misses (at least) once. (Repeats within
+    // the run may hit or miss, depending on whether their twin is still in flight: timing.)
+    std::set<std::string> keys;
+    for (auto &line : lines_of(cache)) keys.insert(nlohmann::json::parse(line).at("key").get<std::string>());
     std::ofstream(d.path / "g.toml") << graph(cache, d.path / "log4.jsonl", "", "cache_salt = \"other\"\n");
     auto fourth = run(parley_run(d.path / "g.toml", d.path / "out4"));
     REQUIRE(fourth.code == 0);
     const auto [hits4, misses4] = hits_misses(fourth.output);
     CHECK(hits4 + misses4 == asked);
-    CHECK(hits4 <= hits1); // only the run's own repeats (fewer if two were in flight at once)
+    CHECK(static_cast<size_t>(misses4) >= keys.size());
     CHECK(static_cast<size_t>(misses4) == lines_of(d.path / "log4.jsonl").size());
 }
 
