@@ -46,7 +46,7 @@ TOML
 run_parley() { # $1 = trials, $2 = records (true|false), $3 = tag -> prints "peak_rss_kb" ($WORK/cpu$3: user+sys seconds)
   graph "$1"
   /usr/bin/time -f "%M %U %S" -o "$WORK/time$3" "$BUILD/bin/parley" run "$WORK/g$1.toml" "graph.output_dir=$WORK/out$3" \
-    "nodes.coral.records=$2" --log-level warn
+    "nodes.coral.records=$2" --log-level warn > /dev/null # (stdout: the end-of-run table)
   awk '{print $2 + $3}' "$WORK/time$3" > "$WORK/cpu$3"
   awk '{print $1}' "$WORK/time$3"
 }
@@ -90,7 +90,7 @@ TOML
 }
 run_debate() { # $1 = trials, $2 = tag -> prints "peak_rss_kb"
   debate_graph "$1"
-  /usr/bin/time -f "%M" -o "$WORK/drss$2" "$BUILD/bin/parley" run "$WORK/d$1.toml" "graph.output_dir=$WORK/dout$2" --log-level warn
+  /usr/bin/time -f "%M" -o "$WORK/drss$2" "$BUILD/bin/parley" run "$WORK/d$1.toml" "graph.output_dir=$WORK/dout$2" --log-level warn > /dev/null
   cat "$WORK/drss$2"
 }
 debate_small_rss=$(run_debate 1 small)
