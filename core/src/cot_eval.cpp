@@ -141,13 +141,9 @@ void run_cot_eval(RunContext &ctx) {
 
     std::vector<DomainTally> tallies(ctx.node.inputs.at("domains").size());
     WorkPlan plan(ctx, {"samples", "samples", s.trials,
-                        [](const json &r) { return std::make_pair(r.value("id", std::string()), r.value("trial", int64_t{0})); },
+                        id_trial_of,
                         [&](uint32_t d, json &&row) { tallies[d].add(row); }});
-    std::vector<std::unique_ptr<JsonlAppender>> writers;
-    for (auto &pd : plan.domains()) {
-        writers.push_back(std::make_unique<JsonlAppender>(pd.file));
-        ctx.outputs[ctx.node.name]["samples"].push_back(pd.file);
-    }
+    auto writers = plan.open_writers(true, "samples");
     plan.write_manifest();
     if (plan.resumed()) logger().info("[{}] resuming: {} finished samples kept, {} to run", ctx.node.name, plan.resumed(), plan.size());
 

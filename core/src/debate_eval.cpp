@@ -127,14 +127,9 @@ void run_debate_eval(RunContext &ctx) {
 
     std::vector<DebateTally> tallies(ctx.node.inputs.at("domains").size());
     WorkPlan plan(ctx, {"debate", "records", s.trials,
-                        [](const json &r) { return std::make_pair(r.value("id", std::string()), r.value("trial", int64_t{0})); },
+                        id_trial_of,
                         [&](uint32_t d, json &&row) { tallies[d].add(row); }});
-    std::vector<std::unique_ptr<JsonlAppender>> writers(plan.domains().size());
-    if (s.keep_records)
-        for (size_t d = 0; d < plan.domains().size(); ++d) {
-            writers[d] = std::make_unique<JsonlAppender>(plan.domains()[d].file);
-            ctx.outputs[ctx.node.name]["records"].push_back(plan.domains()[d].file);
-        }
+    auto writers = plan.open_writers(s.keep_records, "records");
     plan.write_manifest();
     if (plan.resumed()) logger().info("[{}] resuming: {} finished debates kept, {} to run", ctx.node.name, plan.resumed(), plan.size());
 

@@ -192,14 +192,9 @@ void run_sc_eval(RunContext &ctx) {
     const auto started = std::chrono::steady_clock::now();
     std::vector<SelfConsistencyTally> tallies(ctx.node.inputs.at("domains").size());
     WorkPlan plan(ctx, {"self_consistency", "records", s.trials,
-                        [](const json &r) { return std::make_pair(r.value("id", std::string()), r.value("trial", int64_t{0})); },
+                        id_trial_of,
                         [&](uint32_t d, json &&row) { tallies[d].add(row); }});
-    std::vector<std::unique_ptr<JsonlAppender>> writers(plan.domains().size());
-    if (s.keep_records)
-        for (size_t d = 0; d < plan.domains().size(); ++d) {
-            writers[d] = std::make_unique<JsonlAppender>(plan.domains()[d].file);
-            ctx.outputs[ctx.node.name]["records"].push_back(plan.domains()[d].file);
-        }
+    auto writers = plan.open_writers(s.keep_records, "records");
     plan.write_manifest();
     if (plan.resumed()) logger().info("[{}] resuming: {} finished items kept, {} to run", ctx.node.name, plan.resumed(), plan.size());
     std::vector<DomainItem> items;

@@ -60,4 +60,18 @@ void check_records_unread(const RunContext &ctx) {
                                                          ctx.node.name, other.name, port));
 }
 
+std::pair<std::string, int64_t> id_trial_of(const nlohmann::json &row) {
+    return {row.value("id", std::string()), row.value("trial", int64_t{0})};
+}
+
+std::vector<std::unique_ptr<JsonlAppender>> WorkPlan::open_writers(bool keep, const std::string &output) const {
+    std::vector<std::unique_ptr<JsonlAppender>> writers(domains_.size());
+    if (!keep) return writers;
+    for (size_t d = 0; d < domains_.size(); ++d) {
+        writers[d] = std::make_unique<JsonlAppender>(domains_[d].file);
+        ctx_.outputs[ctx_.node.name][output].push_back(domains_[d].file);
+    }
+    return writers;
+}
+
 } // namespace parley::core::eval

@@ -7,12 +7,14 @@
 //   for (size_t i = 0; i < plan.size(); ++i) plan.unit(i) ...   // what is left to run, in order
 #pragma once
 
+#include <parley/core/records.hpp>
 #include <parley/core/run.hpp>
 
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -44,6 +46,10 @@ struct PlanOptions {
     std::function<void(uint32_t domain, nlohmann::json &&row)> keep;
 };
 
+// The (item id, trial) of a row that carries them at its top level (samples, debate and
+// self-consistency records): the usual PlanOptions::key.
+std::pair<std::string, int64_t> id_trial_of(const nlohmann::json &row);
+
 // `records = false` (as lm-eval without --log_samples): throws if another node reads this node's records.
 void check_records_unread(const RunContext &ctx);
 
@@ -58,6 +64,9 @@ class WorkPlan {
     const std::string &item_id(const WorkUnit &u) const { return domains_[u.domain].ids[u.index]; }
     size_t resumed() const;
     void write_manifest() const; // manifest.json: every (item, trial) of this shard, per domain
+    // One appender per domain's file, each registered as the node's output `output` (none, all
+    // null, when `keep` is false: `records = false`).
+    std::vector<std::unique_ptr<JsonlAppender>> open_writers(bool keep, const std::string &output) const;
 
   private:
     void add_domain(const std::string &node, Domain *domain);
