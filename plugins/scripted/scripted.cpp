@@ -115,14 +115,19 @@ class Scripted {
         return id;
     }
 
+    // A request not yet answered (queued, or in the batch waiting out `latency_ms`) completes
+    // with PARLEY_ERR_CANCELLED: at once while the batch waits, else when its batch is answered.
     bool cancel(uint64_t id) {
         std::lock_guard<std::mutex> lock(mu_);
-        for (auto &p : queue_)
-            if (p.id == id) {
-                cancelled_.insert(id);
-                return true;
-            }
-        return false;
+        bool known = waiting_.count(id) > 0;
+        for (auto &p : queue_) known = known || p.id == id;
+        if (!known) return false;
+        cancelled_.insert(id);
+        if (waiting_.count(id)) {
+            cancel_waiting_ = true;
+            cv_.notify_all();
+        }
+        return true;
     }
 
   private:
@@ -163,11 +168,12 @@ class Scripted {
             if (queue_.empty() && stopping_) return;
             batch.clear();
             batch.swap(queue_);
-            std::unordered_set<uint64_t> cancelled;
-            cancelled.swap(cancelled_);
+            if (latency.count() > 0) wait_out_latency(batch, lock);
+            std::unordered_set<uint64_t> cancelled; // this batch's (later requests' stay for theirs)
+            for (auto &p : batch)
+                if (cancelled_.erase(p.id)) cancelled.insert(p.id);
             const bool stopping = stopping_;
             lock.unlock();
-            if (latency.count() > 0 && !stopping) std::this_thread::sleep_for(latency);
             for (auto &p : batch) {
                 parley_completion c{};
                 c.struct_size = sizeof c;
@@ -209,10 +215,43 @@ class Scripted {
         }
     }
 
+    // Holds `batch` for `latency` (lock held on entry and exit), answering each request cancelled
+    // meanwhile at once and dropping it from the batch.
+    void wait_out_latency(std::vector<Pending> &batch, std::unique_lock<std::mutex> &lock) {
+        for (auto &p : batch) waiting_.insert(p.id);
+        const auto until = std::chrono::steady_clock::now() + latency;
+        while (!stopping_ && cv_.wait_until(lock, until, [&] { return stopping_ || cancel_waiting_; })) {
+            cancel_waiting_ = false;
+            std::vector<Pending> gone;
+            for (auto it = batch.begin(); it != batch.end();)
+                if (cancelled_.erase(it->id)) {
+                    waiting_.erase(it->id);
+                    gone.push_back(*it);
+                    it = batch.erase(it);
+                } else {
+                    ++it;
+                }
+            lock.unlock();
+            for (auto &p : gone) {
+                parley_completion c{};
+                c.struct_size = sizeof c;
+                c.request_id = p.id;
+                c.status = PARLEY_ERR_CANCELLED;
+                c.error_message = {"cancelled", 9};
+                p.done(p.user, &c);
+            }
+            lock.lock();
+            if (batch.empty()) break; // all cancelled: nothing left to wait for
+        }
+        waiting_.clear();
+    }
+
     std::mutex mu_;
     std::condition_variable cv_;
     std::vector<Pending> queue_;
     std::unordered_set<uint64_t> cancelled_;
+    std::unordered_set<uint64_t> waiting_; // the batch waiting out `latency`
+    bool cancel_waiting_ = false;          // one of them was cancelled
     uint64_t next_id_ = 0;
     bool stopping_ = false;
     std::thread worker_;

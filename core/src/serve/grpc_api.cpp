@@ -6,8 +6,10 @@
 #include <grpcpp/grpcpp.h>
 #include <nlohmann/json.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <ctime>
+#include <mutex>
 
 namespace parley::serve {
 
@@ -109,6 +111,42 @@ std::string metadata(const grpc::CallbackServerContext *ctx, const char *key) {
     return it == ctx->client_metadata().end() ? std::string() : std::string(it->second.data(), it->second.size());
 }
 
+// A unary call's reactor that cancels the backend request when the client cancels the RPC (or its
+// deadline passes, or the connection drops) before the answer: the backend's slot then serves
+// requests still wanted. Deletes itself once gRPC is done with it (OnDone) and the handler has
+// returned (`handler_returned`): an instant answer may finish the call before the handler gets
+// to hand over its cancel function.
+class CancellableCall final : public grpc::ServerUnaryReactor {
+  public:
+    void watch(Service::CancelCall cancel) {
+        std::unique_lock lock(mu_);
+        if (!cancelled_) {
+            cancel_ = std::move(cancel);
+            return;
+        }
+        lock.unlock();
+        cancel();
+    }
+    void handler_returned() { release(); }
+    void OnCancel() override {
+        std::unique_lock lock(mu_);
+        cancelled_ = true;
+        auto f = std::move(cancel_);
+        lock.unlock();
+        if (f) f();
+    }
+    void OnDone() override { release(); }
+
+  private:
+    void release() {
+        if (refs_.fetch_sub(1) == 1) delete this;
+    }
+    std::atomic<int> refs_{2}; // gRPC's (until OnDone) and the handler's
+    std::mutex mu_;
+    Service::CancelCall cancel_;
+    bool cancelled_ = false;
+};
+
 class MatrixService final : public pb::OpenaiService::CallbackService {
   public:
     MatrixService(serve::Service &service, std::string api_key) : service_(service), api_key_(std::move(api_key)) {}
@@ -125,11 +163,12 @@ class MatrixService final : public pb::OpenaiService::CallbackService {
   private:
     template <class Response>
     grpc::ServerUnaryReactor *run(grpc::CallbackServerContext *ctx, Endpoint endpoint, const json &body, Response *response) {
-        auto *reactor = ctx->DefaultReactor();
+        auto *reactor = new CancellableCall;
         const std::string label = endpoint == Endpoint::Chat ? "grpc_chat" : "grpc_completions";
         auto refuse = [&](int status, const std::string &message) {
             service_.metrics().record(label, status, nullptr, 0);
             reactor->Finish(grpc::Status(static_cast<grpc::StatusCode>(grpc_code_of(status)), message));
+            reactor->handler_returned();
             return reactor;
         };
         if (!api_key_.empty() && metadata(ctx, "authorization") != "Bearer " + api_key_)
@@ -141,11 +180,12 @@ class MatrixService final : public pb::OpenaiService::CallbackService {
             return refuse(e.status(), e.what());
         }
         apply_affinity(*request, metadata(ctx, "multiplexed_model_id"));
-        service_.generate(request, label, [this, reactor, response, endpoint](Outcome &&o) {
+        reactor->watch(service_.generate(request, label, [this, reactor, response, endpoint](Outcome &&o) {
             if (o.status != 200) return reactor->Finish(grpc::Status(static_cast<grpc::StatusCode>(grpc_code_of(o.status)), o.error));
             fill(response, o.result, service_.next_id(endpoint), service_.model_name());
             reactor->Finish(grpc::Status::OK);
-        });
+        }));
+        reactor->handler_returned();
         return reactor;
     }
 

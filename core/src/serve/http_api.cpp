@@ -39,12 +39,12 @@ void generate(Service &service, Endpoint endpoint, HttpRequest &&req, Reply repl
         request->gen.on_delta = [weak = std::weak_ptr<SseStream>(stream)](uint32_t index, std::string_view text) {
             if (auto s = weak.lock()) s->delta(index, text);
         };
-        return service.generate(request, label, [stream](Outcome &&o) { stream->finish(o); });
+        return reply.on_disconnect(service.generate(request, label, [stream](Outcome &&o) { stream->finish(o); }));
     }
-    service.generate(request, label, [&service, request, reply, id, created](Outcome &&o) {
+    reply.on_disconnect(service.generate(request, label, [&service, request, reply, id, created](Outcome &&o) {
         if (o.status != 200) return reply(error_response(o.status, o.error_type, o.error));
         reply({200, "application/json", response_json(*request, o.result, id, created, service.model_name()).dump(), {}});
-    });
+    }));
 }
 
 json models_json(const Service &service) {

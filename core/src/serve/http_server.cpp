@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <deque>
+#include <mutex>
 #include <sstream>
 #include <atomic>
 #include <chrono>
@@ -28,6 +29,40 @@ using tcp = net::ip::tcp;
 namespace {
 
 constexpr size_t kBodyLimit = 64u << 20; // prompts of a long context, with room to spare
+
+// One request's watch for its client leaving: the handler's hook, and whether the client went
+// (or the reply completed) first. Shared by the session (I/O strand) and the handler's threads.
+class DisconnectWatch {
+  public:
+    void set_hook(std::function<void()> f) {
+        std::unique_lock lock(mu_);
+        if (complete_) return;
+        if (!gone_) {
+            hook_ = std::move(f);
+            return;
+        }
+        lock.unlock();
+        f();
+    }
+    void client_gone() {
+        std::unique_lock lock(mu_);
+        if (gone_ || complete_) return;
+        gone_ = true;
+        auto f = std::move(hook_);
+        lock.unlock();
+        if (f) f();
+    }
+    void reply_complete() {
+        std::lock_guard lock(mu_);
+        complete_ = true;
+        hook_ = nullptr;
+    }
+
+  private:
+    std::mutex mu_;
+    std::function<void()> hook_;
+    bool gone_ = false, complete_ = false;
+};
 
 class Session : public std::enable_shared_from_this<Session> {
   public:
@@ -59,12 +94,27 @@ class Session : public std::enable_shared_from_this<Session> {
             r.headers[name] = std::string(f.value());
         }
         r.body = std::move(req.body());
-        handler_(std::move(r), Reply(std::make_shared<SessionSink>(shared_from_this())));
+        watch_ = std::make_shared<DisconnectWatch>();
+        watch_client(watch_);
+        handler_(std::move(r), Reply(std::make_shared<SessionSink>(shared_from_this(), watch_)));
+    }
+
+    // While a reply is pending nothing is read from the socket, so a client that closes its
+    // connection would go unnoticed until the reply is written. Wait for the socket to turn
+    // readable instead: with nothing to read, that is the client's FIN or RST; with bytes, a
+    // pipelined next request (left for the next read; the watch ends there).
+    void watch_client(std::shared_ptr<DisconnectWatch> w) {
+        stream_.socket().async_wait(tcp::socket::wait_read, [self = shared_from_this(), w](beast::error_code ec) {
+            if (ec == net::error::operation_aborted || w != self->watch_) return;
+            beast::error_code ec2;
+            if (!ec && self->stream_.socket().available(ec2) > 0 && !ec2) return;
+            w->client_gone();
+        });
     }
 
     // Every reply, whole or streamed, goes out as raw bytes through one queue on the strand.
     struct SessionSink : Reply::Sink {
-        explicit SessionSink(std::shared_ptr<Session> s) : session(std::move(s)) {}
+        SessionSink(std::shared_ptr<Session> s, std::shared_ptr<DisconnectWatch> w) : session(std::move(s)), watch(std::move(w)) {}
         void whole(HttpResponse res) override {
             post([res = std::move(res)](Session &s) mutable { s.write_whole(std::move(res)); });
         }
@@ -78,10 +128,12 @@ class Session : public std::enable_shared_from_this<Session> {
         void end() override {
             post([](Session &s) { s.write_end(); });
         }
+        void on_disconnect(std::function<void()> f) override { watch->set_hook(std::move(f)); }
         template <class F> void post(F &&f) {
             net::post(session->stream_.get_executor(), [s = session, f = std::forward<F>(f)]() mutable { f(*s); });
         }
         std::shared_ptr<Session> session;
+        std::shared_ptr<DisconnectWatch> watch;
     };
 
     template <class Body> void set_head(http::response<Body> &msg, const HttpResponse &res) {
@@ -130,6 +182,8 @@ class Session : public std::enable_shared_from_this<Session> {
             if (last) --self->busy_;
             if (ec) return self->fail();
             if (last) {
+                if (self->watch_) self->watch_->reply_complete();
+                self->watch_.reset();
                 if (!self->keep_alive_) return self->close();
                 self->read();
             }
@@ -140,6 +194,7 @@ class Session : public std::enable_shared_from_this<Session> {
     // The client went away mid-reply: what is queued or still to come is dropped.
     void fail() {
         broken_ = true;
+        if (watch_) watch_->client_gone();
         for (auto &w : queue_)
             if (w.last) --busy_;
         queue_.clear();
@@ -157,6 +212,7 @@ class Session : public std::enable_shared_from_this<Session> {
     };
     beast::tcp_stream stream_;
     std::deque<Write> queue_; // on the strand
+    std::shared_ptr<DisconnectWatch> watch_; // the pending request's (on the strand)
     bool broken_ = false;
     beast::flat_buffer buffer_;
     std::optional<http::request_parser<http::string_body>> parser_;

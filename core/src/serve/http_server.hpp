@@ -36,6 +36,8 @@ struct HttpResponse {
 // as a stream: `begin(head)` (status, content type and headers; its body is ignored), any number
 // of `chunk(data)`, then `end()` (Transfer-Encoding: chunked). Calls for one request must not
 // overlap; they are written in the order made. Chunks of a client that has gone are dropped.
+// `on_disconnect(f)`: `f` runs once (on an I/O thread) if the client closes its connection before
+// the reply is complete, at once if it already has; never after a complete reply.
 class Reply {
   public:
     struct Sink {
@@ -44,6 +46,7 @@ class Reply {
         virtual void begin(HttpResponse head) = 0;
         virtual void chunk(std::string data) = 0;
         virtual void end() = 0;
+        virtual void on_disconnect(std::function<void()>) {} // a sink without a connection: never
     };
     Reply() = default;
     explicit Reply(std::shared_ptr<Sink> sink) : sink_(std::move(sink)) {}
@@ -52,6 +55,7 @@ class Reply {
     void begin(HttpResponse head) const { sink_->begin(std::move(head)); }
     void chunk(std::string data) const { sink_->chunk(std::move(data)); }
     void end() const { sink_->end(); }
+    void on_disconnect(std::function<void()> f) const { sink_->on_disconnect(std::move(f)); }
 
   private:
     std::shared_ptr<Sink> sink_;

@@ -25,9 +25,15 @@ class Service {
   public:
     Service(core::Backend &backend, std::string model_name);
 
+    // What a transport calls when its client has gone before the answer (a closed connection, a
+    // cancelled RPC): the backend request is cancelled, so its slot and KV cells go to the requests
+    // still wanted; `done` still runs once, and the metrics count it as status 499 (nginx's
+    // "client closed request"). Safe to call from any thread, more than once, or after `done`.
+    using CancelCall = std::function<void()>;
+
     // Runs `request` on the backend; `done` is called exactly once, on any thread (possibly
     // before generate returns, for a refusal). `endpoint` labels the metrics.
-    void generate(std::shared_ptr<ApiRequest> request, const std::string &endpoint, std::function<void(Outcome &&)> done);
+    CancelCall generate(std::shared_ptr<ApiRequest> request, const std::string &endpoint, std::function<void(Outcome &&)> done);
 
     // Refuse new requests (503) from now on; answered requests still finish.
     void drain() { draining_ = true; }

@@ -2,7 +2,7 @@
 stubs generated into STUBS_DIR), checking `parley serve --grpc-port` as Matrix's query_llm would
 use a replica: the `application` and `multiplexed_model_id` metadata, unary calls, status codes.
 
-usage: grpc_client.py STUBS_DIR HOST:PORT API_KEY check|unavailable
+usage: grpc_client.py STUBS_DIR HOST:PORT API_KEY check|unavailable|deadline
 """
 import sys
 
@@ -82,6 +82,14 @@ def unavailable(stub):
     print("grpc: UNAVAILABLE while draining")
 
 
+def deadline(stub):
+    """A call whose deadline passes before its answer (the server's backend is slower)."""
+    req = openai_pb2.ChatCompletionRequest(messages=[openai_pb2.CompletionMessage(role="user", content="x")])
+    expect_code(lambda: stub.CreateChatCompletion(request=req, metadata=metadata(), timeout=0.4),
+                grpc.StatusCode.DEADLINE_EXCEEDED)
+    print("grpc: DEADLINE_EXCEEDED for a call slower than its deadline")
+
+
 with grpc.insecure_channel(TARGET) as channel:
     stub = openai_pb2_grpc.OpenaiServiceStub(channel)
-    {"check": check, "unavailable": unavailable}[MODE](stub)
+    {"check": check, "unavailable": unavailable, "deadline": deadline}[MODE](stub)

@@ -56,4 +56,22 @@ status=0; wait "$pid" || status=$?
 pid=""
 [[ ! -e "$WORK/replicas/127.0.0.1-"*.url ]] || { echo "FAIL: the registration outlived the server"; exit 1; }
 [[ "$status" -eq 0 ]] || { echo "FAIL: the server exited with $status"; tail -20 "$WORK/server.log"; exit 1; }
-echo "serve over gRPC: Matrix's client names, status codes and the drain passed"
+# A call whose deadline passes before its answer (the scripted node answers after 1.5 s): the
+# server cancels the backend request at once (status 499 in the metrics) instead of running it on.
+rm -f "$WORK/port" "$WORK/grpc_port"
+"$PARLEY" serve "$HERE/scripted.toml" --node model --port 0 --port-file "$WORK/port" --grpc-port 0 \
+  --grpc-port-file "$WORK/grpc_port" > "$WORK/scripted.log" 2>&1 &
+pid=$!
+for _ in $(seq 1 200); do [[ -s "$WORK/grpc_port" ]] && break; sleep 0.1; done
+URL="http://127.0.0.1:$(cat "$WORK/port")"
+"$PY" "$HERE/grpc_client.py" "$WORK" "127.0.0.1:$(cat "$WORK/grpc_port")" "" deadline
+cancelled=""
+for _ in $(seq 1 10); do  # within 0.5 s of the deadline, well before the 1.5 s answer
+  curl -sS "$URL/metrics" > "$WORK/gone.txt"
+  grep -q '^parley_requests_total{endpoint="grpc_chat",status="499"} 1$' "$WORK/gone.txt" \
+    && grep -q '^parley_requests_in_flight 0$' "$WORK/gone.txt" && { cancelled=1; break; }
+  sleep 0.05
+done
+[[ -n "$cancelled" ]] || { echo "FAIL: a call past its deadline was not cancelled"; grep -E 'requests_total|in_flight' "$WORK/gone.txt"; exit 1; }
+kill -TERM "$pid"; wait "$pid" || true; pid=""
+echo "serve over gRPC: Matrix's client names, status codes, the drain and cancellation past a deadline passed"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `parley serve` on stories260K, answered by real clients: curl (chat, completions, SSE, models,
 # health, metrics, API key refusal, prefix reuse with no affinity hint), Parley's own openai
-# backend (a Coral evaluation against the server), then SIGTERM with requests in flight: each of
+# backend (a Coral evaluation against the server), a client that leaves before its answer
+# (cancelled, status 499), then SIGTERM with requests in flight: each of
 # them is answered, the server exits 0. Exit 77 (skipped) without the model.
 set -euo pipefail
 PARLEY="$1"; SOURCE="$2"; SHARED="$3"
@@ -94,5 +95,19 @@ URL="http://127.0.0.1:$(cat "$WORK/port")"
 AUTH=()
 curl -sS "$URL/v1/chat/completions" -d '{"messages":[{"role":"user","content":"x"}]}' \
   | grep -q 'The correct answer is (C).' || { echo "FAIL: the graph's scripted node did not answer"; cat "$WORK/graph.log"; exit 1; }
+# A client that leaves before its answer: the backend request is cancelled at once (the scripted
+# node answers a cancelled request without waiting out its 1.5 s), counted as status 499, and the
+# server keeps serving. Without cancellation it would run on and count as a 200 at 1.5 s.
+for body in '{"messages":[{"role":"user","content":"x"}]}' '{"messages":[{"role":"user","content":"x"}],"stream":true}'; do
+  curl -sS -m 0.4 "$URL/v1/chat/completions" -d "$body" > /dev/null 2>&1 || true  # gives up after 0.4 s
+done
+gone=""
+for _ in $(seq 1 10); do  # within 0.5 s of the second client leaving, well before its 1.5 s answer
+  curl -sS "$URL/metrics" > "$WORK/gone.txt"
+  grep -q '^parley_requests_total{endpoint="chat",status="499"} 2$' "$WORK/gone.txt" && grep -q '^parley_requests_in_flight 0$' "$WORK/gone.txt" \
+    && { gone=1; break; }
+  sleep 0.05
+done
+[[ -n "$gone" ]] || { echo "FAIL: requests whose clients left were not cancelled"; grep -E 'requests_total|in_flight' "$WORK/gone.txt"; exit 1; }
 drain_check "$WORK/graph.log" 6
 echo "serve: curl, SSE, API key, metrics, prefix reuse, Coral over HTTP, the SIGTERM drain and a graph's node all passed"
