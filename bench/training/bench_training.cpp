@@ -89,11 +89,12 @@ int main(int argc, char **argv) {
         setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
         execv("/proc/self/exe", argv);
     }
-    std::string cmdline;
+    std::string cmdline; // bench/training/run.sh names itself (it builds and installs first)
     for (int i = 0; i < argc; ++i) {
         if (i) cmdline += ' ';
         cmdline += quote(argv[i]);
     }
+    if (const char *c = std::getenv("PARLEY_BENCH_COMMAND")) cmdline = c;
     std::string out = std::string(PARLEY_SOURCE_DIR) + "/bench/results/training.json";
     std::string python = "/usr/bin/python3";
     const std::string script = std::string(PARLEY_SOURCE_DIR) + "/bench/training/pytorch_dpo.py";
