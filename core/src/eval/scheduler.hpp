@@ -25,6 +25,7 @@
 #include <parley/core/progress.hpp>
 
 #include <deque>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -52,7 +53,7 @@ template <class E> class Scheduler final : public Outbox {
             }
             peak_live_ = std::max(peak_live_, live_);
             send_staged();
-            inbox_.take(batch, std::chrono::milliseconds(250));
+            inbox_->take(batch, std::chrono::milliseconds(250));
             for (auto &[tag, result] : batch) deliver(tag, std::move(result), finished);
             send_staged();
             progress.update(finished_, live_, tokens());
@@ -117,14 +118,13 @@ template <class E> class Scheduler final : public Outbox {
     void send_staged() {
         for (size_t i = 0; i < n_staged_; ++i) {
             const uint64_t tag = staged_[i].tag;
-            Inbox *inbox = &inbox_;
             try {
-                staged_[i].backend->submit(staged_[i].q, [inbox, tag](GenerationResult &&r) { inbox->push(tag, std::move(r)); });
+                staged_[i].backend->submit(staged_[i].q, [inbox = inbox_, tag](GenerationResult &&r) { inbox->push(tag, std::move(r)); });
             } catch (const ComponentError &e) {
                 GenerationResult r;
                 r.status = e.code();
                 r.error = e.what();
-                inbox_.push(tag, std::move(r));
+                inbox_->push(tag, std::move(r));
             }
         }
         n_staged_ = 0;
@@ -137,7 +137,10 @@ template <class E> class Scheduler final : public Outbox {
     std::vector<size_t> free_;
     std::vector<Staged> staged_;
     size_t n_staged_ = 0, current_ = 0, live_ = 0, finished_ = 0, peak_live_ = 0;
-    Inbox inbox_;
+    // Shared with every request's callback: when a run ends by an error (a full disk under the
+    // record writer), the scheduler unwinds while the backends still answer requests in flight
+    // (they are cancelled when the graph's backends are destroyed, later); those answers land here.
+    std::shared_ptr<Inbox> inbox_ = std::make_shared<Inbox>();
 };
 
 } // namespace parley::core::eval
