@@ -53,14 +53,19 @@ inline std::optional<char> rule_letter(std::string_view text, int n_options) {
     };
     std::optional<char> best[3];
     // Candidates start at an 'a' or 'A': jump between them with memchr (vectorised) rather than
-    // testing every position — this runs on every turn of every conversation.
+    // testing every position — this runs on every turn of every conversation. The next 'a' and
+    // the next 'A' are each searched again only once passed (a rare 'A' is not looked for
+    // again after every 'a': that made the scan quadratic).
+    size_t next_lower = 0, next_upper = 0; // positions not before which the next is searched
+    bool have_lower = false, have_upper = false;
+    auto find = [&](char c, size_t from) {
+        const void *x = from < text.size() ? std::memchr(text.data() + from, c, text.size() - from) : nullptr;
+        return x ? static_cast<size_t>(static_cast<const char *>(x) - text.data()) : text.size();
+    };
     auto next_a = [&](size_t from) {
-        const char *base = text.data();
-        const void *x = std::memchr(base + from, 'a', text.size() - from);
-        const void *y = std::memchr(base + from, 'A', text.size() - from);
-        size_t i = x ? static_cast<const char *>(x) - base : text.size();
-        size_t j = y ? static_cast<const char *>(y) - base : text.size();
-        return std::min(i, j);
+        if (!have_lower || next_lower < from) next_lower = find('a', from), have_lower = true;
+        if (!have_upper || next_upper < from) next_upper = find('A', from), have_upper = true;
+        return std::min(next_lower, next_upper);
     };
     for (size_t p = next_a(0); p + 6 <= text.size(); p = next_a(p + 1)) {
         if (!word_at(p, "answer")) continue;
