@@ -19,6 +19,8 @@
 #include "tokenizer.hpp"
 #include "trainer.hpp"
 
+#include <parley/sdk.hpp>
+
 #include <nlohmann/json.hpp>
 
 #include <ggml.h>
@@ -156,6 +158,15 @@ int main(int argc, char **argv) {
     if (argc < 2) die("usage: make_arith_model init|train|tokens --key value ... (see the top of make_arith_model.cpp)");
     const std::string cmd = argv[1];
     auto o = options(argc, argv);
+    // A host table with a log only (the trainer's code logs its progress through the SDK).
+    static parley_host_api host{};
+    host.struct_size = sizeof host;
+    host.abi_major = PARLEY_ABI_MAJOR;
+    host.abi_minor = PARLEY_ABI_MINOR;
+    host.log = [](void *, int32_t, const char *component, const char *message) {
+        std::fprintf(stderr, "[%s] %s\n", component, message);
+    };
+    parley::detail::host_slot() = &host;
     auto num = [&](const char *k, double d) { return o.count(k) ? std::stod(o[k]) : d; };
     try {
         if (cmd == "init") {

@@ -11,8 +11,8 @@
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 BUILD="${PARLEY_BUILD:-$REPO/build}"
-SEED="${SEED:-1}" ROWS="${ROWS:-6000}" STEPS="${STEPS:-600}" BATCH="${BATCH:-16}" LR="${LR:-3e-3}" THREADS="${THREADS:-2}"
-N_EMBD="${N_EMBD:-128}" N_LAYER="${N_LAYER:-4}" N_HEAD="${N_HEAD:-4}" N_FF="${N_FF:-384}"
+SEED="${SEED:-1}" ROWS="${ROWS:-12000}" STEPS="${STEPS:-300}" BATCH="${BATCH:-48}" LR="${LR:-4e-3}" THREADS="${THREADS:-2}"
+N_EMBD="${N_EMBD:-64}" N_LAYER="${N_LAYER:-4}" N_HEAD="${N_HEAD:-4}" N_FF="${N_FF:-192}"
 OUT="${OUT:-$REPO/models/arith-base.gguf}"
 WORK="$BUILD/learns-base"
 cmake --build "$BUILD" --target parley-arith-data make_arith_model -j2 >/dev/null
@@ -26,7 +26,7 @@ SPEC="$REPO/plugins/arithmetic/data/train.json"
   --n-embd "$N_EMBD" --n-layer "$N_LAYER" --n-head "$N_HEAD" --n-ff "$N_FF"
 start=$(date +%s)
 OMP_WAIT_POLICY=PASSIVE "$MAKE" train --model "$WORK/init.gguf" --data "$WORK/sft.jsonl" --out-dir "$WORK/train" \
-  --steps "$STEPS" --batch "$BATCH" --lr "$LR" --threads "$THREADS" --seed "$SEED" | tee "$WORK/summary.json"
+  --steps "$STEPS" --warmup 10 --batch "$BATCH" --lr "$LR" --threads "$THREADS" --seed "$SEED" | tee "$WORK/summary.json"
 echo "trained in $(( $(date +%s) - start )) s"
 cp "$WORK/train/model.gguf" "$OUT"
 ls -l "$OUT"
