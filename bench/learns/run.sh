@@ -19,4 +19,4 @@ for m in dpo sft; do
   "$PARLEY" compare "$OUT/cot_base" "$OUT/cot_$m" "$OUT/coral_$m"
 done
 python3 "$REPO/bench/learns/results.py" loop "$OUT" "$REPO/bench/results/learns.json" --seconds "$seconds" \
-  --command "bench/learns/run.sh $*"
+  --command "bench/learns/run.sh${*:+ $*}"
