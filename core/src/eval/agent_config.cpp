@@ -53,7 +53,7 @@ AgentSpec read_agent(const toml::table &t, const std::string &where, AgentSpec a
 
 std::vector<AgentSpec> read_agents(const RunContext &ctx, size_t n, const char *port, const AgentSpec &defaults) {
     const std::string where = "nodes." + ctx.node.name;
-    const AgentSpec base = read_agent(ctx.node.config, where, defaults, true);
+    const AgentSpec base = read_agent(with_defaults(ctx.node), where, defaults, true); // the schema's defaults first
     const std::vector<std::string> &backends = ctx.node.inputs.at(port);
     if (backends.size() != 1 && backends.size() != n)
         throw node_error(ctx, fmt::format("inputs.{}: {} backends for {} agents (give one for every agent, or one per agent)",
@@ -82,11 +82,10 @@ std::vector<AgentSpec> read_agents(const RunContext &ctx, size_t n, const char *
 }
 
 ExtractionSpec read_extraction(const RunContext &ctx, Backend *fallback, const std::string &fallback_node) {
-    const toml::table &c = ctx.node.config;
-    const std::string mode = c["extraction"].value_or(std::string("llm"));
-    if (mode != "llm" && mode != "rule") throw node_error(ctx, fmt::format("extraction: '{}' is neither \"llm\" nor \"rule\"", mode));
+    const toml::table c = with_defaults(ctx.node); // `extraction` one of "llm", "rule": checked by the schema
+    const std::string mode = bound<std::string>(c, "extraction");
     ExtractionSpec x;
-    x.max_tokens = static_cast<int32_t>(c["extractor_max_tokens"].value_or(int64_t{32}));
+    x.max_tokens = static_cast<int32_t>(bound<int64_t>(c, "extractor_max_tokens"));
     if (mode == "rule") return x;
     auto it = ctx.node.inputs.find("extractor");
     x.backend_node = it == ctx.node.inputs.end() ? fallback_node : it->second.front();
