@@ -102,7 +102,8 @@ TEST_CASE("the host applies typed defaults; the configuration as written is what
     d.write("data.jsonl", "");
     core::PluginLoader loader({PARLEY_FIXTURE_DIR});
     auto g = core::parse_graph(d.write("graph.toml", coral_graph("max_turns = 3\n", "slots = 8\n")));
-    core::validate_graph(g, core::make_resolver(loader));
+    const core::SchemaResolver resolver = core::make_resolver(loader); // owns the schemas the nodes point at
+    core::validate_graph(g, resolver);
     const core::NodeSpec &model = *g.find("model");
     const toml::table applied = core::with_defaults(model);
     CHECK(applied["mode"].value<std::string>() == "exact"); // the plugin's typed default
