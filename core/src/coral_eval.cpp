@@ -22,6 +22,9 @@
 #include <fmt/format.h>
 
 namespace parley::core {
+
+const CoreNode &coral_eval_node(); // its schema: the keys this file binds (defined at the end)
+
 namespace {
 
 using json = nlohmann::json;
@@ -57,7 +60,7 @@ void bind_roles(const RunContext &ctx, const toml::table &c, CoralConfig &k) {
 // Every key's type, default, range and doc are in the schema below (coral_eval_node); the host has
 // checked the values against it and filled in the defaults (with_defaults), so this only binds.
 CoralSettings bind_config(const RunContext &ctx) {
-    const toml::table c = with_defaults(ctx.node);
+    const toml::table c = with_defaults(ctx.node.config, coral_eval_node().schema);
     CoralSettings s;
     CoralConfig &k = s.config;
     k.profile = parse_profile(bound<std::string>(c, "profile"));

@@ -18,6 +18,9 @@
 #include <fmt/format.h>
 
 namespace parley::core {
+
+const CoreNode &cot_eval_node(); // its schema: the keys this file binds (defined at the end)
+
 namespace {
 
 using json = nlohmann::json;
@@ -33,7 +36,7 @@ struct CotSettings {
 // Every key's type, default, range and doc are in the schema below (cot_eval_node); the host has
 // checked the values against it and filled in the defaults (with_defaults), so this only binds.
 CotSettings bind_config(const RunContext &ctx) {
-    const toml::table c = with_defaults(ctx.node);
+    const toml::table c = with_defaults(ctx.node.config, cot_eval_node().schema);
     CotSettings s;
     CotConfig &k = s.config;
     s.profile = bound<std::string>(c, "profile");

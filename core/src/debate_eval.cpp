@@ -20,6 +20,9 @@
 #include <fmt/format.h>
 
 namespace parley::core {
+
+const CoreNode &debate_eval_node(); // its schema: the keys this file binds (defined at the end)
+
 namespace {
 
 using json = nlohmann::json;
@@ -35,12 +38,12 @@ struct DebateSettings {
 // Every key's type, default, range and doc are in the schema below (debate_eval_node); the host
 // has checked the values against it and filled in the defaults (with_defaults), so this binds.
 DebateSettings bind_config(const RunContext &ctx) {
-    const toml::table c = with_defaults(ctx.node);
+    const toml::table c = with_defaults(ctx.node.config, debate_eval_node().schema);
     DebateSettings s;
     DebateConfig &k = s.config;
     k.rounds = static_cast<int32_t>(bound<int64_t>(c, "rounds"));
-    k.agents = read_agents(ctx, static_cast<size_t>(bound<int64_t>(c, "agents")), "backends", AgentSpec{});
-    k.extraction = read_extraction(ctx, k.agents[0].backend, k.agents[0].backend_node);
+    k.agents = read_agents(ctx, c, static_cast<size_t>(bound<int64_t>(c, "agents")), "backends");
+    k.extraction = read_extraction(ctx, c, k.agents[0].backend, k.agents[0].backend_node);
     s.filter = k.extraction.llm() ? "llm_extract" : "rule_extract";
     k.prompts.debate = c["debate_prompt"].value_or(k.prompts.debate); // computed defaults: eval/debate_protocol.hpp
     k.prompts.solution = c["solution_prompt"].value_or(k.prompts.solution);

@@ -516,10 +516,11 @@ void validate_graph(Graph &g, const SchemaResolver &resolve) {
     if (!problems.empty()) throw GraphError(problems);
 }
 
-toml::table with_defaults(const NodeSpec &node) {
-    toml::table out = node.config;
-    if (!node.schema) return out;
-    for (const ParamSpec &p : node.schema->params) {
+toml::table with_defaults(const NodeSpec &node) { return node.schema ? with_defaults(node.config, *node.schema) : node.config; }
+
+toml::table with_defaults(const toml::table &config, const ComponentSchema &schema) {
+    toml::table out = config;
+    for (const ParamSpec &p : schema.params) {
         if (!p.value || out.contains(p.key)) continue;
         std::visit([&](const auto &v) { out.insert(p.key, v); }, *p.value);
     }

@@ -27,6 +27,9 @@
 #include <tuple>
 
 namespace parley::core {
+
+const CoreNode &pairs_node(); // its schema: the keys this file binds (defined at the end)
+
 namespace {
 
 using json = nlohmann::json;
@@ -129,7 +132,7 @@ json messages_json(const std::vector<ChatMessage> &messages) {
 } // namespace
 
 void run_pairs(RunContext &ctx) {
-    const toml::table c = with_defaults(ctx.node); // types, defaults, ranges, choices: the schema below
+    const toml::table c = with_defaults(ctx.node.config, pairs_node().schema); // types, defaults, ranges, choices: the schema below
     const int64_t per_turn = bound<int64_t>(c, "pairs_per_turn");
     const int64_t per_question = bound<int64_t>(c, "pairs_per_question");
     const double min_gap = bound<double>(c, "min_gap");

@@ -25,6 +25,9 @@
 #include <fstream>
 
 namespace parley::core {
+
+const CoreNode &sc_eval_node(); // its schema: the keys this file binds (defined at the end)
+
 namespace {
 
 using json = nlohmann::json;
@@ -62,11 +65,11 @@ void bind_k(const RunContext &ctx, ScSettings &s) {
 // Every key's type, default, range and doc are in the schema below (sc_eval_node); the host has
 // checked the values against it and filled in the defaults (with_defaults), so this binds.
 ScSettings bind_config(const RunContext &ctx) {
-    const toml::table c = with_defaults(ctx.node);
+    const toml::table c = with_defaults(ctx.node.config, sc_eval_node().schema);
     ScSettings s;
     bind_k(ctx, s);
-    s.config.sampler = read_agents(ctx, 1, "backend", AgentSpec{}).front();
-    s.config.extraction = read_extraction(ctx, s.config.sampler.backend, s.config.sampler.backend_node);
+    s.config.sampler = read_agents(ctx, c, 1, "backend").front();
+    s.config.extraction = read_extraction(ctx, c, s.config.sampler.backend, s.config.sampler.backend_node);
     s.filter = s.config.extraction.llm() ? "llm_extract" : "rule_extract";
     s.base_seed = bound<int64_t>(c, "seed");
     s.trials = bound<int64_t>(c, "trials");

@@ -75,6 +75,8 @@ void validate_graph(Graph &graph, const SchemaResolver &resolve);
 // leaves out: what a component's create() and a core node's binding read (ABI 1.4: the host
 // applies defaults). `config` itself stays as written: results record it.
 toml::table with_defaults(const NodeSpec &node);
+// The same for a configuration and the schema it is read by (a core node binding itself).
+toml::table with_defaults(const toml::table &config, const ComponentSchema &schema);
 
 // A key of a with_defaults() table whose spec has a typed default: present by construction.
 // Throws std::logic_error when it is not (a schema entry lacking its default).
