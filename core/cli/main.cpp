@@ -108,9 +108,15 @@ Args parse_args(int argc, char **argv) {
 
 json component_json(const core::ComponentSchema &s) {
     json params = json::array();
-    for (auto &p : s.params)
-        params.push_back({{"key", p.key}, {"type", core::type_name(p.type)}, {"required", (p.flags & PARLEY_PARAM_REQUIRED) != 0},
-                          {"default", p.default_text}, {"doc", p.doc}});
+    for (auto &p : s.params) {
+        json j = {{"key", p.key}, {"type", core::type_name(p.type)}, {"required", (p.flags & PARLEY_PARAM_REQUIRED) != 0},
+                  {"default", p.shown_default()}, {"doc", p.doc}};
+        if (!p.choices.empty()) j["choices"] = p.choices;
+        if (p.min) j["min"] = *p.min;
+        if (p.max) j["max"] = *p.max;
+        j["host_applies_default"] = p.value.has_value();
+        params.push_back(std::move(j));
+    }
     json inputs = json::array();
     for (auto &p : s.inputs)
         inputs.push_back({{"name", p.name}, {"kind", core::kind_name(p.kind)}, {"multiple", p.multiple}, {"required", p.required}, {"doc", p.doc}});
@@ -195,9 +201,15 @@ int cmd_inspect(const Args &a) {
         }
         if (!s.params.empty()) {
             fmt::print("  parameters:\n");
-            for (auto &p : s.params)
-                fmt::print("    {:<22} {:<16} {:<12} {}\n", p.key, core::type_name(p.type),
-                           (p.flags & PARLEY_PARAM_REQUIRED) ? "required" : (p.default_text.empty() ? "" : "= " + p.default_text), p.doc);
+            for (auto &p : s.params) {
+                const std::string shown = p.shown_default();
+                std::string allowed; // choices or range, then the doc
+                for (auto &c : p.choices) allowed += (allowed.empty() ? "one of " : ", ") + c;
+                if (!p.range_text().empty()) allowed = "in " + p.range_text();
+                fmt::print("    {:<22} {:<16} {:<12} {}{}\n", p.key, core::type_name(p.type),
+                           (p.flags & PARLEY_PARAM_REQUIRED) ? "required" : (shown.empty() ? "" : "= " + shown),
+                           allowed.empty() ? "" : "(" + allowed + ") ", p.doc);
+            }
         }
     }
     return 0;

@@ -27,7 +27,8 @@ std::unique_ptr<Domain> Domain::create(const NodeSpec &node) {
     d->node_ = node.name;
     d->vt_ = vtable_of<parley_domain_vtable>(node, PARLEY_KIND_DOMAIN);
     parley_error err{};
-    parley_status st = d->vt_->create(host_api(), as_config(node.config), &d->self_, &err);
+    const toml::table config = with_defaults(node); // the host applies the typed defaults (ABI 1.4)
+    parley_status st = d->vt_->create(host_api(), as_config(config), &d->self_, &err);
     if (st != PARLEY_OK) {
         d->self_ = nullptr;
         throw ComponentError(st, fmt::format("node '{}' ({}): cannot create: {}", node.name, node.use, err.message));
@@ -103,7 +104,8 @@ std::unique_ptr<Backend> Backend::create(const NodeSpec &node) {
     b->node_ = node.name;
     b->vt_ = vtable_of<parley_backend_vtable>(node, PARLEY_KIND_BACKEND);
     parley_error err{};
-    parley_status st = b->vt_->create(host_api(), as_config(node.config), &b->self_, &err);
+    const toml::table config = with_defaults(node);
+    parley_status st = b->vt_->create(host_api(), as_config(config), &b->self_, &err);
     if (st != PARLEY_OK) {
         b->self_ = nullptr;
         throw ComponentError(st, fmt::format("node '{}' ({}): cannot create: {}", node.name, node.use, err.message));
@@ -258,7 +260,8 @@ std::unique_ptr<Filter> Filter::create(const NodeSpec &node) {
     f->node_ = node.name;
     f->vt_ = vtable_of<parley_filter_vtable>(node, PARLEY_KIND_FILTER);
     parley_error err{};
-    parley_status st = f->vt_->create(host_api(), as_config(node.config), &f->self_, &err);
+    const toml::table config = with_defaults(node);
+    parley_status st = f->vt_->create(host_api(), as_config(config), &f->self_, &err);
     if (st != PARLEY_OK) {
         f->self_ = nullptr;
         throw ComponentError(st, fmt::format("node '{}' ({}): cannot create: {}", node.name, node.use, err.message));
@@ -297,7 +300,8 @@ std::unique_ptr<Trainer> Trainer::create(const NodeSpec &node) {
     t->node_ = node.name;
     t->vt_ = vtable_of<parley_trainer_vtable>(node, PARLEY_KIND_TRAINER);
     parley_error err{};
-    parley_status st = t->vt_->create(host_api(), as_config(node.config), &t->self_, &err);
+    const toml::table config = with_defaults(node);
+    parley_status st = t->vt_->create(host_api(), as_config(config), &t->self_, &err);
     if (st != PARLEY_OK) {
         t->self_ = nullptr;
         throw ComponentError(st, fmt::format("node '{}' ({}): cannot create: {}", node.name, node.use, err.message));

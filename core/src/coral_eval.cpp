@@ -22,12 +22,13 @@
 #include <fmt/format.h>
 
 namespace parley::core {
+
+const CoreNode &coral_eval_node(); // its schema: the keys this file binds (defined at the end)
+
 namespace {
 
 using json = nlohmann::json;
 using namespace eval;
-
-template <class T> T cfg(const toml::table &t, const std::string &key, T fallback) { return t[key].value_or(fallback); }
 
 struct CoralSettings {
     CoralConfig config;
@@ -37,13 +38,9 @@ struct CoralSettings {
     AdmissionController::Limits limits;
 };
 
-std::runtime_error config_error(const RunContext &ctx, const std::string &what) {
-    return std::runtime_error(fmt::format("nodes.{}.{}", ctx.node.name, what));
-}
-
-// Teacher and student speak in this order after turn 0 (asked by `first_role`).
-void bind_roles(const RunContext &ctx, CoralConfig &k) {
-    const toml::table &c = ctx.node.config;
+// Teacher and student speak in this order after turn 0 (asked by `first_role`). A role's own key
+// (teacher_temperature) falls back on the node-wide one (temperature), whose default the schema holds.
+void bind_roles(const RunContext &ctx, const toml::table &c, CoralConfig &k) {
     const auto &inputs = ctx.node.inputs;
     auto backend_of = [&](const char *port, Backend *fallback) -> Backend * {
         auto it = inputs.find(port);
@@ -53,52 +50,41 @@ void bind_roles(const RunContext &ctx, CoralConfig &k) {
     k.roles = {{"teacher", teacher}, {"student", backend_of("student", teacher)}}; // (turns index roles with one byte)
     k.extractor = backend_of("extractor", teacher);
     for (auto &r : k.roles) {
-        r.system_prompt = cfg<std::string>(c, r.name + "_system_prompt", cfg<std::string>(c, "system_prompt", "collaborate"));
-        r.temperature = cfg<double>(c, r.name + "_temperature", cfg<double>(c, "temperature", 0.2));
-        r.max_tokens = static_cast<int32_t>(cfg<int64_t>(c, r.name + "_max_tokens", cfg<int64_t>(c, "max_tokens", 1024)));
+        r.system_prompt = c[r.name + "_system_prompt"].value_or(bound<std::string>(c, "system_prompt"));
+        r.temperature = c[r.name + "_temperature"].value_or(bound<double>(c, "temperature"));
+        r.max_tokens = static_cast<int32_t>(c[r.name + "_max_tokens"].value_or(bound<int64_t>(c, "max_tokens")));
     }
-    const std::string first_role = cfg<std::string>(c, "first_role", "student");
-    if (first_role != "student" && first_role != "teacher")
-        throw config_error(ctx, fmt::format("first_role: '{}' is neither \"student\" nor \"teacher\"", first_role));
-    k.first_speaker = first_role == "student" ? 0 : 1; // the other role answers turn 0
+    k.first_speaker = bound<std::string>(c, "first_role") == "student" ? 0 : 1; // the other role answers turn 0
 }
 
+// Every key's type, default, range and doc are in the schema below (coral_eval_node); the host has
+// checked the values against it and filled in the defaults (with_defaults), so this only binds.
 CoralSettings bind_config(const RunContext &ctx) {
-    const toml::table &c = ctx.node.config;
+    const toml::table c = with_defaults(ctx.node.config, coral_eval_node().schema);
     CoralSettings s;
     CoralConfig &k = s.config;
-    k.profile = parse_profile(cfg<std::string>(c, "profile", "coral"));
-    k.max_turns = static_cast<int>(cfg<int64_t>(c, "max_turns", 20));
-    k.top_p = cfg<double>(c, "top_p", 0.9);
-    k.top_k = static_cast<int32_t>(cfg<int64_t>(c, "top_k", 0));
-    k.min_p = cfg<double>(c, "min_p", 0.0);
-    const int64_t base_seed = cfg<int64_t>(c, "seed", 42);
-    const std::string seed_mode = cfg<std::string>(c, "seed_mode", "per_conversation");
-    s.trials = std::max<int64_t>(1, cfg<int64_t>(c, "trials", 1));
-    s.extraction = cfg<std::string>(c, "extraction", "llm");
-    k.extractor_max_tokens = static_cast<int32_t>(cfg<int64_t>(c, "extractor_max_tokens", 32));
-    k.beam = static_cast<int>(cfg<int64_t>(c, "beam", 1)); // tree sampling: candidates per turn
-    s.keep_records = cfg<bool>(c, "records", true);
+    k.profile = parse_profile(bound<std::string>(c, "profile"));
+    k.max_turns = static_cast<int>(bound<int64_t>(c, "max_turns"));
+    k.top_p = bound<double>(c, "top_p");
+    k.top_k = static_cast<int32_t>(bound<int64_t>(c, "top_k"));
+    k.min_p = bound<double>(c, "min_p");
+    s.trials = bound<int64_t>(c, "trials");
+    s.extraction = bound<std::string>(c, "extraction");
+    k.extractor_max_tokens = static_cast<int32_t>(bound<int64_t>(c, "extractor_max_tokens"));
+    k.beam = static_cast<int>(bound<int64_t>(c, "beam")); // tree sampling: candidates per turn
+    s.keep_records = bound<bool>(c, "records");
     if (!s.keep_records) check_records_unread(ctx);
-    if (k.beam < 1 || k.beam > 255) throw config_error(ctx, "beam must be between 1 and 255");
-    if (auto *a = c["stop"].as_array())
-        for (auto &x : *a) k.stop.push_back(x.value_or(std::string()));
-    if (s.extraction != "rule" && s.extraction != "llm")
-        throw config_error(ctx, fmt::format("extraction: '{}' is neither \"rule\" nor \"llm\"", s.extraction));
-    if (seed_mode != "per_conversation" && seed_mode != "fixed")
-        throw config_error(ctx, fmt::format("seed_mode: '{}' is neither \"per_conversation\" nor \"fixed\"", seed_mode));
-    if (k.max_turns < 1) throw config_error(ctx, "max_turns must be at least 1");
-    if (base_seed < 0) throw config_error(ctx, "seed must be between 0 and 2^63 - 1");
+    k.stop = bound_strings(c, "stop");
     k.llm_extraction = s.extraction == "llm";
-    k.fixed_seed = seed_mode == "fixed";
-    k.base_seed = static_cast<uint64_t>(base_seed);
-    bind_roles(ctx, k);
+    k.fixed_seed = bound<std::string>(c, "seed_mode") == "fixed";
+    k.base_seed = static_cast<uint64_t>(bound<int64_t>(c, "seed"));
+    bind_roles(ctx, c, k);
     // Admission: a hard cap, an optional budget of resident tokens, and the backends' own
     // reports of their queue and KV cache (admission.hpp).
-    s.limits.max_conversations = cfg<int64_t>(
-        c, "max_conversations", std::max<int64_t>(64, 4 * static_cast<int64_t>(std::max(k.roles[0].backend->max_parallel(), 16))));
-    s.limits.max_tokens_in_flight = cfg<int64_t>(c, "max_tokens_in_flight", 0);
-    s.backend_feedback = cfg<bool>(c, "backend_feedback", true);
+    s.limits.max_conversations = c["max_conversations"].value_or( // computed default
+        std::max<int64_t>(64, 4 * static_cast<int64_t>(std::max(k.roles[0].backend->max_parallel(), 16))));
+    s.limits.max_tokens_in_flight = bound<int64_t>(c, "max_tokens_in_flight");
+    s.backend_feedback = bound<bool>(c, "backend_feedback");
     return s;
 }
 
@@ -274,38 +260,40 @@ const CoreNode &coral_eval_node() {
     static const CoreNode node = [] {
         ComponentSchema coral = core_schema("coral_eval", "Coral collaborative reasoning: two agents discuss each item until they agree");
         coral.params = {
-            {"profile", PARLEY_TYPE_STRING, 0, "coral",
-             "\"coral\" (official: last two turns agree; total_turns counts turn 0) or \"matrix\" (Matrix P2P)"},
-            {"max_turns", PARLEY_TYPE_INT, 0, "20", "generated turns at most (turn 0 not counted)"},
-            {"max_tokens", PARLEY_TYPE_INT, 0, "1024", "completion tokens per turn"},
-            {"temperature", PARLEY_TYPE_FLOAT, 0, "0.2", "agents' sampling temperature (Coral's default)"},
-            {"top_p", PARLEY_TYPE_FLOAT, 0, "0.9", "nucleus sampling"},
-            {"top_k", PARLEY_TYPE_INT, 0, "0", "top-k sampling; 0 = off"},
-            {"min_p", PARLEY_TYPE_FLOAT, 0, "0", "min-p sampling; 0 = off"},
-            {"seed", PARLEY_TYPE_INT, 0, "42", "base seed (0 … 2^63-1); every seed sent is below 2^63"},
-            {"seed_mode", PARLEY_TYPE_STRING, 0, "per_conversation",
-             "\"per_conversation\": each (item, trial, turn) its own seed; \"fixed\": `seed` on every request (Coral/Matrix), "
-             "tree picks from one Python-random stream seeded `seed`"},
-            {"trials", PARLEY_TYPE_INT, 0, "1", "conversations (trees) per item (Coral's sampling_n), each with its own seed"},
-            {"extraction", PARLEY_TYPE_STRING, 0, "llm",
-             "\"llm\": the domain's extractor prompt on the extractor backend (official); \"rule\": read beliefs from the turn"},
-            {"extractor_max_tokens", PARLEY_TYPE_INT, 0, "32", "completion tokens of the LLM extractor (T 0, top_p 0.9, seed 42)"},
-            {"first_role", PARLEY_TYPE_STRING, 0, "student", "who asks the question in turn 0 (the other answers first)"},
-            {"beam", PARLEY_TYPE_INT, 0, "1",
-             "tree sampling: candidates per turn (one request with n = beam); one continues, the rest are kept as siblings"},
-            {"stop", PARLEY_TYPE_STRING_ARRAY, 0, "[]", "stop strings for agent turns"},
-            {"max_conversations", PARLEY_TYPE_INT, 0, "4 x backend slots", "hard cap on conversations in flight"},
-            {"records", PARLEY_TYPE_BOOL, 0, "true", "write per-conversation records (false: metrics and results only; no resume)"},
-            {"max_tokens_in_flight", PARLEY_TYPE_INT, 0, "0", "budget of resident tokens over live conversations (0 = none)"},
-            {"backend_feedback", PARLEY_TYPE_BOOL, 0, "true", "start new conversations only while the backends' queues and KV caches have room (ABI 1.2 get_load)"},
-            {"system_prompt", PARLEY_TYPE_STRING, 0, "collaborate",
-             "\"collaborate\" (assistant_sbs_short / GPQA assistant_sbs), \"cot\" (simple_cot), \"none\", or literal text"},
-            {"teacher_system_prompt", PARLEY_TYPE_STRING, 0, "= system_prompt", "the teacher's own system prompt"},
-            {"student_system_prompt", PARLEY_TYPE_STRING, 0, "= system_prompt", "the student's own system prompt"},
-            {"teacher_temperature", PARLEY_TYPE_FLOAT, 0, "= temperature", "the teacher's own temperature"},
-            {"student_temperature", PARLEY_TYPE_FLOAT, 0, "= temperature", "the student's own temperature"},
-            {"teacher_max_tokens", PARLEY_TYPE_INT, 0, "= max_tokens", "the teacher's own token limit"},
-            {"student_max_tokens", PARLEY_TYPE_INT, 0, "= max_tokens", "the student's own token limit"},
+            text("profile", "coral", "\"coral\" (official: last two turns agree; total_turns counts turn 0) or \"matrix\" (Matrix P2P)")
+                .one_of({"coral", "matrix"}),
+            integer("max_turns", 20, "generated turns at most (turn 0 not counted)").at_least(1),
+            integer("max_tokens", 1024, "completion tokens per turn").at_least(1),
+            number("temperature", 0.2, "agents' sampling temperature (Coral's default)").at_least(0),
+            number("top_p", 0.9, "nucleus sampling").between(0, 1),
+            integer("top_k", 0, "top-k sampling; 0 = off").at_least(0),
+            number("min_p", 0.0, "min-p sampling; 0 = off").between(0, 1),
+            integer("seed", 42, "base seed (0 … 2^63-1); every seed sent is below 2^63").at_least(0),
+            text("seed_mode", "per_conversation",
+                 "\"per_conversation\": each (item, trial, turn) its own seed; \"fixed\": `seed` on every request (Coral/Matrix), "
+                 "tree picks from one Python-random stream seeded `seed`")
+                .one_of({"per_conversation", "fixed"}),
+            integer("trials", 1, "conversations (trees) per item (Coral's sampling_n), each with its own seed").at_least(1),
+            text("extraction", "llm",
+                 "\"llm\": the domain's extractor prompt on the extractor backend (official); \"rule\": read beliefs from the turn")
+                .one_of({"rule", "llm"}),
+            integer("extractor_max_tokens", 32, "completion tokens of the LLM extractor (T 0, top_p 0.9, seed 42)").at_least(1),
+            text("first_role", "student", "who asks the question in turn 0 (the other answers first)").one_of({"student", "teacher"}),
+            integer("beam", 1, "tree sampling: candidates per turn (one request with n = beam); one continues, the rest are kept as siblings")
+                .between(1, 255),
+            computed("stop", PARLEY_TYPE_STRING_ARRAY, "[]", "stop strings for agent turns"),
+            computed("max_conversations", PARLEY_TYPE_INT, "4 x backend slots", "hard cap on conversations in flight").at_least(1),
+            flag("records", true, "write per-conversation records (false: metrics and results only; no resume)"),
+            integer("max_tokens_in_flight", 0, "budget of resident tokens over live conversations (0 = none)").at_least(0),
+            flag("backend_feedback", true, "start new conversations only while the backends' queues and KV caches have room (ABI 1.2 get_load)"),
+            text("system_prompt", "collaborate",
+                 "\"collaborate\" (assistant_sbs_short / GPQA assistant_sbs), \"cot\" (simple_cot), \"none\", or literal text"),
+            computed("teacher_system_prompt", PARLEY_TYPE_STRING, "= system_prompt", "the teacher's own system prompt"),
+            computed("student_system_prompt", PARLEY_TYPE_STRING, "= system_prompt", "the student's own system prompt"),
+            computed("teacher_temperature", PARLEY_TYPE_FLOAT, "= temperature", "the teacher's own temperature").at_least(0),
+            computed("student_temperature", PARLEY_TYPE_FLOAT, "= temperature", "the student's own temperature").at_least(0),
+            computed("teacher_max_tokens", PARLEY_TYPE_INT, "= max_tokens", "the teacher's own token limit").at_least(1),
+            computed("student_max_tokens", PARLEY_TYPE_INT, "= max_tokens", "the student's own token limit").at_least(1),
         };
         coral.inputs = {
             {"domains", PARLEY_KIND_DOMAIN, true, true, "domain nodes to evaluate"},

@@ -18,12 +18,13 @@
 #include <fmt/format.h>
 
 namespace parley::core {
+
+const CoreNode &cot_eval_node(); // its schema: the keys this file binds (defined at the end)
+
 namespace {
 
 using json = nlohmann::json;
 using namespace eval;
-
-template <class T> T cfg(const toml::table &t, const char *key, T fallback) { return t[key].value_or(fallback); }
 
 struct CotSettings {
     CotConfig config;
@@ -32,32 +33,28 @@ struct CotSettings {
     bool backend_feedback = true;
 };
 
+// Every key's type, default, range and doc are in the schema below (cot_eval_node); the host has
+// checked the values against it and filled in the defaults (with_defaults), so this only binds.
 CotSettings bind_config(const RunContext &ctx) {
-    const toml::table &c = ctx.node.config;
+    const toml::table c = with_defaults(ctx.node.config, cot_eval_node().schema);
     CotSettings s;
     CotConfig &k = s.config;
-    s.profile = cfg<std::string>(c, "profile", "coral");
+    s.profile = bound<std::string>(c, "profile");
     k.coral = s.profile == "coral";
-    s.extraction = cfg<std::string>(c, "extraction", k.coral ? "llm" : "rule");
-    if (s.profile != "coral" && s.profile != "fixed")
-        throw std::runtime_error(fmt::format("nodes.{}.profile: '{}' is neither \"coral\" nor \"fixed\"", ctx.node.name, s.profile));
-    if (s.extraction != "rule" && s.extraction != "llm")
-        throw std::runtime_error(fmt::format("nodes.{}.extraction: '{}' is neither \"rule\" nor \"llm\"", ctx.node.name, s.extraction));
+    s.extraction = c["extraction"].value_or(std::string(k.coral ? "llm" : "rule")); // computed default
     k.llm_extraction = s.extraction == "llm";
-    k.max_tokens = static_cast<int32_t>(cfg<int64_t>(c, "max_tokens", 1024));
-    k.temperature = cfg<double>(c, "temperature", 0.2);
-    k.top_p = cfg<double>(c, "top_p", 0.9);
-    k.top_k = static_cast<int32_t>(cfg<int64_t>(c, "top_k", 0));
-    k.min_p = cfg<double>(c, "min_p", 0.0);
-    k.extractor_max_tokens = static_cast<int32_t>(cfg<int64_t>(c, "extractor_max_tokens", 32));
-    k.system_prompt = cfg<bool>(c, "system_prompt", true);
-    if (auto *a = c["stop"].as_array())
-        for (auto &x : *a) k.stop.push_back(x.value_or(std::string()));
-    s.base_seed = cfg<int64_t>(c, "seed", 42);
-    if (s.base_seed < 0) throw std::runtime_error(fmt::format("nodes.{}.seed must be between 0 and 2^63 - 1", ctx.node.name));
-    s.trials = std::max<int64_t>(1, cfg<int64_t>(c, "trials", 1));
-    s.max_in_flight = std::max<int64_t>(1, cfg<int64_t>(c, "max_in_flight", 256));
-    s.backend_feedback = cfg<bool>(c, "backend_feedback", true);
+    k.max_tokens = static_cast<int32_t>(bound<int64_t>(c, "max_tokens"));
+    k.temperature = bound<double>(c, "temperature");
+    k.top_p = bound<double>(c, "top_p");
+    k.top_k = static_cast<int32_t>(bound<int64_t>(c, "top_k"));
+    k.min_p = bound<double>(c, "min_p");
+    k.extractor_max_tokens = static_cast<int32_t>(bound<int64_t>(c, "extractor_max_tokens"));
+    k.system_prompt = bound<bool>(c, "system_prompt");
+    k.stop = bound_strings(c, "stop");
+    s.base_seed = bound<int64_t>(c, "seed");
+    s.trials = bound<int64_t>(c, "trials");
+    s.max_in_flight = bound<int64_t>(c, "max_in_flight");
+    s.backend_feedback = bound<bool>(c, "backend_feedback");
     const auto &inputs = ctx.node.inputs;
     k.backend = ctx.backends.at(inputs.at("backend").front());
     k.extractor = k.backend;
@@ -182,22 +179,23 @@ const CoreNode &cot_eval_node() {
     static const CoreNode node = [] {
         ComponentSchema cot = core_schema("cot_eval", "Single-agent chain-of-thought evaluation (Coral's simple_cot baseline)");
         cot.params = {
-            {"profile", PARLEY_TYPE_STRING, 0, "coral",
-             "\"coral\" (official CoT configs: LLM extraction, a failed answer's error text extracted and scored) or \"fixed\""},
-            {"max_tokens", PARLEY_TYPE_INT, 0, "1024", "completion tokens per answer"},
-            {"temperature", PARLEY_TYPE_FLOAT, 0, "0.2", "sampling temperature (Coral's default; 0 = greedy)"},
-            {"top_p", PARLEY_TYPE_FLOAT, 0, "0.9", "nucleus sampling"},
-            {"top_k", PARLEY_TYPE_INT, 0, "0", "top-k sampling; 0 = off"},
-            {"min_p", PARLEY_TYPE_FLOAT, 0, "0", "min-p sampling; 0 = off"},
-            {"seed", PARLEY_TYPE_INT, 0, "42", "base seed (0 … 2^63-1); each (item, trial) derives its own, below 2^63"},
-            {"trials", PARLEY_TYPE_INT, 0, "1", "samples per item, each with its own seed"},
-            {"stop", PARLEY_TYPE_STRING_ARRAY, 0, "[]", "stop strings"},
-            {"extraction", PARLEY_TYPE_STRING, 0, "llm (profile coral), rule (fixed)",
-             "\"rule\": read the answer from the response; \"llm\": ask the extractor backend (Coral's way)"},
-            {"extractor_max_tokens", PARLEY_TYPE_INT, 0, "32", "completion tokens of the LLM extractor (T 0, top_p 0.9, seed 42)"},
-            {"max_in_flight", PARLEY_TYPE_INT, 0, "256", "hard cap on items in flight"},
-            {"backend_feedback", PARLEY_TYPE_BOOL, 0, "true", "start new items only while the backends' queues and KV caches have room (ABI 1.2 get_load)"},
-            {"system_prompt", PARLEY_TYPE_BOOL, 0, "true", "send the domain's simple_cot system prompt"},
+            text("profile", "coral", "\"coral\" (official CoT configs: LLM extraction, a failed answer's error text extracted and scored) or \"fixed\"")
+                .one_of({"coral", "fixed"}),
+            integer("max_tokens", 1024, "completion tokens per answer").at_least(1),
+            number("temperature", 0.2, "sampling temperature (Coral's default; 0 = greedy)").at_least(0),
+            number("top_p", 0.9, "nucleus sampling").between(0, 1),
+            integer("top_k", 0, "top-k sampling; 0 = off").at_least(0),
+            number("min_p", 0.0, "min-p sampling; 0 = off").between(0, 1),
+            integer("seed", 42, "base seed (0 … 2^63-1); each (item, trial) derives its own, below 2^63").at_least(0),
+            integer("trials", 1, "samples per item, each with its own seed").at_least(1),
+            computed("stop", PARLEY_TYPE_STRING_ARRAY, "[]", "stop strings"),
+            computed("extraction", PARLEY_TYPE_STRING, "llm (profile coral), rule (fixed)",
+                     "\"rule\": read the answer from the response; \"llm\": ask the extractor backend (Coral's way)")
+                .one_of({"llm", "rule"}),
+            integer("extractor_max_tokens", 32, "completion tokens of the LLM extractor (T 0, top_p 0.9, seed 42)").at_least(1),
+            integer("max_in_flight", 256, "hard cap on items in flight").at_least(1),
+            flag("backend_feedback", true, "start new items only while the backends' queues and KV caches have room (ABI 1.2 get_load)"),
+            flag("system_prompt", true, "send the domain's simple_cot system prompt"),
         };
         cot.inputs = {
             {"domains", PARLEY_KIND_DOMAIN, true, true, "domain nodes to evaluate"},

@@ -20,12 +20,13 @@
 #include <fmt/format.h>
 
 namespace parley::core {
+
+const CoreNode &debate_eval_node(); // its schema: the keys this file binds (defined at the end)
+
 namespace {
 
 using json = nlohmann::json;
 using namespace eval;
-
-template <class T> T cfg(const toml::table &t, const char *key, T fallback) { return t[key].value_or(fallback); }
 
 struct DebateSettings {
     DebateConfig config;
@@ -34,33 +35,29 @@ struct DebateSettings {
     std::string filter; // lm-eval's filter name: "llm_extract" or "rule_extract"
 };
 
+// Every key's type, default, range and doc are in the schema below (debate_eval_node); the host
+// has checked the values against it and filled in the defaults (with_defaults), so this binds.
 DebateSettings bind_config(const RunContext &ctx) {
-    const toml::table &c = ctx.node.config;
+    const toml::table c = with_defaults(ctx.node.config, debate_eval_node().schema);
     DebateSettings s;
     DebateConfig &k = s.config;
-    const int64_t agents = cfg<int64_t>(c, "agents", 3);
-    if (agents < 1) throw node_error(ctx, "agents: at least 1");
-    k.rounds = static_cast<int32_t>(cfg<int64_t>(c, "rounds", 2));
-    AgentSpec defaults; // the released code's sampling: the OpenAI API's defaults
-    defaults.temperature = 1.0;
-    defaults.top_p = 1.0;
-    k.agents = read_agents(ctx, static_cast<size_t>(agents), "backends", defaults);
-    k.extraction = read_extraction(ctx, k.agents[0].backend, k.agents[0].backend_node);
+    k.rounds = static_cast<int32_t>(bound<int64_t>(c, "rounds"));
+    k.agents = read_agents(ctx, c, static_cast<size_t>(bound<int64_t>(c, "agents")), "backends");
+    k.extraction = read_extraction(ctx, c, k.agents[0].backend, k.agents[0].backend_node);
     s.filter = k.extraction.llm() ? "llm_extract" : "rule_extract";
-    k.prompts.debate = cfg<std::string>(c, "debate_prompt", k.prompts.debate);
-    k.prompts.solution = cfg<std::string>(c, "solution_prompt", k.prompts.solution);
-    k.prompts.reflect = cfg<std::string>(c, "reflect_prompt", k.prompts.reflect);
+    k.prompts.debate = c["debate_prompt"].value_or(k.prompts.debate); // computed defaults: eval/debate_protocol.hpp
+    k.prompts.solution = c["solution_prompt"].value_or(k.prompts.solution);
+    k.prompts.reflect = c["reflect_prompt"].value_or(k.prompts.reflect);
     try {
         k.check();
     } catch (const std::invalid_argument &e) {
         throw node_error(ctx, e.what());
     }
-    s.base_seed = cfg<int64_t>(c, "seed", 42);
-    if (s.base_seed < 0) throw node_error(ctx, "seed must be between 0 and 2^63 - 1");
-    s.trials = std::max<int64_t>(1, cfg<int64_t>(c, "trials", 1));
-    s.max_in_flight = std::max<int64_t>(1, cfg<int64_t>(c, "max_in_flight", 256));
-    s.backend_feedback = cfg<bool>(c, "backend_feedback", true);
-    s.keep_records = cfg<bool>(c, "records", true);
+    s.base_seed = bound<int64_t>(c, "seed");
+    s.trials = bound<int64_t>(c, "trials");
+    s.max_in_flight = bound<int64_t>(c, "max_in_flight");
+    s.backend_feedback = bound<bool>(c, "backend_feedback");
+    s.keep_records = bound<bool>(c, "records");
     if (!s.keep_records) check_records_unread(ctx);
     return s;
 }
@@ -191,29 +188,29 @@ const CoreNode &debate_eval_node() {
     static const CoreNode node = [] {
         ComponentSchema d = core_schema("debate_eval", "Multi-agent debate (Du et al., 2023): N agents answer, then revise seeing each other's answers; majority vote");
         d.params = {
-            {"agents", PARLEY_TYPE_INT, 0, "3", "number of agents (the released code's default)"},
-            {"rounds", PARLEY_TYPE_INT, 0, "2", "rounds including round 0, the independent answers (the released code's default)"},
-            {"max_tokens", PARLEY_TYPE_INT, 0, "1024", "completion tokens per answer"},
-            {"temperature", PARLEY_TYPE_FLOAT, 0, "1.0", "agents' sampling temperature (the paper's: the OpenAI API default)"},
-            {"top_p", PARLEY_TYPE_FLOAT, 0, "1.0", "nucleus sampling"},
-            {"top_k", PARLEY_TYPE_INT, 0, "0", "top-k sampling; 0 = off"},
-            {"min_p", PARLEY_TYPE_FLOAT, 0, "0", "min-p sampling; 0 = off"},
-            {"stop", PARLEY_TYPE_STRING_ARRAY, 0, "[]", "stop strings for answers"},
-            {"system_prompt", PARLEY_TYPE_STRING, 0, "cot",
-             "\"cot\" (the domain's simple_cot prompt, which states its answer format), \"none\", or literal text"},
-            {"per_agent", PARLEY_TYPE_ANY, 0, "[]",
-             "per-agent overrides, one table per agent in order: temperature, top_p, top_k, min_p, max_tokens, system_prompt, stop"},
-            {"debate_prompt", PARLEY_TYPE_STRING, 0, "(eval/README.md)", "the debate message; {solutions} = the other agents' answers"},
-            {"solution_prompt", PARLEY_TYPE_STRING, 0, "\\n\\n One agent solution: ```{answer}```", "one other agent's answer in the debate message"},
-            {"reflect_prompt", PARLEY_TYPE_STRING, 0, "(eval/README.md)", "the message of later rounds when no other agent has an answer (one agent)"},
-            {"seed", PARLEY_TYPE_INT, 0, "42", "base seed (0 … 2^63-1); every seed sent is below 2^63"},
-            {"trials", PARLEY_TYPE_INT, 0, "1", "debates per item, each with its own seed"},
-            {"extraction", PARLEY_TYPE_STRING, 0, "llm",
-             "\"llm\": the domain's extractor prompt on the extractor backend (as Coral); \"rule\": read beliefs from the answer"},
-            {"extractor_max_tokens", PARLEY_TYPE_INT, 0, "32", "completion tokens of the LLM extractor (T 0, top_p 0.9, seed 42)"},
-            {"max_in_flight", PARLEY_TYPE_INT, 0, "256", "hard cap on items (debates) in flight"},
-            {"backend_feedback", PARLEY_TYPE_BOOL, 0, "true", "start new debates only while the backends' queues and KV caches have room (ABI 1.2 get_load)"},
-            {"records", PARLEY_TYPE_BOOL, 0, "true", "write per-debate records (false: results only; no resume)"},
+            integer("agents", 3, "number of agents (the released code's default)").at_least(1),
+            integer("rounds", 2, "rounds including round 0, the independent answers (the released code's default)").at_least(1),
+            integer("max_tokens", 1024, "completion tokens per answer").at_least(1),
+            number("temperature", 1.0, "agents' sampling temperature (the paper's: the OpenAI API default)").at_least(0),
+            number("top_p", 1.0, "nucleus sampling").between(0, 1),
+            integer("top_k", 0, "top-k sampling; 0 = off").at_least(0),
+            number("min_p", 0.0, "min-p sampling; 0 = off").between(0, 1),
+            computed("stop", PARLEY_TYPE_STRING_ARRAY, "[]", "stop strings for answers"),
+            text("system_prompt", "cot", "\"cot\" (the domain's simple_cot prompt, which states its answer format), \"none\", or literal text"),
+            computed("per_agent", PARLEY_TYPE_ANY, "[]",
+                     "per-agent overrides, one table per agent in order: temperature, top_p, top_k, min_p, max_tokens, system_prompt, stop"),
+            computed("debate_prompt", PARLEY_TYPE_STRING, "(eval/README.md)", "the debate message; {solutions} = the other agents' answers"),
+            computed("solution_prompt", PARLEY_TYPE_STRING, "\\n\\n One agent solution: ```{answer}```", "one other agent's answer in the debate message"),
+            computed("reflect_prompt", PARLEY_TYPE_STRING, "(eval/README.md)", "the message of later rounds when no other agent has an answer (one agent)"),
+            integer("seed", 42, "base seed (0 … 2^63-1); every seed sent is below 2^63").at_least(0),
+            integer("trials", 1, "debates per item, each with its own seed").at_least(1),
+            text("extraction", "llm",
+                 "\"llm\": the domain's extractor prompt on the extractor backend (as Coral); \"rule\": read beliefs from the answer")
+                .one_of({"llm", "rule"}),
+            integer("extractor_max_tokens", 32, "completion tokens of the LLM extractor (T 0, top_p 0.9, seed 42)").at_least(1),
+            integer("max_in_flight", 256, "hard cap on items (debates) in flight").at_least(1),
+            flag("backend_feedback", true, "start new debates only while the backends' queues and KV caches have room (ABI 1.2 get_load)"),
+            flag("records", true, "write per-debate records (false: results only; no resume)"),
         };
         d.inputs = {
             {"domains", PARLEY_KIND_DOMAIN, true, true, "domain nodes to evaluate"},

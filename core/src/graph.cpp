@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstdlib>
 #include <functional>
 #include <set>
@@ -158,6 +159,35 @@ bool type_matches(const toml::node &v, int32_t type) {
     }
 }
 
+std::string quoted_list(const std::vector<std::string> &values) {
+    std::string out;
+    for (auto &v : values) out += (out.empty() ? "\"" : ", \"") + v + "\"";
+    return out;
+}
+
+// A value of the right type against its spec's choices and range; empty when it fits.
+std::string spec_problem(const toml::node &v, const ParamSpec &p) {
+    auto not_a_choice = [&](const std::string &s) -> std::string {
+        if (p.choices.empty() || std::find(p.choices.begin(), p.choices.end(), s) != p.choices.end()) return {};
+        auto m = did_you_mean(s, p.choices);
+        return fmt::format("\"{}\" is not one of {}{}", s, quoted_list(p.choices), m ? fmt::format(" (did you mean \"{}\"?)", *m) : "");
+    };
+    if (auto *s = v.as_string()) return not_a_choice(s->get());
+    if (auto *a = v.as_array()) {
+        for (size_t i = 0; i < a->size(); ++i)
+            if (auto *e = a->get(i)->as_string())
+                if (auto why = not_a_choice(e->get()); !why.empty()) return fmt::format("element {}: {}", i, why);
+        return {};
+    }
+    if (!v.is_number() || (!p.min && !p.max)) return {};
+    const double d = v.is_integer() ? static_cast<double>(v.as_integer()->get()) : v.as_floating_point()->get();
+    std::string shown;
+    if (v.is_integer()) shown = std::to_string(v.as_integer()->get());
+    else shown = fmt::format("{}", d);
+    if ((p.min && !(d >= *p.min)) || (p.max && !(d <= *p.max))) return fmt::format("{} is out of range {}", shown, p.range_text());
+    return {};
+}
+
 } // namespace
 
 GraphError::GraphError(std::vector<std::string> problems)
@@ -171,8 +201,14 @@ GraphError::GraphError(std::vector<std::string> problems)
 std::optional<std::string> did_you_mean(std::string_view word, const std::vector<std::string> &candidates) {
     std::optional<std::string> best;
     size_t best_d = std::max<size_t>(2, word.size() / 3) + 1;
+    auto lower = [](std::string_view s) {
+        std::string out(s);
+        for (char &ch : out) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+        return out;
+    };
+    const std::string w = lower(word); // "LLM" means "llm": case costs nothing
     for (auto &c : candidates) {
-        size_t d = edit_distance(word, c);
+        size_t d = edit_distance(w, lower(c));
         if (d < best_d) {
             best_d = d;
             best = c;
@@ -335,7 +371,7 @@ void check_chat_template(const Graph &g, NodeSpec &n, const Locator &loc, const 
     const ParamSpec *p = b && b->schema ? b->schema->param("chat_template") : nullptr;
     if (!p) return; // a backend without the option renders or not: only the run can tell
     const toml::node *bv = b->config.get("chat_template");
-    if (!(bv && bv->is_string() ? bv->as_string()->get() : p->default_text).empty()) return;
+    if (!(bv && bv->is_string() ? bv->as_string()->get() : p->shown_default()).empty()) return;
     problems.push_back(fmt::format("{}: {} renders with the backend's chat template, but '{}' ({}) has none: set "
                                    "nodes.{}.chat_template to the served model's tokenizer_config.json or .jinja file; or {}",
                                    at(), which, b->name, b->use, b->name, options));
@@ -377,6 +413,10 @@ void validate_graph(Graph &g, const SchemaResolver &resolve) {
             }
             if (!type_matches(v, p->type)) {
                 problems.push_back(fmt::format("{}: expected {}", loc.at_key(src, key, where + "." + key), type_name(p->type)));
+                continue;
+            }
+            if (std::string why = spec_problem(v, *p); !why.empty()) { // at the value: what is wrong is there
+                problems.push_back(fmt::format("{}: {}", loc.at(src_node(key), where + "." + key), why));
                 continue;
             }
             if (p->type == PARLEY_TYPE_PATH) {
@@ -474,6 +514,24 @@ void validate_graph(Graph &g, const SchemaResolver &resolve) {
         }
     }
     if (!problems.empty()) throw GraphError(problems);
+}
+
+toml::table with_defaults(const NodeSpec &node) { return node.schema ? with_defaults(node.config, *node.schema) : node.config; }
+
+toml::table with_defaults(const toml::table &config, const ComponentSchema &schema) {
+    toml::table out = config;
+    for (const ParamSpec &p : schema.params) {
+        if (!p.value || out.contains(p.key)) continue;
+        std::visit([&](const auto &v) { out.insert(p.key, v); }, *p.value);
+    }
+    return out;
+}
+
+std::vector<std::string> bound_strings(const toml::table &config, const char *key) {
+    std::vector<std::string> out;
+    if (auto *a = config[key].as_array())
+        for (auto &x : *a) out.push_back(x.value_or(std::string()));
+    return out;
 }
 
 std::vector<const NodeSpec *> topological_order(const Graph &g) {

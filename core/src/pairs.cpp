@@ -27,6 +27,9 @@
 #include <tuple>
 
 namespace parley::core {
+
+const CoreNode &pairs_node(); // its schema: the keys this file binds (defined at the end)
+
 namespace {
 
 using json = nlohmann::json;
@@ -102,12 +105,9 @@ void score_candidates(std::vector<Candidate> &cands, const Profile &profile) {
 // fixed weight of 0.1, and only one applies.
 Profile read_profile(const toml::table &c, const std::string &node) {
     Profile p;
-    const std::string name = c["profile"].value_or(std::string("coral"));
-    if (name != "coral" && name != "fixed")
-        throw std::runtime_error(fmt::format("nodes.{}.profile: '{}' is not coral or fixed", node, name));
-    p.coral = name == "coral";
-    p.agreement_penalty = c["agreement_penalty"].value_or(0.0);
-    p.length_penalty = c["length_penalty"].value_or(0.0);
+    p.coral = bound<std::string>(c, "profile") == "coral"; // or "fixed": the schema's choices
+    p.agreement_penalty = bound<double>(c, "agreement_penalty");
+    p.length_penalty = bound<double>(c, "length_penalty");
     if (!p.coral) return p;
     for (auto [key, value] : {std::pair{"agreement_penalty", p.agreement_penalty}, std::pair{"length_penalty", p.length_penalty}})
         if (value != 0 && value != 0.1)
@@ -132,19 +132,17 @@ json messages_json(const std::vector<ChatMessage> &messages) {
 } // namespace
 
 void run_pairs(RunContext &ctx) {
-    const toml::table &c = ctx.node.config;
-    const int64_t per_turn = c["pairs_per_turn"].value_or(int64_t{1});
-    const int64_t per_question = c["pairs_per_question"].value_or(int64_t{10});
-    const double min_gap = c["min_gap"].value_or(0.5);
-    const int64_t first_n = c["first_n_turns"].value_or(int64_t{0});
+    const toml::table c = with_defaults(ctx.node.config, pairs_node().schema); // types, defaults, ranges, choices: the schema below
+    const int64_t per_turn = bound<int64_t>(c, "pairs_per_turn");
+    const int64_t per_question = bound<int64_t>(c, "pairs_per_question");
+    const double min_gap = bound<double>(c, "min_gap");
+    const int64_t first_n = bound<int64_t>(c, "first_n_turns");
     const Profile profile = read_profile(c, ctx.node.name);
-    uint64_t rng = static_cast<uint64_t>(c["seed"].value_or(int64_t{42}));
-    const std::string sft_mode = c["sft_mode"].value_or(std::string("all"));
-    const int64_t sft_per_question = c["sft_per_question"].value_or(int64_t{10});
-    const int64_t add_prev = c["add_prev_turns"].value_or(int64_t{-1});
-    const std::string template_mode = c["chat_template"].value_or(std::string("backend"));
-    if (sft_mode != "all" && sft_mode != "success" && sft_mode != "correct_turns")
-        throw std::runtime_error(fmt::format("nodes.{}.sft_mode: '{}' is not all, success or correct_turns", ctx.node.name, sft_mode));
+    uint64_t rng = static_cast<uint64_t>(bound<int64_t>(c, "seed"));
+    const std::string sft_mode = bound<std::string>(c, "sft_mode");
+    const int64_t sft_per_question = bound<int64_t>(c, "sft_per_question");
+    const int64_t add_prev = bound<int64_t>(c, "add_prev_turns");
+    const std::string template_mode = bound<std::string>(c, "chat_template");
     Backend *backend = nullptr;
     if (auto it = ctx.node.inputs.find("backend"); it != ctx.node.inputs.end()) backend = ctx.backends.at(it->second.front());
     if (template_mode == "backend" && !backend)
@@ -345,22 +343,23 @@ const CoreNode &pairs_node() {
     static const CoreNode node = [] {
         ComponentSchema pairs = core_schema("pairs", "DPO preference pairs and SFT rows from tree-sampled conversation records (Coral's rules)");
         pairs.params = {
-            {"profile", PARLEY_TYPE_STRING, 0, "coral",
-             "\"coral\" (the official filter's rows, quirks included) or \"fixed\" (its quirks corrected; README)"},
-            {"pairs_per_turn", PARLEY_TYPE_INT, 0, "1", "pairs kept per turn (Coral's code: 1; paper: 2)"},
-            {"pairs_per_question", PARLEY_TYPE_INT, 0, "10", "pairs kept per question (Coral's code: 10; paper: 20)"},
-            {"min_gap", PARLEY_TYPE_FLOAT, 0, "0.5", "chosen score minus rejected score must exceed this"},
-            {"first_n_turns", PARLEY_TYPE_INT, 0, "0", "pairs and SFT rows from turns 1..n-1 only; 0 = all"},
-            {"agreement_penalty", PARLEY_TYPE_FLOAT, 0, "0", "discourage_agreement: score = c - agree*p*(1-c) (coral: 0 or 0.1, and it excludes length_penalty)"},
-            {"length_penalty", PARLEY_TYPE_FLOAT, 0, "0", "discourage_length: score = c - p*norm_len (coral: 0 or 0.1)"},
-            {"seed", PARLEY_TYPE_INT, 0, "42", "seed of the per-question and global shuffles"},
-            {"sft_mode", PARLEY_TYPE_STRING, 0, "all",
-             "\"all\" (every turn of the first trees), \"success\" (trees that agreed correctly), \"correct_turns\" (turns with the gold belief)"},
-            {"sft_per_question", PARLEY_TYPE_INT, 0, "10", "trees (all/success) or turns (correct_turns) per question"},
-            {"add_prev_turns", PARLEY_TYPE_INT, 0, "-1", "correct_turns: also add this many earlier turns; -1 = all"},
-            {"chat_template", PARLEY_TYPE_STRING, 0, "backend",
-             "how `src` is rendered: \"backend\" (the backend input's chat template), \"chatml\", a Hugging Face "
-             "tokenizer_config.json or .jinja file (relative to the graph), Jinja source, or \"none\" (TRL rows only)"},
+            text("profile", "coral", "\"coral\" (the official filter's rows, quirks included) or \"fixed\" (its quirks corrected; README)")
+                .one_of({"coral", "fixed"}),
+            integer("pairs_per_turn", 1, "pairs kept per turn (Coral's code: 1; paper: 2)").at_least(0),
+            integer("pairs_per_question", 10, "pairs kept per question (Coral's code: 10; paper: 20)").at_least(0),
+            number("min_gap", 0.5, "chosen score minus rejected score must exceed this"),
+            integer("first_n_turns", 0, "pairs and SFT rows from turns 1..n-1 only; 0 = all").at_least(0),
+            number("agreement_penalty", 0.0, "discourage_agreement: score = c - agree*p*(1-c) (coral: 0 or 0.1, and it excludes length_penalty)"),
+            number("length_penalty", 0.0, "discourage_length: score = c - p*norm_len (coral: 0 or 0.1)"),
+            integer("seed", 42, "seed of the per-question and global shuffles"),
+            text("sft_mode", "all",
+                 "\"all\" (every turn of the first trees), \"success\" (trees that agreed correctly), \"correct_turns\" (turns with the gold belief)")
+                .one_of({"all", "success", "correct_turns"}),
+            integer("sft_per_question", 10, "trees (all/success) or turns (correct_turns) per question").at_least(0),
+            integer("add_prev_turns", -1, "correct_turns: also add this many earlier turns; -1 = all").at_least(-1),
+            text("chat_template", "backend",
+                 "how `src` is rendered: \"backend\" (the backend input's chat template), \"chatml\", a Hugging Face "
+                 "tokenizer_config.json or .jinja file (relative to the graph), Jinja source, or \"none\" (TRL rows only)"),
         };
         pairs.inputs = {
             {"records", kKindRows, true, true, "conversation records (tree-sampled for pairs)"},

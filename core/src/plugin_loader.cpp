@@ -48,6 +48,18 @@ bool required_members_present(int32_t kind, const void *vt) {
     }
 }
 
+// Since 1.4 a component says the stride of its parameter array (param_size). One whose struct
+// covers the member was built against a 1.4+ header, so its parley_param is the larger one: a
+// zero there cannot be read safely (contract P19).
+std::optional<std::string> param_layout_problem(const parley_component &c) {
+    if (c.struct_size < offsetof(parley_component, param_size) + sizeof(c.param_size) || c.n_params == 0) return std::nullopt;
+    if (c.param_size == 0)
+        return "param_size is 0 (a component built against ABI 1.4 or later sets it to sizeof(parley_param))";
+    if (c.param_size < offsetof(parley_param, doc) + sizeof(const char *))
+        return fmt::format("param_size {} is smaller than a 1.0 parley_param", c.param_size);
+    return std::nullopt;
+}
+
 } // namespace
 
 std::string plugin_name_from_file(const fs::path &path) {
@@ -195,6 +207,7 @@ const LoadedPlugin *PluginLoader::load_file(const fs::path &path) {
             return reject(path, fmt::format("component '{}' has an incomplete function table", c->name));
         if (!names.insert(c->name).second)
             return reject(path, fmt::format("component name '{}' appears twice", c->name));
+        if (auto why = param_layout_problem(*c)) return reject(path, fmt::format("component '{}': {}", c->name, *why));
         plugin->components.push_back(c);
     }
     logger().debug("loaded plugin {} {} (ABI {}) from {}", plugin->name, desc->version, plugin->abi_version(), path.string());

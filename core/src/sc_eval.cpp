@@ -25,12 +25,13 @@
 #include <fstream>
 
 namespace parley::core {
+
+const CoreNode &sc_eval_node(); // its schema: the keys this file binds (defined at the end)
+
 namespace {
 
 using json = nlohmann::json;
 using namespace eval;
-
-template <class T> T cfg(const toml::table &t, const char *key, T fallback) { return t[key].value_or(fallback); }
 
 constexpr const char *kMatch = "match:";
 
@@ -61,21 +62,20 @@ void bind_k(const RunContext &ctx, ScSettings &s) {
     if (!ctx.graph.find(s.match_node)) throw node_error(ctx, fmt::format("k: no node named '{}'", s.match_node));
 }
 
+// Every key's type, default, range and doc are in the schema below (sc_eval_node); the host has
+// checked the values against it and filled in the defaults (with_defaults), so this binds.
 ScSettings bind_config(const RunContext &ctx) {
-    const toml::table &c = ctx.node.config;
+    const toml::table c = with_defaults(ctx.node.config, sc_eval_node().schema);
     ScSettings s;
     bind_k(ctx, s);
-    AgentSpec defaults;
-    defaults.temperature = 0.7; // sampling diversity is the method (Wang et al. sample at T 0.5-0.7)
-    s.config.sampler = read_agents(ctx, 1, "backend", defaults).front();
-    s.config.extraction = read_extraction(ctx, s.config.sampler.backend, s.config.sampler.backend_node);
+    s.config.sampler = read_agents(ctx, c, 1, "backend").front();
+    s.config.extraction = read_extraction(ctx, c, s.config.sampler.backend, s.config.sampler.backend_node);
     s.filter = s.config.extraction.llm() ? "llm_extract" : "rule_extract";
-    s.base_seed = cfg<int64_t>(c, "seed", 42);
-    if (s.base_seed < 0) throw node_error(ctx, "seed must be between 0 and 2^63 - 1");
-    s.trials = std::max<int64_t>(1, cfg<int64_t>(c, "trials", 1));
-    s.max_in_flight = std::max<int64_t>(1, cfg<int64_t>(c, "max_in_flight", 256));
-    s.backend_feedback = cfg<bool>(c, "backend_feedback", true);
-    s.keep_records = cfg<bool>(c, "records", true);
+    s.base_seed = bound<int64_t>(c, "seed");
+    s.trials = bound<int64_t>(c, "trials");
+    s.max_in_flight = bound<int64_t>(c, "max_in_flight");
+    s.backend_feedback = bound<bool>(c, "backend_feedback");
+    s.keep_records = bound<bool>(c, "records");
     if (!s.keep_records) check_records_unread(ctx);
     return s;
 }
@@ -252,22 +252,22 @@ const CoreNode &sc_eval_node() {
     static const CoreNode node = [] {
         ComponentSchema sc = core_schema("sc_eval", "Self-consistency: k chain-of-thought samples per item, majority vote; k may match another node's token budget");
         sc.params = {
-            {"k", PARLEY_TYPE_ANY, 0, "5",
-             "samples per item, or \"match:<node>\": as many as spend that node's completion tokens per item (eval/README.md)"},
-            {"max_tokens", PARLEY_TYPE_INT, 0, "1024", "completion tokens per sample"},
-            {"temperature", PARLEY_TYPE_FLOAT, 0, "0.7", "sampling temperature (> 0: the samples must differ)"},
-            {"top_p", PARLEY_TYPE_FLOAT, 0, "0.9", "nucleus sampling"},
-            {"top_k", PARLEY_TYPE_INT, 0, "0", "top-k sampling; 0 = off"},
-            {"min_p", PARLEY_TYPE_FLOAT, 0, "0", "min-p sampling; 0 = off"},
-            {"stop", PARLEY_TYPE_STRING_ARRAY, 0, "[]", "stop strings"},
-            {"system_prompt", PARLEY_TYPE_STRING, 0, "cot", "\"cot\" (the domain's simple_cot prompt, as core/cot_eval), \"none\", or literal text"},
-            {"seed", PARLEY_TYPE_INT, 0, "42", "base seed (0 … 2^63-1); sample j of an (item, trial) derives its own, below 2^63"},
-            {"trials", PARLEY_TYPE_INT, 0, "1", "sets of k samples per item, each with its own seed"},
-            {"extraction", PARLEY_TYPE_STRING, 0, "llm", "\"llm\": the domain's extractor prompt on the extractor backend; \"rule\""},
-            {"extractor_max_tokens", PARLEY_TYPE_INT, 0, "32", "completion tokens of the LLM extractor (T 0, top_p 0.9, seed 42)"},
-            {"max_in_flight", PARLEY_TYPE_INT, 0, "256", "hard cap on items in flight"},
-            {"backend_feedback", PARLEY_TYPE_BOOL, 0, "true", "start new items only while the backends' queues and KV caches have room (ABI 1.2 get_load)"},
-            {"records", PARLEY_TYPE_BOOL, 0, "true", "write per-item records (false: results only; no resume)"},
+            computed("k", PARLEY_TYPE_ANY, "5",
+                     "samples per item, or \"match:<node>\": as many as spend that node's completion tokens per item (eval/README.md)"),
+            integer("max_tokens", 1024, "completion tokens per sample").at_least(1),
+            number("temperature", 0.7, "sampling temperature (> 0: the samples must differ; Wang et al. sample at 0.5-0.7)").at_least(0),
+            number("top_p", 0.9, "nucleus sampling").between(0, 1),
+            integer("top_k", 0, "top-k sampling; 0 = off").at_least(0),
+            number("min_p", 0.0, "min-p sampling; 0 = off").between(0, 1),
+            computed("stop", PARLEY_TYPE_STRING_ARRAY, "[]", "stop strings"),
+            text("system_prompt", "cot", "\"cot\" (the domain's simple_cot prompt, as core/cot_eval), \"none\", or literal text"),
+            integer("seed", 42, "base seed (0 … 2^63-1); sample j of an (item, trial) derives its own, below 2^63").at_least(0),
+            integer("trials", 1, "sets of k samples per item, each with its own seed").at_least(1),
+            text("extraction", "llm", "\"llm\": the domain's extractor prompt on the extractor backend; \"rule\"").one_of({"llm", "rule"}),
+            integer("extractor_max_tokens", 32, "completion tokens of the LLM extractor (T 0, top_p 0.9, seed 42)").at_least(1),
+            integer("max_in_flight", 256, "hard cap on items in flight").at_least(1),
+            flag("backend_feedback", true, "start new items only while the backends' queues and KV caches have room (ABI 1.2 get_load)"),
+            flag("records", true, "write per-item records (false: results only; no resume)"),
         };
         sc.inputs = {
             {"domains", PARLEY_KIND_DOMAIN, true, true, "domain nodes to evaluate"},

@@ -15,11 +15,13 @@ namespace parley::common {
 // READMEs, section "Profiles: coral vs fixed").
 enum class Profile { Coral, Fixed };
 
+// The `profile` parameter every domain declares (its spec: choices, default, doc).
+inline constexpr const char *kProfiles[] = {"coral", "fixed"};
+inline constexpr parley_param kProfileParam = parley::param::choice(
+    "profile", kProfiles, "coral", "coral: reproduce the official scoring quirks; fixed: each quirk corrected (see README)");
+
 inline Profile parse_profile(const parley::Config &cfg) {
-    const std::string p = cfg.get("profile", "coral");
-    if (p == "coral") return Profile::Coral;
-    if (p == "fixed") return Profile::Fixed;
-    throw Error(PARLEY_ERR_INVALID_ARGUMENT, "profile: expected \"coral\" or \"fixed\", got \"" + p + "\"");
+    return cfg.get<std::string>(kProfileParam) == "fixed" ? Profile::Fixed : Profile::Coral; // choices: checked
 }
 
 inline const char *profile_name(Profile p) { return p == Profile::Coral ? "coral" : "fixed"; }

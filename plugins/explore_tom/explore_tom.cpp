@@ -35,10 +35,7 @@ std::vector<uint64_t> read_row_index(const std::string &path) {
 }
 
 ExploreTom::ExploreTom(const parley::Config &cfg)
-    : profile_(common::parse_profile(cfg)), story_field_(cfg.get("story_field", "story_structure")) {
-    if (story_field_ != "story_structure" && story_field_ != "infilled_story")
-        throw Error(PARLEY_ERR_INVALID_ARGUMENT,
-                    "story_field: expected \"story_structure\" or \"infilled_story\", got \"" + story_field_ + "\"");
+    : profile_(common::parse_profile(cfg)), story_field_(cfg.get<std::string>(kStoryField)) { // choices: the spec's
     std::string ri = cfg.get("row_index", "");
     if (!ri.empty()) row_index_ = ri;
 }

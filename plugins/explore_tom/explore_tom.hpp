@@ -11,13 +11,14 @@
 
 namespace parley::explore_tom {
 
+inline constexpr const char *kStoryFields[] = {"story_structure", "infilled_story"};
+inline constexpr parley_param kStoryField = parley::param::choice(
+    "story_field", kStoryFields, "story_structure", "the story column shown to the agents: story_structure (as Coral) or infilled_story");
 inline constexpr parley_param kParams[] = {
-    {"profile", PARLEY_TYPE_STRING, 0, "coral",
-     "coral: reproduce the official scoring quirks; fixed: each quirk corrected (see README)"},
-    {"story_field", PARLEY_TYPE_STRING, 0, "story_structure",
-     "the story column shown to the agents: story_structure (as Coral) or infilled_story"},
-    {"row_index", PARLEY_TYPE_PATH, PARLEY_PARAM_MUST_EXIST, nullptr,
-     "optional file of original 0-based row indices, one per data row ('#' comments); they become the item ids"},
+    common::kProfileParam,
+    kStoryField,
+    parley::param::path("row_index", PARLEY_PARAM_MUST_EXIST,
+                        "optional file of original 0-based row indices, one per data row ('#' comments); they become the item ids"),
 };
 
 inline constexpr const char *kTaskName = "theory-of-mind reasoning";

@@ -41,7 +41,7 @@ std::array<int, 4> shuffle_order(int64_t seed, std::string_view record_id) {
 }
 
 Gpqa::Gpqa(const parley::Config &cfg)
-    : profile_(common::parse_profile(cfg)), seed_(cfg.get("shuffle_seed", int64_t{0})) {}
+    : profile_(common::parse_profile(cfg)), seed_(cfg.get<int64_t>(kShuffleSeed)) {}
 
 static const char *const kAnswerCols[4] = {"Correct Answer", "Incorrect Answer 1", "Incorrect Answer 2", "Incorrect Answer 3"};
 

@@ -13,11 +13,11 @@
 
 namespace parley::gpqa {
 
+inline constexpr parley_param kShuffleSeed =
+    parley::param::integer("shuffle_seed", 0, "seed of the per-record choice shuffle (with the Record ID; independent of row order)");
 inline constexpr parley_param kParams[] = {
-    {"profile", PARLEY_TYPE_STRING, 0, "coral",
-     "coral: reproduce the official scoring quirks; fixed: each quirk corrected (see README)"},
-    {"shuffle_seed", PARLEY_TYPE_INT, 0, "0",
-     "seed of the per-record choice shuffle (with the Record ID; independent of row order)"},
+    common::kProfileParam,
+    kShuffleSeed,
 };
 
 inline constexpr const char *kTaskName = "PhD-level biology, physics, and chemistry";

@@ -80,7 +80,7 @@ std::optional<char> resolve_choice(std::string_view b, const Choices &choices) {
     return std::nullopt;
 }
 
-HiTom::HiTom(const parley::Config &cfg) : profile_(common::parse_profile(cfg)), mc_(cfg.get("multiple_choice", false)) {}
+HiTom::HiTom(const parley::Config &cfg) : profile_(common::parse_profile(cfg)), mc_(cfg.get<bool>(kMultipleChoice)) {}
 
 static std::string locate(const std::string &file, std::string_view text, size_t byte) {
     size_t line = 1, col = 1;

@@ -12,11 +12,11 @@
 
 namespace parley::hitom {
 
+inline constexpr parley_param kMultipleChoice = parley::param::flag(
+    "multiple_choice", false, "false: free-form answer scored as Coral does; true: the item's 15 lettered choices, gold = letter");
 inline constexpr parley_param kParams[] = {
-    {"profile", PARLEY_TYPE_STRING, 0, "coral",
-     "coral: reproduce the official scoring quirks; fixed: each quirk corrected (see README)"},
-    {"multiple_choice", PARLEY_TYPE_BOOL, 0, "false",
-     "false: free-form answer scored as Coral does; true: the item's 15 lettered choices, gold = letter"},
+    common::kProfileParam,
+    kMultipleChoice,
 };
 
 inline constexpr const char *kTaskName = "theory-of-mind reasoning";

@@ -12,8 +12,7 @@
 namespace parley::math {
 
 inline constexpr parley_param kParams[] = {
-    {"profile", PARLEY_TYPE_STRING, 0, "coral",
-     "coral: reproduce the official scoring quirks; fixed: each quirk corrected (see README)"},
+    common::kProfileParam,
 };
 
 inline constexpr const char *kTaskName = "math";

@@ -11,8 +11,7 @@
 namespace parley::mmlu_pro {
 
 inline constexpr parley_param kParams[] = {
-    {"profile", PARLEY_TYPE_STRING, 0, "coral",
-     "coral: reproduce the official scoring quirks; fixed: each quirk corrected (see README)"},
+    common::kProfileParam,
 };
 
 inline constexpr const char *kTaskName = "reasoning-focused question answering";

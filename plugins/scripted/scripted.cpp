@@ -344,7 +344,7 @@ const parley_param kParams[] = {
 const parley_backend_vtable kVtable = {sizeof(parley_backend_vtable), create, destroy, submit, cancel, get_info, apply_template, nullptr};
 const parley_component kBackend = {sizeof(parley_component), PARLEY_KIND_BACKEND, "backend", 3,
                                    "Instant rule-based replies (test double, no model)", kParams,
-                                   sizeof kParams / sizeof kParams[0], &kVtable};
+                                   sizeof kParams / sizeof kParams[0], &kVtable, sizeof(parley_param)};
 const parley_component *const kComponents[] = {&kBackend};
 const parley_plugin_desc kDesc = {sizeof(parley_plugin_desc), PARLEY_ABI_MAJOR, 0, "scripted", "3.0.0",
                                   "Test double: an instant backend answering from rules", kComponents, 1, nullptr};

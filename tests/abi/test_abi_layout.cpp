@@ -64,6 +64,16 @@ FROZEN(parley_backend_load, kv_used, 24);
 FROZEN(parley_backend_load, kv_capacity, 32);
 // 1.3
 FROZEN(parley_request, on_delta, 152);
+// 1.4: parameter specs; the component says the stride of its parameter array
+FROZEN(parley_param, choices, 32);
+FROZEN(parley_param, n_choices, 40);
+FROZEN(parley_param, min_value, 48);
+FROZEN(parley_param, max_value, 56);
+FROZEN(parley_param, default_string, 64);
+FROZEN(parley_param, default_int, 72);
+FROZEN(parley_param, default_float, 80);
+FROZEN(parley_component, param_size, 56);
+static_assert(sizeof(parley_param) == 88, "parley_param 1.4 is 88 bytes: a later minor appends and param_size tells the stride");
 
 TEST_CASE("ABI 1.0 layout is frozen", "[abi]") {
     // The static_asserts above are the test; this case records that they compiled.
@@ -84,4 +94,13 @@ TEST_CASE("ABI 1.3 appends on_delta (streaming) to the request", "[abi]") {
     // A 1.2 host's request ends before on_delta: a plugin must check struct_size before reading it.
     const size_t v12 = offsetof(parley_request, extra_json) + sizeof(parley_str);
     CHECK(v12 == offsetof(parley_request, on_delta));
+}
+
+TEST_CASE("ABI 1.4 grows parley_param behind param_size", "[abi]") {
+    CHECK(PARLEY_ABI_MINOR >= 4);
+    // A 1.3 component ends before param_size: its params are read with the 1.0 stride (32 bytes).
+    const size_t v13 = offsetof(parley_component, vtable) + sizeof(void *);
+    CHECK(v13 == offsetof(parley_component, param_size));
+    CHECK(offsetof(parley_param, doc) + sizeof(const char *) == 32);
+    CHECK(offsetof(parley_param, choices) == 32); // the 1.4 members start where 1.0 ended
 }

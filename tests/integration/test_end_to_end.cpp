@@ -938,3 +938,62 @@ TEST_CASE("the protocols example runs CoT, self-consistency, Coral and debate on
     REQUIRE(t.code == 0);
     for (auto *p : {"cot_eval", "sc_eval k=", "coral_eval", "debate_eval"}) CHECK(t.output.find(p) != std::string::npos);
 }
+
+namespace {
+// A CoT graph answered by the fixture_specs backend (ABI 1.4 specs), whose create() appends to
+// `marker`; `model_keys` go into its node from line 12 on.
+std::string specs_graph(const fs::path &marker, const std::string &model_keys) {
+    return "[graph]\nname = \"specs\"\n\n[nodes.mmlu_pro]\nuse = \"mmlu_pro/domain\"\ndata = \"" + shared_dir() +
+           "/data/mmlu_pro/test_sample_60.jsonl\"\nlimit = 3\n\n[nodes.model]\nuse = \"fixture_specs/backend\"\nmarker = \"" +
+           marker.string() + "\"\n" + model_keys +
+           "\n[nodes.cot]\nuse = \"core/cot_eval\"\ninputs = { domains = [\"mmlu_pro\"], backend = \"model\" }\nextraction = \"rule\"\n";
+}
+std::string slurp(const fs::path &p) {
+    std::ifstream in(p);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+}
+} // namespace
+
+TEST_CASE("a wrong choice or an out-of-range value fails validate and run before any plugin instance exists", "[e2e][specs]") {
+    TempDir d("specs");
+    const fs::path marker = d.path / "marker.txt";
+    const std::string exe = parley() + " --plugin-path " + PARLEY_FIXTURE_DIR;
+    // The fixture's create() does write its marker when the graph is valid, with the defaults the host applied.
+    std::ofstream(d.path / "ok.toml") << specs_graph(marker, "");
+    auto ok = run(exe + " run " + quote(d.path / "ok.toml") + " graph.output_dir=" + quote(d.path / "out"));
+    INFO(ok.output);
+    REQUIRE(ok.code == 0);
+    CHECK(slurp(marker) == "created mode=exact slots=4\n");
+    fs::remove(marker);
+
+    std::ofstream(d.path / "g.toml") << specs_graph(marker, "mode = \"Exact\"\nslots = 0\n");
+    for (const char *verb : {" validate ", " run "}) {
+        auto r = run(exe + verb + quote(d.path / "g.toml") + " nodes.cot.extraction=LLM graph.output_dir=" + quote(d.path / "out2"));
+        INFO(verb << r.output);
+        CHECK(r.code == 2);
+        CHECK(r.output.find("g.toml:12:8: nodes.model.mode: \"Exact\" is not one of \"fast\", \"exact\" (did you mean \"exact\"?)") !=
+              std::string::npos);
+        CHECK(r.output.find("g.toml:13:9: nodes.model.slots: 0 is out of range [1, 64]") != std::string::npos);
+        CHECK(r.output.find("command line: nodes.cot.extraction: \"LLM\" is not one of \"llm\", \"rule\" (did you mean \"llm\"?)") !=
+              std::string::npos);
+        CHECK_FALSE(fs::exists(marker)); // no instance was created
+        CHECK_FALSE(fs::exists(d.path / "out2"));
+    }
+}
+
+TEST_CASE("a plugin built against ABI 1.2 (the old parley_param, no param_size) loads and runs", "[e2e][specs][abi]") {
+    TempDir d("abi12");
+    std::string g = scripted_graph("unused");
+    g.replace(g.find("use = \"scripted/backend\""), 24, "use = \"fixture_abi12/backend\"\nnote = \"its third parameter\"");
+    g.replace(g.find("default_reply"), 13, "reply");
+    std::ofstream(d.path / "g.toml") << g;
+    auto r = run(parley() + " --plugin-path " + PARLEY_FIXTURE_DIR + " run " + quote(d.path / "g.toml") +
+                 " nodes.mmlu_pro.limit=4 nodes.model.reply='The correct answer is (B).' graph.output_dir=" + quote(d.path / "out"));
+    INFO(r.output);
+    REQUIRE(r.code == 0);
+    auto samples = read_jsonl(d.path / "out" / "cot" / "samples_mmlu_pro.jsonl");
+    REQUIRE(samples.size() == 4);
+    for (auto &s : samples) CHECK(s["extracted"] == "The answer is (B)."); // the reply set through its first parameter
+    auto plugins = run(parley() + " --plugin-path " + PARLEY_FIXTURE_DIR + " inspect fixture_abi12/backend");
+    CHECK(plugins.output.find("note") != std::string::npos);
+}

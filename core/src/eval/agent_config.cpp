@@ -51,15 +51,15 @@ AgentSpec read_agent(const toml::table &t, const std::string &where, AgentSpec a
     return a;
 }
 
-std::vector<AgentSpec> read_agents(const RunContext &ctx, size_t n, const char *port, const AgentSpec &defaults) {
+std::vector<AgentSpec> read_agents(const RunContext &ctx, const toml::table &config, size_t n, const char *port) {
     const std::string where = "nodes." + ctx.node.name;
-    const AgentSpec base = read_agent(ctx.node.config, where, defaults, true);
+    const AgentSpec base = read_agent(config, where, AgentSpec{}, true); // every agent key has its default there
     const std::vector<std::string> &backends = ctx.node.inputs.at(port);
     if (backends.size() != 1 && backends.size() != n)
         throw node_error(ctx, fmt::format("inputs.{}: {} backends for {} agents (give one for every agent, or one per agent)",
                                           port, backends.size(), n));
     const toml::array *per_agent = nullptr;
-    if (const toml::node *p = ctx.node.config.get("per_agent")) {
+    if (const toml::node *p = config.get("per_agent")) {
         per_agent = p->as_array();
         if (!per_agent) throw node_error(ctx, "per_agent: expected a list of tables, one per agent");
         if (per_agent->size() > n)
@@ -81,12 +81,11 @@ std::vector<AgentSpec> read_agents(const RunContext &ctx, size_t n, const char *
     return agents;
 }
 
-ExtractionSpec read_extraction(const RunContext &ctx, Backend *fallback, const std::string &fallback_node) {
-    const toml::table &c = ctx.node.config;
-    const std::string mode = c["extraction"].value_or(std::string("llm"));
-    if (mode != "llm" && mode != "rule") throw node_error(ctx, fmt::format("extraction: '{}' is neither \"llm\" nor \"rule\"", mode));
+ExtractionSpec read_extraction(const RunContext &ctx, const toml::table &c, Backend *fallback, const std::string &fallback_node) {
+    // `extraction` is one of "llm", "rule": the schema's choices, checked before the run
+    const std::string mode = bound<std::string>(c, "extraction");
     ExtractionSpec x;
-    x.max_tokens = static_cast<int32_t>(c["extractor_max_tokens"].value_or(int64_t{32}));
+    x.max_tokens = static_cast<int32_t>(bound<int64_t>(c, "extractor_max_tokens"));
     if (mode == "rule") return x;
     auto it = ctx.node.inputs.find("extractor");
     x.backend_node = it == ctx.node.inputs.end() ? fallback_node : it->second.front();

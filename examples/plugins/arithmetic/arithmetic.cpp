@@ -5,9 +5,12 @@
 #include <fstream>
 #include <regex>
 
+// A parameter: type, default and doc in one line (the host checks and applies it).
+static constexpr parley_param kStrict = parley::param::flag("strict", false, "only accept \"The answer is N\"");
+
 class Arithmetic final : public parley::Domain {
   public:
-    explicit Arithmetic(const parley::Config &cfg) : strict_(cfg.get("strict", false)) {}
+    explicit Arithmetic(const parley::Config &cfg) : strict_(cfg.get<bool>(kStrict)) {}
 
     void load(const std::string &path, parley::LoadContext &ctx) override {
         std::ifstream in(path);
@@ -45,8 +48,7 @@ class Arithmetic final : public parley::Domain {
     bool strict_;
 };
 
-static const parley_param kParams[] = {
-    {"strict", PARLEY_TYPE_BOOL, 0, "false", "only accept \"The answer is N\""}};
+static const parley_param kParams[] = {kStrict};
 
 PARLEY_PLUGIN("arithmetic", "1.0.0", "Integer arithmetic questions (SDK example)",
               parley::domain<Arithmetic>("domain", 1, "Integer arithmetic from a TSV file", kParams));

@@ -7,50 +7,48 @@
 
 namespace {
 
-const parley_param kParams[] = {
-    {"model", PARLEY_TYPE_PATH, PARLEY_PARAM_REQUIRED | PARLEY_PARAM_MUST_EXIST, nullptr, "GGUF model file"},
-    {"chat_template", PARLEY_TYPE_STRING, 0, "auto",
-     "\"auto\" (the GGUF's own Jinja template as Hugging Face renders it, else chatml), \"chatml\", a path to a "
-     "tokenizer_config.json or a .jinja file, Jinja source, or a llama.cpp built-in name (llama2, phi3, gemma, ...)"},
-    {"n_ctx", PARLEY_TYPE_INT, 0, "0",
-     "KV cache cells in all; each sequence gets n_ctx / n_parallel (or all of it with kv_unified); "
-     "0 = n_parallel x min(the model's training context, 8192)"},
-    {"kv_unified", PARLEY_TYPE_BOOL, 0, "false",
-     "one KV buffer for all sequences (attention then spans every cell in use: slower with many long conversations)"},
-    {"n_parallel", PARLEY_TYPE_INT, 0, "16", "sequence slots: requests decoded together or kept resident (<= 256)"},
-    {"n_batch", PARLEY_TYPE_INT, 0, "2048", "tokens per decode step (one per running sequence + prefill chunks)"},
-    {"n_ubatch", PARLEY_TYPE_INT, 0, "512", "physical micro-batch size"},
-    {"threads", PARLEY_TYPE_INT, 0, "physical cores", "CPU threads for decoding and prefill"},
-    {"max_tokens", PARLEY_TYPE_INT, 0, "512", "tokens to generate when a request leaves max_tokens unset"},
-    {"flash_attn", PARLEY_TYPE_STRING, 0, "auto", "flash attention: auto, on or off"},
-    {"lora", PARLEY_TYPE_PATH, PARLEY_PARAM_MUST_EXIST, nullptr, "a LoRA adapter GGUF applied to every request"},
-    {"lora_scale", PARLEY_TYPE_FLOAT, 0, "1.0", "the adapter's scale"},
-};
-
-int positive(const parley::Config &cfg, const char *key, int fallback, bool zero_ok = false) {
-    const int64_t v = cfg.get(key, static_cast<int64_t>(fallback));
-    if (v < (zero_ok ? 0 : 1) || v > (int64_t{1} << 30))
-        throw parley::Error(PARLEY_ERR_INVALID_ARGUMENT,
-                            std::string("llama_cpp: '") + key + "' must be " + (zero_ok ? ">= 0" : "> 0") + ", got " +
-                                std::to_string(v));
-    return static_cast<int>(v);
-}
+// One place per key: type, default, range or choices, doc. The host checks a graph's values
+// against these before the model loads and applies the defaults (ABI 1.4).
+using namespace parley::param;
+constexpr int64_t kMaxCells = int64_t{1} << 30;
+constexpr const char *kFlashAttn[] = {"auto", "on", "off"};
+constexpr parley_param kModel = path("model", PARLEY_PARAM_REQUIRED | PARLEY_PARAM_MUST_EXIST, "GGUF model file");
+constexpr parley_param kChatTemplate = string(
+    "chat_template", "auto",
+    "\"auto\" (the GGUF's own Jinja template as Hugging Face renders it, else chatml), \"chatml\", a path to a "
+    "tokenizer_config.json or a .jinja file, Jinja source, or a llama.cpp built-in name (llama2, phi3, gemma, ...)");
+constexpr parley_param kNCtx = integer("n_ctx", 0,
+                                       "KV cache cells in all; each sequence gets n_ctx / n_parallel (or all of it with kv_unified); "
+                                       "0 = n_parallel x min(the model's training context, 8192)",
+                                       parley::between(0, kMaxCells));
+constexpr parley_param kKvUnified =
+    flag("kv_unified", false, "one KV buffer for all sequences (attention then spans every cell in use: slower with many long conversations)");
+constexpr parley_param kNParallel = integer("n_parallel", 16, "sequence slots: requests decoded together or kept resident", parley::between(1, 256));
+constexpr parley_param kNBatch = integer("n_batch", 2048, "tokens per decode step (one per running sequence + prefill chunks)", parley::between(1, kMaxCells));
+constexpr parley_param kNUbatch = integer("n_ubatch", 512, "physical micro-batch size", parley::between(1, kMaxCells));
+constexpr parley_param kThreads = computed("threads", PARLEY_TYPE_INT, "physical cores", "CPU threads for decoding and prefill; 0 = physical cores",
+                                           parley::between(0, 4096));
+constexpr parley_param kMaxTokens = integer("max_tokens", 512, "tokens to generate when a request leaves max_tokens unset", parley::between(1, kMaxCells));
+constexpr parley_param kFlashAttnParam = choice("flash_attn", kFlashAttn, "auto", "flash attention: auto, on or off");
+constexpr parley_param kLora = path("lora", PARLEY_PARAM_MUST_EXIST, "a LoRA adapter GGUF applied to every request");
+constexpr parley_param kLoraScale = number("lora_scale", 1.0, "the adapter's scale");
+constexpr parley_param kParams[] = {kModel,   kChatTemplate, kNCtx,      kKvUnified,     kNParallel, kNBatch,
+                                    kNUbatch, kThreads,      kMaxTokens, kFlashAttnParam, kLora,      kLoraScale};
 
 parley::llama_cpp::EngineOptions options(const parley::Config &cfg) {
     parley::llama_cpp::EngineOptions o;
-    o.model = cfg.get("model", "");
-    if (o.model.empty()) throw parley::Error(PARLEY_ERR_INVALID_ARGUMENT, "llama_cpp: 'model' is required");
-    o.chat_template = cfg.get("chat_template", "auto");
-    o.n_ctx = positive(cfg, "n_ctx", o.n_ctx, true);
-    o.n_parallel = positive(cfg, "n_parallel", o.n_parallel);
-    o.n_batch = positive(cfg, "n_batch", o.n_batch);
-    o.n_ubatch = positive(cfg, "n_ubatch", o.n_ubatch);
-    o.threads = positive(cfg, "threads", 0, true); // 0: physical cores
-    o.max_tokens = positive(cfg, "max_tokens", o.max_tokens);
-    o.kv_unified = cfg.get("kv_unified", false);
-    o.flash_attn = cfg.get("flash_attn", "auto");
+    o.model = cfg.get<std::string>(kModel); // required: the host refuses a graph without it
+    o.chat_template = cfg.get<std::string>(kChatTemplate);
+    o.n_ctx = cfg.get<int>(kNCtx);
+    o.n_parallel = cfg.get<int>(kNParallel);
+    o.n_batch = cfg.get<int>(kNBatch);
+    o.n_ubatch = cfg.get<int>(kNUbatch);
+    o.threads = cfg.get("threads", 0); // 0: physical cores
+    o.max_tokens = cfg.get<int>(kMaxTokens);
+    o.kv_unified = cfg.get<bool>(kKvUnified);
+    o.flash_attn = cfg.get<std::string>(kFlashAttnParam);
     o.lora = cfg.get("lora", "");
-    o.lora_scale = static_cast<float>(cfg.get("lora_scale", 1.0));
+    o.lora_scale = cfg.get<float>(kLoraScale);
     return o;
 }
 

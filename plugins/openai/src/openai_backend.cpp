@@ -1,4 +1,5 @@
 #include "openai_backend.hpp"
+#include "params.hpp"
 
 #include "common/replica_list.hpp"
 #include "rate_limit.hpp"
@@ -333,37 +334,29 @@ struct OpenAIBackend::Impl {
 
     // ------------------------------------------------------------------------------------------
     explicit Impl(const parley::Config &cfg) {
+        // Types, defaults and ranges: the specs in params.hpp, checked and applied by the host.
         replicas_from = cfg.get("replicas_from", "");
-        discovery_interval_s = cfg.get("discovery_interval_s", 1.0);
-        if (discovery_interval_s <= 0) bad_config("`discovery_interval_s` must be > 0");
+        discovery_interval_s = cfg.get<double>(kDiscoveryInterval);
         configured_urls = read_urls(cfg, !replicas_from.empty());
         auto urls = listed_urls();
-        configured_model = cfg.get("model", "");
-        std::string key_env = cfg.get("api_key_env", "OPENAI_API_KEY");
+        configured_model = cfg.get<std::string>(kModel);
+        std::string key_env = cfg.get<std::string>(kApiKeyEnv);
         if (!key_env.empty())
             if (const char *k = std::getenv(key_env.c_str()); k && *k) api_key = k;
-        timeout_s = cfg.get("timeout_s", 600.0);
-        connect_timeout_s = cfg.get("connect_timeout_s", 10.0);
-        max_retries = static_cast<int>(cfg.get("max_retries", int64_t{3}));
-        backoff_initial_s = cfg.get("backoff_initial_s", 0.5);
-        backoff_factor = cfg.get("backoff_factor", 2.0);
-        max_in_flight = cfg.get("max_in_flight", int64_t{256});
+        timeout_s = cfg.get<double>(kTimeout);
+        connect_timeout_s = cfg.get<double>(kConnectTimeout);
+        max_retries = cfg.get<int>(kMaxRetries);
+        backoff_initial_s = cfg.get<double>(kBackoffInitial);
+        backoff_factor = cfg.get<double>(kBackoffFactor);
+        max_in_flight = cfg.get("max_in_flight", int64_t{256}); // computed default: absent means "adapt" (auto_limit)
         auto_limit = !cfg.has("max_in_flight");
-        max_host_connections = cfg.get("max_host_connections", int64_t{0});
+        max_host_connections = cfg.get<int64_t>(kMaxHostConnections);
         extra_body = read_extra_body(cfg);
-        affinity = cfg.get("affinity", true);
-        load_factor = cfg.get("load_factor", 1.25);
-        cooldown_s = cfg.get("cooldown_s", 1.0);
-        const double rpm = cfg.get("requests_per_minute", 0.0), tpm = cfg.get("tokens_per_minute", 0.0);
-        if (rpm < 0 || tpm < 0) bad_config("`requests_per_minute` and `tokens_per_minute` must be >= 0 (0: no limit)");
-        limiter = RateLimiter(rpm, tpm, Clock::now());
-        if (max_retries < 0) bad_config("`max_retries` must be >= 0");
-        if (max_in_flight < 1) bad_config("`max_in_flight` must be >= 1");
+        affinity = cfg.get<bool>(kAffinity);
+        load_factor = cfg.get<double>(kLoadFactor);
+        cooldown_s = cfg.get<double>(kCooldown);
+        limiter = RateLimiter(cfg.get<double>(kRequestsPerMinute), cfg.get<double>(kTokensPerMinute), Clock::now());
         if (max_host_connections <= 0) max_host_connections = max_in_flight;
-        if (backoff_initial_s < 0 || backoff_factor < 1.0) bad_config("`backoff_initial_s` must be >= 0 and `backoff_factor` >= 1");
-        if (load_factor < 1.0) bad_config("`load_factor` must be >= 1");
-        if (connect_timeout_s <= 0) bad_config("`connect_timeout_s` must be > 0");
-        if (cooldown_s < 0) bad_config("`cooldown_s` must be >= 0");
 
         replicas.reserve(kMaxReplicas);
         for (auto &u : urls) add_replica(u);

@@ -34,7 +34,7 @@
 #include <stdint.h>
 
 #define PARLEY_ABI_MAJOR 1
-#define PARLEY_ABI_MINOR 3
+#define PARLEY_ABI_MINOR 4
 
 #if defined(_WIN32)
 #define PARLEY_EXPORT __declspec(dllexport)
@@ -160,16 +160,45 @@ enum {
 
 /* Parameter flags. */
 enum {
-    PARLEY_PARAM_REQUIRED = 1u << 0,  /* the key must be present                                */
-    PARLEY_PARAM_MUST_EXIST = 1u << 1 /* PATH: the host checks the file or folder exists        */
+    PARLEY_PARAM_REQUIRED = 1u << 0,    /* the key must be present                              */
+    PARLEY_PARAM_MUST_EXIST = 1u << 1,  /* PATH: the host checks the file or folder exists      */
+    /* since 1.4: the members they name are set (read only when param_size covers them) */
+    PARLEY_PARAM_HAS_MIN = 1u << 2,     /* INT/FLOAT: `min_value` is the smallest value allowed  */
+    PARLEY_PARAM_HAS_MAX = 1u << 3,     /* INT/FLOAT: `max_value` is the largest value allowed   */
+    PARLEY_PARAM_HAS_DEFAULT = 1u << 4  /* the host applies the typed default below              */
 };
 
+/* One configuration key of a component. The host checks a graph's values against these specs
+ * before any instance is created (`parley validate` and `parley run`), so a component never sees
+ * a value of the wrong type, out of its range or outside its choices.
+ *
+ * Arrays of parley_param are walked with the stride `parley_component.param_size` (since 1.4):
+ * this struct grows at its end like every other, and a 1.0-1.3 component (whose struct_size ends
+ * before param_size) is read with the 1.0 stride and members. */
 typedef struct parley_param {
     const char *key;
     int32_t type;          /* PARLEY_TYPE_* */
     uint32_t flags;        /* PARLEY_PARAM_* */
-    const char *default_text; /* shown by `parley inspect`; NULL if none. The plugin applies it. */
+    /* Shown by `parley inspect`; NULL if none. Before 1.4 the plugin applied it itself; since 1.4
+     * it may describe a default the component computes ("4 x backend slots"), and with
+     * PARLEY_PARAM_HAS_DEFAULT NULL means "show the typed default". */
+    const char *default_text;
     const char *doc;       /* one line */
+
+    /* since 1.4 */
+    /* STRING, PATH, STRING_ARRAY (each element): the allowed values, compared exactly (a near
+     * miss gets a did-you-mean); NULL or n_choices 0: any. Static, like every descriptor string. */
+    const char *const *choices;
+    size_t n_choices;
+    double min_value;           /* with PARLEY_PARAM_HAS_MIN (INT values compare as numbers) */
+    double max_value;           /* with PARLEY_PARAM_HAS_MAX                                  */
+    /* With PARLEY_PARAM_HAS_DEFAULT: the value the host puts into the configuration when the
+     * graph leaves the key out, so `config_get_*` always finds it. The member of the param's type
+     * is read: STRING/PATH default_string (applied as written, not resolved), INT default_int,
+     * BOOL default_int (0 or 1), FLOAT default_float. Other types take no default. */
+    const char *default_string;
+    int64_t default_int;
+    double default_float;
 } parley_param;
 
 typedef struct parley_component {
@@ -178,9 +207,12 @@ typedef struct parley_component {
     const char *name;        /* "domain" -> a graph refers to it as "<plugin>/domain"        */
     uint32_t version;        /* behaviour version; bump when results would change             */
     const char *description; /* one line */
-    const parley_param *params;
+    const parley_param *params; /* n_params elements, param_size bytes apart (see parley_param) */
     size_t n_params;
     const void *vtable; /* parley_domain_vtable*, parley_backend_vtable* or parley_filter_vtable* */
+    /* since 1.4: sizeof(parley_param) at the plugin's build time, the stride of `params`. Must be
+     * set (non-zero) by every component whose struct_size covers it. */
+    uint32_t param_size;
 } parley_component;
 
 typedef struct parley_plugin_desc {

@@ -124,6 +124,97 @@ inline void append(parley_buffer *out, std::string_view text) {
     if (!text.empty()) host().buffer_append(out, text.data(), text.size());
 }
 
+// ---------------------------------------------------------------------------------------------
+// Parameter specs (ABI 1.4): one line per key, with its type, typed default, range or choices and
+// doc. The host checks every value of a graph against them before any instance is created, and
+// puts the default into the configuration when the graph leaves the key out:
+//
+//   inline constexpr const char *kProfiles[] = {"coral", "fixed"};
+//   inline constexpr parley_param kProfile = parley::param::choice("profile", kProfiles, "coral", "...");
+//   inline constexpr parley_param kSlots = parley::param::integer("n_parallel", 16, "...", parley::between(1, 256));
+//   inline constexpr parley_param kParams[] = {kProfile, kSlots};
+//   ... cfg.get<std::string>(kProfile), cfg.get<int>(kSlots)   // always a value: no fallback to repeat
+// ---------------------------------------------------------------------------------------------
+
+// The range of a number parameter.
+struct Range {
+    uint32_t flags = 0; // PARLEY_PARAM_HAS_MIN / _HAS_MAX
+    double lo = 0, hi = 0;
+};
+constexpr Range at_least(double lo) { return {PARLEY_PARAM_HAS_MIN, lo, 0}; }
+constexpr Range at_most(double hi) { return {PARLEY_PARAM_HAS_MAX, 0, hi}; }
+constexpr Range between(double lo, double hi) { return {PARLEY_PARAM_HAS_MIN | PARLEY_PARAM_HAS_MAX, lo, hi}; }
+
+namespace param {
+
+constexpr parley_param make(const char *key, int32_t type, uint32_t flags, const char *doc) {
+    parley_param p{};
+    p.key = key;
+    p.type = type;
+    p.flags = flags;
+    p.doc = doc;
+    return p;
+}
+// A string with a default (shown by `parley inspect` as written).
+constexpr parley_param string(const char *key, const char *value, const char *doc) {
+    parley_param p = make(key, PARLEY_TYPE_STRING, PARLEY_PARAM_HAS_DEFAULT, doc);
+    p.default_text = value;
+    p.default_string = value;
+    return p;
+}
+// A string that must be one of `choices` (a static array), with a default among them.
+template <size_t N>
+constexpr parley_param choice(const char *key, const char *const (&choices)[N], const char *value, const char *doc) {
+    parley_param p = string(key, value, doc);
+    p.choices = choices;
+    p.n_choices = N;
+    return p;
+}
+constexpr parley_param integer(const char *key, int64_t value, const char *doc, Range r = {}) {
+    parley_param p = make(key, PARLEY_TYPE_INT, PARLEY_PARAM_HAS_DEFAULT | r.flags, doc);
+    p.default_int = value;
+    p.min_value = r.lo;
+    p.max_value = r.hi;
+    return p;
+}
+constexpr parley_param number(const char *key, double value, const char *doc, Range r = {}) {
+    parley_param p = make(key, PARLEY_TYPE_FLOAT, PARLEY_PARAM_HAS_DEFAULT | r.flags, doc);
+    p.default_float = value;
+    p.min_value = r.lo;
+    p.max_value = r.hi;
+    return p;
+}
+constexpr parley_param flag(const char *key, bool value, const char *doc) {
+    parley_param p = make(key, PARLEY_TYPE_BOOL, PARLEY_PARAM_HAS_DEFAULT, doc);
+    p.default_int = value ? 1 : 0;
+    return p;
+}
+// A file or folder: PARLEY_PARAM_REQUIRED and/or PARLEY_PARAM_MUST_EXIST in `flags`; no default.
+constexpr parley_param path(const char *key, uint32_t flags, const char *doc) { return make(key, PARLEY_TYPE_PATH, flags, doc); }
+// The same spec, required: the host refuses a graph without the key.
+constexpr parley_param required(parley_param p) {
+    p.flags |= PARLEY_PARAM_REQUIRED;
+    return p;
+}
+// A key whose default the component computes: `shown` tells `parley inspect` how ("physical cores").
+constexpr parley_param computed(const char *key, int32_t type, const char *shown, const char *doc, Range r = {}) {
+    parley_param p = make(key, type, r.flags, doc);
+    p.default_text = shown;
+    p.min_value = r.lo;
+    p.max_value = r.hi;
+    return p;
+}
+
+} // namespace param
+
+// Element `i` of a component's parameter array, walked by its stride (ABI 1.4 param_size; the 1.0
+// size for older components).
+inline const parley_param &param_at(const parley_component &c, size_t i) {
+    const size_t covers = offsetof(parley_component, param_size) + sizeof(c.param_size);
+    const size_t stride = c.struct_size >= covers && c.param_size ? c.param_size : offsetof(parley_param, doc) + sizeof(const char *);
+    return *reinterpret_cast<const parley_param *>(reinterpret_cast<const char *>(c.params) + i * stride);
+}
+
 // A component's configuration, valid during construction only: copy what you keep.
 class Config {
   public:
@@ -192,7 +283,45 @@ class Config {
     }
     const parley_config *raw() const { return cfg_; }
 
+    // The value of a key declared with parley::param: the host has applied its default and checked
+    // it against the spec (ABI 1.4); where no host did (a test host), the spec's own default stands
+    // in and its choices and range are checked here. T: std::string, an integer type, a floating
+    // type, bool. A key with no value and no default throws.
+    template <class T> T get(const parley_param &p) const {
+        const bool has_default = (p.flags & PARLEY_PARAM_HAS_DEFAULT) != 0;
+        if (!has_default && !has(p.key)) throw Error(PARLEY_ERR_INVALID_ARGUMENT, std::string("config key '") + p.key + "' is required");
+        if constexpr (std::is_same_v<T, std::string>) {
+            std::string v = get(p.key, std::string_view(has_default && p.default_string ? p.default_string : ""));
+            check_choice(p, v);
+            return v;
+        } else if constexpr (std::is_same_v<T, bool>) {
+            return get(p.key, has_default && p.default_int != 0);
+        } else if constexpr (std::is_integral_v<T>) {
+            const int64_t v = get(p.key, has_default ? p.default_int : int64_t{0});
+            check_range(p, static_cast<double>(v));
+            return static_cast<T>(v);
+        } else {
+            static_assert(std::is_floating_point_v<T>, "Config::get<T>(param): T is a string, an integer, a float or bool");
+            const double v = get(p.key, has_default ? p.default_float : 0.0);
+            check_range(p, v);
+            return static_cast<T>(v);
+        }
+    }
+
   private:
+    static void check_choice(const parley_param &p, const std::string &v) {
+        if (!p.choices || !p.n_choices) return;
+        std::string allowed;
+        for (size_t i = 0; i < p.n_choices; ++i) {
+            if (v == p.choices[i]) return;
+            allowed += std::string(i ? ", \"" : "\"") + p.choices[i] + "\"";
+        }
+        throw Error(PARLEY_ERR_INVALID_ARGUMENT, std::string("config key '") + p.key + "': \"" + v + "\" is not one of " + allowed);
+    }
+    static void check_range(const parley_param &p, double v) {
+        if (((p.flags & PARLEY_PARAM_HAS_MIN) && !(v >= p.min_value)) || ((p.flags & PARLEY_PARAM_HAS_MAX) && !(v <= p.max_value)))
+            throw Error(PARLEY_ERR_INVALID_ARGUMENT, std::string("config key '") + p.key + "': " + std::to_string(v) + " is out of range");
+    }
     static bool check(parley_status st, const char *key) {
         if (st == PARLEY_OK) return true;
         if (st == PARLEY_ERR_NOT_FOUND) return false;
@@ -766,6 +895,7 @@ const parley_component *make_component(const char *name, uint32_t version, const
     c.params = params;
     c.n_params = n_params;
     c.vtable = vtable;
+    c.param_size = sizeof(parley_param); // the stride of `params` (ABI 1.4)
     return &c;
 }
 

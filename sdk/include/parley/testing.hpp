@@ -177,7 +177,7 @@ inline const parley_plugin_desc *load_plugin(const std::string &path, const Test
 // A component's parameter by key, or null.
 inline const parley_param *find_param(const parley_component *c, const std::string &key) {
     for (size_t i = 0; i < c->n_params; ++i)
-        if (key == c->params[i].key) return &c->params[i];
+        if (key == parley::param_at(*c, i).key) return &parley::param_at(*c, i);
     return nullptr;
 }
 

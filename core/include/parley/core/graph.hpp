@@ -71,6 +71,22 @@ using SchemaResolver = std::function<const ComponentSchema *(const std::string &
 // PATH values against the graph file's folder. Throws GraphError listing every problem.
 void validate_graph(Graph &graph, const SchemaResolver &resolve);
 
+// The node's configuration with its schema's typed defaults filled in for the keys the graph
+// leaves out: what a component's create() and a core node's binding read (ABI 1.4: the host
+// applies defaults). `config` itself stays as written: results record it.
+toml::table with_defaults(const NodeSpec &node);
+// The same for a configuration and the schema it is read by (a core node binding itself).
+toml::table with_defaults(const toml::table &config, const ComponentSchema &schema);
+
+// A key of a with_defaults() table whose spec has a typed default: present by construction.
+// Throws std::logic_error when it is not (a schema entry lacking its default).
+template <class T> T bound(const toml::table &config, const char *key) {
+    if (auto v = config[key].value<T>()) return *v;
+    throw std::logic_error(std::string("configuration key '") + key + "' has no value: its spec lacks a typed default");
+}
+// A string-array key; absent: empty.
+std::vector<std::string> bound_strings(const toml::table &config, const char *key);
+
 // Nodes in an order where inputs come first.
 std::vector<const NodeSpec *> topological_order(const Graph &graph);
 
