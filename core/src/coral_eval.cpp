@@ -5,6 +5,7 @@
 // format (eval/coral_record_writer.hpp). At the end: metrics_<domain>.json (Coral's
 // metrics.json) and results.json (results.hpp). A re-run skips finished (item, trial) pairs.
 // This file binds the node's configuration and declares it ({schema, run}).
+#include "eval/budget.hpp"
 #include "eval/coral_record_writer.hpp"
 #include "eval/record_thread.hpp"
 #include "eval/sample_order.hpp"
@@ -41,6 +42,16 @@ std::runtime_error config_error(const RunContext &ctx, const std::string &what) 
     return std::runtime_error(fmt::format("nodes.{}.{}", ctx.node.name, what));
 }
 
+// `<role>_<key>` over `<key>`: "none" (the default) or "all" of a role's reasoning is seen.
+bool reasoning_seen(const RunContext &ctx, const std::string &role, const std::string &key) {
+    const toml::table &c = ctx.node.config;
+    const std::string own = role + "_" + key;
+    const std::string v = cfg<std::string>(c, own, cfg<std::string>(c, key, "none"));
+    if (v != "none" && v != "all")
+        throw config_error(ctx, fmt::format("{}: '{}' is neither \"none\" nor \"all\"", c.contains(own) ? own : key, v));
+    return v == "all";
+}
+
 // Teacher and student speak in this order after turn 0 (asked by `first_role`).
 void bind_roles(const RunContext &ctx, CoralConfig &k) {
     const toml::table &c = ctx.node.config;
@@ -56,6 +67,8 @@ void bind_roles(const RunContext &ctx, CoralConfig &k) {
         r.system_prompt = cfg<std::string>(c, r.name + "_system_prompt", cfg<std::string>(c, "system_prompt", "collaborate"));
         r.temperature = cfg<double>(c, r.name + "_temperature", cfg<double>(c, "temperature", 0.2));
         r.max_tokens = static_cast<int32_t>(cfg<int64_t>(c, r.name + "_max_tokens", cfg<int64_t>(c, "max_tokens", 1024)));
+        r.reasoning_to_partner = reasoning_seen(ctx, r.name, "reasoning_to_partner");
+        r.reasoning_to_extractor = reasoning_seen(ctx, r.name, "reasoning_to_extractor");
     }
     const std::string first_role = cfg<std::string>(c, "first_role", "student");
     if (first_role != "student" && first_role != "teacher")
@@ -79,6 +92,7 @@ CoralSettings bind_config(const RunContext &ctx) {
     k.extractor_max_tokens = static_cast<int32_t>(cfg<int64_t>(c, "extractor_max_tokens", 32));
     k.beam = static_cast<int>(cfg<int64_t>(c, "beam", 1)); // tree sampling: candidates per turn
     s.keep_records = cfg<bool>(c, "records", true);
+    k.reasoning_records = cfg<bool>(c, "reasoning_records", true);
     if (!s.keep_records) check_records_unread(ctx);
     if (k.beam < 1 || k.beam > 255) throw config_error(ctx, "beam must be between 1 and 255");
     if (auto *a = c["stop"].as_array())
@@ -238,7 +252,10 @@ void run_coral_eval(RunContext &ctx) {
     });
 
     CoralShared shared(k, ctx.node.name);
-    Scheduler<CoralEpisode> scheduler(admission, {ctx.node.name, k.roles[k.first_speaker].max_tokens});
+    const Budget budget = Budget::read(ctx);
+    SchedulerOptions options{ctx.node.name, k.roles[k.first_speaker].max_tokens, nullptr};
+    if (budget.active()) options.spent = [&] { return budget.reached(shared.usage.total()); };
+    Scheduler<CoralEpisode> scheduler(admission, options);
     auto make = [&](size_t i) {
         const WorkUnit &u = plan->unit(i);
         const PlanDomain &pd = plan->domain(u);
@@ -262,7 +279,15 @@ void run_coral_eval(RunContext &ctx) {
     const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     json usage = {{"completion_tokens", shared.tokens}, {"turns", shared.turns},
                   {"peak_conversations_in_flight", scheduler.peak_live()},
-                  {"turns_per_s", elapsed > 0 ? shared.turns / elapsed : 0.0}};
+                  {"turns_per_s", elapsed > 0 ? shared.turns / elapsed : 0.0},
+                  {"by_role", shared.usage.to_json()},
+                  {"cache", cache_usage_json({k.roles[0].backend, k.roles[1].backend, k.extractor})}};
+    if (budget.active()) {
+        usage["budget"] = budget.to_json(shared.usage.total(), scheduler.stopped_early());
+        if (scheduler.stopped_early())
+            logger().warn("[{}] budget reached ({} tokens spent): no new conversation started; the results cover the finished ones; "
+                          "run the graph again to resume", ctx.node.name, shared.usage.total().total());
+    }
     const json doc = results_document(ctx, s, *plan, states, std::move(usage), elapsed);
     write_json_atomic(ctx.output_dir / "results.json", doc);
     log_summary(ctx, doc);
@@ -306,6 +331,18 @@ const CoreNode &coral_eval_node() {
             {"student_temperature", PARLEY_TYPE_FLOAT, 0, "= temperature", "the student's own temperature"},
             {"teacher_max_tokens", PARLEY_TYPE_INT, 0, "= max_tokens", "the teacher's own token limit"},
             {"student_max_tokens", PARLEY_TYPE_INT, 0, "= max_tokens", "the student's own token limit"},
+            {"budget", PARLEY_TYPE_ANY, 0, "none",
+             "stop starting conversations once spent: {tokens = N} (prompt + completion, every role) or "
+             "{cost = X, prices = {prompt = P, completion = C, cached = K}} (per million tokens); a re-run resumes"},
+            {"reasoning_to_partner", PARLEY_TYPE_STRING, 0, "none",
+             "what the partner sees of a reasoning model's thinking: \"none\" (the answer only) or \"all\" (<think>…</think> then the answer)"},
+            {"reasoning_to_extractor", PARLEY_TYPE_STRING, 0, "none", "what the belief extractor reads of it: \"none\" or \"all\""},
+            {"teacher_reasoning_to_partner", PARLEY_TYPE_STRING, 0, "= reasoning_to_partner", "the teacher's own"},
+            {"student_reasoning_to_partner", PARLEY_TYPE_STRING, 0, "= reasoning_to_partner", "the student's own"},
+            {"teacher_reasoning_to_extractor", PARLEY_TYPE_STRING, 0, "= reasoning_to_extractor", "the teacher's own"},
+            {"student_reasoning_to_extractor", PARLEY_TYPE_STRING, 0, "= reasoning_to_extractor", "the student's own"},
+            {"reasoning_records", PARLEY_TYPE_BOOL, 0, "true",
+             "records keep each turn's reasoning (turn info.parley.reasoning, which Coral's readers ignore)"},
         };
         coral.inputs = {
             {"domains", PARLEY_KIND_DOMAIN, true, true, "domain nodes to evaluate"},

@@ -64,6 +64,9 @@ FROZEN(parley_backend_load, kv_used, 24);
 FROZEN(parley_backend_load, kv_capacity, 32);
 // 1.3
 FROZEN(parley_request, on_delta, 152);
+// 1.5
+FROZEN(parley_completion, reasoning, 104);
+FROZEN(parley_completion, reasoning_tokens, 112);
 
 TEST_CASE("ABI 1.0 layout is frozen", "[abi]") {
     // The static_asserts above are the test; this case records that they compiled.
@@ -84,4 +87,11 @@ TEST_CASE("ABI 1.3 appends on_delta (streaming) to the request", "[abi]") {
     // A 1.2 host's request ends before on_delta: a plugin must check struct_size before reading it.
     const size_t v12 = offsetof(parley_request, extra_json) + sizeof(parley_str);
     CHECK(v12 == offsetof(parley_request, on_delta));
+}
+
+TEST_CASE("ABI 1.5 appends reasoning to the completion", "[abi]") {
+    CHECK(PARLEY_ABI_MINOR >= 5);
+    // A 1.4 plugin's completion ends before reasoning: the host checks struct_size before reading it.
+    const size_t v14 = offsetof(parley_completion, total_s) + sizeof(double);
+    CHECK(v14 == offsetof(parley_completion, reasoning));
 }

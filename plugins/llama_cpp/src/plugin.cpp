@@ -25,6 +25,9 @@ const parley_param kParams[] = {
     {"flash_attn", PARLEY_TYPE_STRING, 0, "auto", "flash attention: auto, on or off"},
     {"lora", PARLEY_TYPE_PATH, PARLEY_PARAM_MUST_EXIST, nullptr, "a LoRA adapter GGUF applied to every request"},
     {"lora_scale", PARLEY_TYPE_FLOAT, 0, "1.0", "the adapter's scale"},
+    {"reasoning_markers", PARLEY_TYPE_STRING, 0, "auto",
+     "think blocks split off chat replies as reasoning: \"auto\" (the chat template's own markers, e.g. <think>), "
+     "\"none\", or \"OPEN|CLOSE\""},
 };
 
 int positive(const parley::Config &cfg, const char *key, int fallback, bool zero_ok = false) {
@@ -51,6 +54,7 @@ parley::llama_cpp::EngineOptions options(const parley::Config &cfg) {
     o.flash_attn = cfg.get("flash_attn", "auto");
     o.lora = cfg.get("lora", "");
     o.lora_scale = static_cast<float>(cfg.get("lora_scale", 1.0));
+    o.reasoning_markers = cfg.get("reasoning_markers", "auto");
     return o;
 }
 
@@ -73,7 +77,7 @@ class LlamaBackend final : public parley::Backend {
 } // namespace
 
 PARLEY_PLUGIN("llama_cpp", "0.1.0", "Embedded llama.cpp inference (continuous batching, prefix reuse)",
-              parley::backend<LlamaBackend>("backend", 1,
+              parley::backend<LlamaBackend>("backend", 2,
                                             "llama.cpp engine: one model, continuous batching over n_parallel "
                                             "sequences, per-conversation KV reuse",
                                             kParams));

@@ -21,6 +21,8 @@ const parley_param kParams[] = {
     {"max_in_flight", PARLEY_TYPE_INT, 0, "256", "requests outstanding per replica; more wait in the plugin's queue"},
     {"max_host_connections", PARLEY_TYPE_INT, 0, "0", "keep-alive connections per replica (CURLMOPT_MAX_HOST_CONNECTIONS); 0: max_in_flight"},
     {"extra_body", PARLEY_TYPE_ANY, 0, "{}", "fields merged into every request body: a JSON object string or a TOML table"},
+    {"chat_template_kwargs", PARLEY_TYPE_ANY, 0, "{}",
+     "the body's chat_template_kwargs (vLLM, SGLang), e.g. {enable_thinking = false}: a JSON object string or a TOML table"},
     {"affinity", PARLEY_TYPE_BOOL, 0, "true", "route all turns of a conversation to one replica (consistent hashing with bounded loads)"},
     {"load_factor", PARLEY_TYPE_FLOAT, 0, "1.25", "affinity spills to the next replica on the ring above load_factor x mean outstanding"},
     {"cooldown_s", PARLEY_TYPE_FLOAT, 0, "1", "a failed replica rests this long (doubling per failed probe, max 30 s) before GET /health"},
@@ -33,4 +35,4 @@ const parley_param kParams[] = {
 
 PARLEY_PLUGIN("openai", "1.0.0", "OpenAI-compatible HTTP backend (vLLM, SGLang, llama-server, hosted APIs)",
               parley::backend<parley::openai::OpenAIBackend>(
-                  "backend", 2, "Chat/text completions over HTTP with replica routing, affinity, retries and rate limits", kParams));
+                  "backend", 3, "Chat/text completions over HTTP with replica routing, affinity, retries and rate limits", kParams));
