@@ -168,6 +168,11 @@ void on_complete(void *user, const parley_completion *c) {
     r.queue_s = c->queue_s;
     r.prefill_s = c->prefill_s;
     r.total_s = c->total_s;
+    // ABI 1.5: reasoning apart from the text, only where the plugin's completion carries it.
+    const auto covers = [&](size_t off, size_t size) { return off + size <= c->struct_size; };
+    if (covers(offsetof(parley_completion, reasoning), sizeof c->reasoning) && c->reasoning)
+        for (size_t i = 0; i < c->n_choices; ++i) r.choices[i].reasoning = copy(c->reasoning[i]);
+    r.reasoning_tokens = covers(offsetof(parley_completion, reasoning_tokens), sizeof c->reasoning_tokens) ? c->reasoning_tokens : -1;
     p->done(std::move(r));
 }
 } // namespace

@@ -5,6 +5,7 @@
 // format (eval/coral_record_writer.hpp). At the end: metrics_<domain>.json (Coral's
 // metrics.json) and results.json (results.hpp). A re-run skips finished (item, trial) pairs.
 // This file binds the node's configuration and declares it ({schema, run}).
+#include "eval/budget.hpp"
 #include "eval/coral_record_writer.hpp"
 #include "eval/record_thread.hpp"
 #include "eval/sample_order.hpp"
@@ -38,6 +39,12 @@ struct CoralSettings {
     AdmissionController::Limits limits;
 };
 
+// `<role>_<key>` over `<key>` (its default and choices, "none" or "all", are in the schema below):
+// whether the partner or the extractor sees a role's reasoning.
+bool reasoning_seen(const toml::table &c, const std::string &role, const std::string &key) {
+    return c[role + "_" + key].value_or(bound<std::string>(c, key)) == "all";
+}
+
 // Teacher and student speak in this order after turn 0 (asked by `first_role`). A role's own key
 // (teacher_temperature) falls back on the node-wide one (temperature), whose default the schema holds.
 void bind_roles(const RunContext &ctx, const toml::table &c, CoralConfig &k) {
@@ -53,6 +60,8 @@ void bind_roles(const RunContext &ctx, const toml::table &c, CoralConfig &k) {
         r.system_prompt = c[r.name + "_system_prompt"].value_or(bound<std::string>(c, "system_prompt"));
         r.temperature = c[r.name + "_temperature"].value_or(bound<double>(c, "temperature"));
         r.max_tokens = static_cast<int32_t>(c[r.name + "_max_tokens"].value_or(bound<int64_t>(c, "max_tokens")));
+        r.reasoning_to_partner = reasoning_seen(c, r.name, "reasoning_to_partner");
+        r.reasoning_to_extractor = reasoning_seen(c, r.name, "reasoning_to_extractor");
     }
     k.first_speaker = bound<std::string>(c, "first_role") == "student" ? 0 : 1; // the other role answers turn 0
 }
@@ -73,6 +82,7 @@ CoralSettings bind_config(const RunContext &ctx) {
     k.extractor_max_tokens = static_cast<int32_t>(bound<int64_t>(c, "extractor_max_tokens"));
     k.beam = static_cast<int>(bound<int64_t>(c, "beam")); // tree sampling: candidates per turn
     s.keep_records = bound<bool>(c, "records");
+    k.reasoning_records = bound<bool>(c, "reasoning_records");
     if (!s.keep_records) check_records_unread(ctx);
     k.stop = bound_strings(c, "stop");
     k.llm_extraction = s.extraction == "llm";
@@ -224,7 +234,10 @@ void run_coral_eval(RunContext &ctx) {
     });
 
     CoralShared shared(k, ctx.node.name);
-    Scheduler<CoralEpisode> scheduler(admission, {ctx.node.name, k.roles[k.first_speaker].max_tokens});
+    const Budget budget = Budget::read(ctx);
+    SchedulerOptions options{ctx.node.name, k.roles[k.first_speaker].max_tokens, nullptr};
+    if (budget.active()) options.spent = [&] { return budget.reached(shared.usage.total()); };
+    Scheduler<CoralEpisode> scheduler(admission, options);
     auto make = [&](size_t i) {
         const WorkUnit &u = plan->unit(i);
         const PlanDomain &pd = plan->domain(u);
@@ -248,7 +261,15 @@ void run_coral_eval(RunContext &ctx) {
     const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     json usage = {{"completion_tokens", shared.tokens}, {"turns", shared.turns},
                   {"peak_conversations_in_flight", scheduler.peak_live()},
-                  {"turns_per_s", elapsed > 0 ? shared.turns / elapsed : 0.0}};
+                  {"turns_per_s", elapsed > 0 ? shared.turns / elapsed : 0.0},
+                  {"by_role", shared.usage.to_json()},
+                  {"cache", cache_usage_json({k.roles[0].backend, k.roles[1].backend, k.extractor})}};
+    if (budget.active()) {
+        usage["budget"] = budget.to_json(shared.usage.total(), scheduler.stopped_early());
+        if (scheduler.stopped_early())
+            logger().warn("[{}] budget reached ({} tokens spent): no new conversation started; the results cover the finished ones; "
+                          "run the graph again to resume", ctx.node.name, shared.usage.total().total());
+    }
     const json doc = results_document(ctx, s, *plan, states, std::move(usage), elapsed);
     write_json_atomic(ctx.output_dir / "results.json", doc);
     log_summary(ctx, doc);
@@ -294,6 +315,18 @@ const CoreNode &coral_eval_node() {
             computed("student_temperature", PARLEY_TYPE_FLOAT, "= temperature", "the student's own temperature").at_least(0),
             computed("teacher_max_tokens", PARLEY_TYPE_INT, "= max_tokens", "the teacher's own token limit").at_least(1),
             computed("student_max_tokens", PARLEY_TYPE_INT, "= max_tokens", "the student's own token limit").at_least(1),
+            computed("budget", PARLEY_TYPE_ANY, "none",
+                     "stop starting conversations once spent: {tokens = N} (prompt + completion, every role) or "
+                     "{cost = X, prices = {prompt = P, completion = C, cached = K}} (per million tokens); a re-run resumes"),
+            text("reasoning_to_partner", "none",
+                 "what the partner sees of a reasoning model's thinking: \"none\" (the answer only) or \"all\" (<think>…</think> then the answer)")
+                .one_of({"none", "all"}),
+            text("reasoning_to_extractor", "none", "what the belief extractor reads of it: \"none\" or \"all\"").one_of({"none", "all"}),
+            computed("teacher_reasoning_to_partner", PARLEY_TYPE_STRING, "= reasoning_to_partner", "the teacher's own").one_of({"none", "all"}),
+            computed("student_reasoning_to_partner", PARLEY_TYPE_STRING, "= reasoning_to_partner", "the student's own").one_of({"none", "all"}),
+            computed("teacher_reasoning_to_extractor", PARLEY_TYPE_STRING, "= reasoning_to_extractor", "the teacher's own").one_of({"none", "all"}),
+            computed("student_reasoning_to_extractor", PARLEY_TYPE_STRING, "= reasoning_to_extractor", "the student's own").one_of({"none", "all"}),
+            flag("reasoning_records", true, "records keep each turn's reasoning (turn info.parley.reasoning, which Coral's readers ignore)"),
         };
         coral.inputs = {
             {"domains", PARLEY_KIND_DOMAIN, true, true, "domain nodes to evaluate"},

@@ -4,6 +4,7 @@
 // each finished sample is appended to samples_<domain>.jsonl and summarised in an
 // lm-evaluation-harness-style results.json (eval results: results.hpp). A re-run skips finished
 // samples. This file binds the node's configuration and declares it ({schema, run}).
+#include "eval/budget.hpp"
 #include "eval/cot_protocol.hpp"
 #include "eval/sample_order.hpp"
 #include "eval/scheduler.hpp"
@@ -83,7 +84,7 @@ struct DomainTally {
 };
 
 json results_document(RunContext &ctx, const CotSettings &s, const WorkPlan &plan, const std::vector<DomainTally> &tallies,
-                      double elapsed) {
+                      json this_run, double elapsed) {
     Results results(s.extraction == "rule" ? "rule_extract" : "llm_extract");
     int64_t prompt_tokens = 0, completion_tokens = 0, cached_tokens = 0, errors = 0;
     std::vector<std::string> names;
@@ -114,6 +115,7 @@ json results_document(RunContext &ctx, const CotSettings &s, const WorkPlan &pla
                    {"graph_resolved", json::parse(toml_to_json(ctx.graph.document))}};
     json usage = {{"prompt_tokens", prompt_tokens}, {"cached_tokens", cached_tokens}, {"completion_tokens", completion_tokens},
                   {"failed_requests", errors}};
+    usage.update(this_run); // by_role, cache, budget: this run's requests
     return results.document(names, std::move(config), std::move(usage), elapsed);
 }
 
@@ -144,9 +146,12 @@ void run_cot_eval(RunContext &ctx) {
     plan.write_manifest();
     if (plan.resumed()) logger().info("[{}] resuming: {} finished samples kept, {} to run", ctx.node.name, plan.resumed(), plan.size());
 
-    CotShared shared{s.config, FailureLog(ctx.node.name)};
+    CotShared shared{s.config, FailureLog(ctx.node.name), {}};
     int64_t tokens = 0;
-    Scheduler<CotEpisode> scheduler(admission, {ctx.node.name, s.config.max_tokens});
+    const Budget budget = Budget::read(ctx);
+    SchedulerOptions options{ctx.node.name, s.config.max_tokens, nullptr};
+    if (budget.active()) options.spent = [&] { return budget.reached(shared.usage.total()); };
+    Scheduler<CotEpisode> scheduler(admission, options);
     auto make = [&](size_t i) {
         const WorkUnit &u = plan.unit(i);
         const PlanDomain &pd = plan.domain(u);
@@ -168,7 +173,14 @@ void run_cot_eval(RunContext &ctx) {
     writers.clear();
 
     const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-    const json doc = results_document(ctx, s, plan, tallies, elapsed);
+    json this_run = {{"by_role", shared.usage.to_json()}, {"cache", cache_usage_json({s.config.backend, s.config.extractor})}};
+    if (budget.active()) {
+        this_run["budget"] = budget.to_json(shared.usage.total(), scheduler.stopped_early());
+        if (scheduler.stopped_early())
+            logger().warn("[{}] budget reached ({} tokens spent): no new sample started; run the graph again to resume", ctx.node.name,
+                          shared.usage.total().total());
+    }
+    const json doc = results_document(ctx, s, plan, tallies, std::move(this_run), elapsed);
     write_json_atomic(ctx.output_dir / "results.json", doc);
     log_summary(ctx, doc, s.extraction == "rule" ? "rule_extract" : "llm_extract");
 }
@@ -195,6 +207,9 @@ const CoreNode &cot_eval_node() {
             integer("extractor_max_tokens", 32, "completion tokens of the LLM extractor (T 0, top_p 0.9, seed 42)").at_least(1),
             integer("max_in_flight", 256, "hard cap on items in flight").at_least(1),
             flag("backend_feedback", true, "start new items only while the backends' queues and KV caches have room (ABI 1.2 get_load)"),
+            computed("budget", PARLEY_TYPE_ANY, "none",
+                     "stop starting samples once spent: {tokens = N} (prompt + completion) or {cost = X, prices = {prompt = P, completion = C, cached = K}} "
+                     "(per million tokens); a re-run resumes"),
             flag("system_prompt", true, "send the domain's simple_cot system prompt"),
         };
         cot.inputs = {

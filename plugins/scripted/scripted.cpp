@@ -73,6 +73,7 @@ class Scripted {
     Reply fallback;
     std::chrono::microseconds latency{0};
     int64_t fail_every = 0;
+    std::string reasoning; // (ABI 1.5) every choice's reasoning, as a thinking model's; empty: none
     bool choice_tokens = true; // false: -1 per choice when n > 1, as an OpenAI-compatible server
     std::FILE *requests_log = nullptr;
 
@@ -162,6 +163,7 @@ class Scripted {
         std::vector<Pending> batch;
         std::vector<parley_choice> choices;
         std::vector<std::string> texts;
+        std::vector<parley_str> reasonings;
         std::unique_lock<std::mutex> lock(mu_);
         for (;;) {
             cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
@@ -208,6 +210,12 @@ class Scripted {
                     c.choices = choices.data();
                     c.n_choices = choices.size();
                     c.prompt_tokens = p.prompt_tokens;
+                    if (!reasoning.empty()) {
+                        reasonings.assign(choices.size(), {reasoning.data(), reasoning.size()});
+                        c.reasoning = reasonings.data();
+                        c.reasoning_tokens = count_words(reasoning) * static_cast<int64_t>(choices.size());
+                        c.completion_tokens += c.reasoning_tokens;
+                    }
                 }
                 p.done(p.user, &c);
             }
@@ -262,6 +270,7 @@ parley_status create(const parley_host_api *host, const parley_config *cfg, void
         auto s = std::make_unique<Scripted>();
         parley_str str;
         if (host->config_get_string(cfg, "default_reply", &str) == PARLEY_OK) s->default_text = view(str);
+        if (host->config_get_string(cfg, "reasoning", &str) == PARLEY_OK) s->reasoning = view(str);
         double latency_ms = 0;
         if (host->config_get_float(cfg, "latency_ms", &latency_ms) == PARLEY_OK)
             s->latency = std::chrono::microseconds(static_cast<int64_t>(latency_ms * 1000));
@@ -333,6 +342,7 @@ parley_status apply_template(void *, const parley_message *m, size_t n, parley_b
 
 const parley_param kParams[] = {
     {"default_reply", PARLEY_TYPE_STRING, 0, "The correct answer is (A).", "reply when no rule matches"},
+    {"reasoning", PARLEY_TYPE_STRING, 0, "", "every choice's reasoning (a thinking model's, apart from the text; its words counted as reasoning tokens)"},
     {"match", PARLEY_TYPE_STRING_ARRAY, 0, "[]", "substrings looked for in the last message, in order"},
     {"reply", PARLEY_TYPE_STRING_ARRAY, 0, "[]", "reply for each entry of `match` ({turn}, {agent}, {conversation}, {n}, {letter})"},
     {"latency_ms", PARLEY_TYPE_FLOAT, 0, "0", "delay before each batch of completions"},
@@ -342,7 +352,7 @@ const parley_param kParams[] = {
 };
 
 const parley_backend_vtable kVtable = {sizeof(parley_backend_vtable), create, destroy, submit, cancel, get_info, apply_template, nullptr};
-const parley_component kBackend = {sizeof(parley_component), PARLEY_KIND_BACKEND, "backend", 3,
+const parley_component kBackend = {sizeof(parley_component), PARLEY_KIND_BACKEND, "backend", 4,
                                    "Instant rule-based replies (test double, no model)", kParams,
                                    sizeof kParams / sizeof kParams[0], &kVtable, sizeof(parley_param)};
 const parley_component *const kComponents[] = {&kBackend};

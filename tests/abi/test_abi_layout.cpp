@@ -74,6 +74,9 @@ FROZEN(parley_param, default_int, 72);
 FROZEN(parley_param, default_float, 80);
 FROZEN(parley_component, param_size, 56);
 static_assert(sizeof(parley_param) == 88, "parley_param 1.4 is 88 bytes: a later minor appends and param_size tells the stride");
+// 1.5
+FROZEN(parley_completion, reasoning, 104);
+FROZEN(parley_completion, reasoning_tokens, 112);
 
 TEST_CASE("ABI 1.0 layout is frozen", "[abi]") {
     // The static_asserts above are the test; this case records that they compiled.
@@ -103,4 +106,11 @@ TEST_CASE("ABI 1.4 grows parley_param behind param_size", "[abi]") {
     CHECK(v13 == offsetof(parley_component, param_size));
     CHECK(offsetof(parley_param, doc) + sizeof(const char *) == 32);
     CHECK(offsetof(parley_param, choices) == 32); // the 1.4 members start where 1.0 ended
+}
+
+TEST_CASE("ABI 1.5 appends reasoning to the completion", "[abi]") {
+    CHECK(PARLEY_ABI_MINOR >= 5);
+    // A 1.4 plugin's completion ends before reasoning: the host checks struct_size before reading it.
+    const size_t v14 = offsetof(parley_completion, total_s) + sizeof(double);
+    CHECK(v14 == offsetof(parley_completion, reasoning));
 }

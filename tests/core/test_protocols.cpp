@@ -189,6 +189,44 @@ TEST_CASE("coral protocol: LLM extraction asks the extractor once per turn, keye
     CHECK(e.turns()[1].extractor->response == "The answer is (" + m.gold() + ").");
 }
 
+TEST_CASE("coral protocol: each role's reasoning reaches the partner and the extractor as the graph chose", "[protocols][coral][reasoning]") {
+    MmluDomain m;
+    CoralConfig c = coral_config(true);
+    c.roles[0].reasoning_to_partner = true;   // the student sees the teacher's thinking,
+    c.roles[1].reasoning_to_extractor = true; // the extractor reads the student's
+    CoralShared shared(c, "test");
+    CoralEpisode e(shared, kDomainNode, *m.domain, 0, 0, kItem, 77);
+    RecordingOutbox out;
+    e.start(out);
+    auto thinking = [](std::string text, std::string reasoning) {
+        GenerationResult r = reply({std::move(text)});
+        r.choices[0].reasoning = std::move(reasoning);
+        r.reasoning_tokens = 3;
+        return r;
+    };
+    const std::string teacher_says = m.answer(m.gold()), student_says = m.answer(m.wrong());
+    e.on_result(0, thinking(teacher_says, "TEACHER-THINKS"), out);
+    REQUIRE(out.sent.size() == 2); // the extractor reads the teacher's answer alone
+    CHECK(out.sent[1].messages[1].second.find(teacher_says) != std::string::npos);
+    CHECK(out.sent[1].messages[1].second.find("TEACHER-THINKS") == std::string::npos);
+    e.on_result(0, reply({"The answer is (" + m.gold() + ")."}), out);
+    REQUIRE(out.sent.size() == 3); // the student sees the teacher's turn with its thinking
+    CHECK(out.sent[2].messages[2] == std::make_pair(std::string("user"), with_reasoning("TEACHER-THINKS", teacher_says)));
+    e.on_result(0, thinking(student_says, "STUDENT-THINKS"), out);
+    REQUIRE(out.sent.size() == 4); // the extractor reads the student's thinking too
+    CHECK(out.sent[3].messages[1].second.find(with_reasoning("STUDENT-THINKS", student_says)) != std::string::npos);
+    e.on_result(0, reply({"The answer is (" + m.wrong() + ")."}), out);
+    REQUIRE(out.sent.size() == 5); // no agreement: the teacher sees its own turn and the student's answers only
+    CHECK(out.sent[4].messages[2] == std::make_pair(std::string("assistant"), teacher_says));
+    CHECK(out.sent[4].messages[3] == std::make_pair(std::string("user"), student_says));
+    // The turns keep the answer as their content, the reasoning apart.
+    CHECK(e.turns()[1].content == teacher_says);
+    REQUIRE(e.turns()[1].reasoning);
+    CHECK(e.turns()[1].reasoning->text == "TEACHER-THINKS");
+    CHECK(e.turns()[1].reasoning_tokens == 3);
+    CHECK(e.turns()[2].reasoning->shown.empty()); // the student's role shows none to its partner
+}
+
 TEST_CASE("coral protocol: tree sampling keeps Python random's pick, the rest as siblings", "[protocols][coral][tree]") {
     MmluDomain m;
     CoralShared shared(coral_config(false, 3, 1), "test");

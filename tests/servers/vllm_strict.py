@@ -338,6 +338,7 @@ def parse_request(body, chat):
             errors += e.errors
     if errors:
         raise FieldError(errors)
+    req["_body_fields"] = list(body.keys())  # extra fields included (vLLM only logs those)
     return req
 
 
@@ -552,6 +553,13 @@ def check_context(req, chat, prompt_tokens, max_model_len):
     return max_model_len - prompt_tokens if asked is None else asked
 
 
+def thinks(req):
+    """Whether a reasoning model thinks for this request: Qwen3's template (and vLLM's qwen3
+    reasoning parser) skip the think block when chat_template_kwargs.enable_thinking is false."""
+    kw = req.get("chat_template_kwargs") or {}
+    return kw.get("enable_thinking", True) is not False
+
+
 def choice_object(chat, index, text, finish, stop_reason, reasoning):
     """One choice as vLLM's ChatCompletionResponseChoice / CompletionResponseChoice dumps it."""
     if not chat:
@@ -576,6 +584,8 @@ class Stats:
         self.n_gt_1 = 0
         self.start = time.monotonic()
         self.arrivals = []  # served requests: seconds since start, when they arrived
+        self.fields = set()  # top-level body fields of validated requests (extra ones included)
+        self.template_kwargs = []  # distinct chat_template_kwargs received (at most 10)
 
     def begin(self):
         with self.lock:
@@ -605,7 +615,15 @@ class Stats:
                     "by_status": dict(self.by_status),
                     "refusals": [{"message": m, "count": c} for m, c in self.refusals.items()],
                     "in_flight": self.in_flight, "peak_in_flight": self.peak_in_flight,
-                    "connections": self.connections, "arrivals": sorted(self.arrivals)}
+                    "connections": self.connections, "arrivals": sorted(self.arrivals),
+                    "fields": sorted(self.fields), "chat_template_kwargs": list(self.template_kwargs)}
+
+    def saw(self, req):
+        with self.lock:
+            self.fields.update(req.get("_body_fields", []))
+            kw = req.get("chat_template_kwargs")
+            if kw is not None and kw not in self.template_kwargs and len(self.template_kwargs) < 10:
+                self.template_kwargs.append(kw)
 
 
 class PrefixCache:
@@ -739,6 +757,7 @@ class Handler(BaseHTTPRequestHandler):
         """(response, n): vLLM's checks in vLLM's order, then the reply."""
         o = self.server.opts
         req = parse_body(self.headers.get("Content-Type"), raw, chat)
+        self.server.stats.saw(req)
         model = req.get("model") or o.model
         if model != o.model:
             raise Refusal(404, f"The model `{model}` does not exist.", "NotFoundError", "model")
@@ -758,7 +777,7 @@ class Handler(BaseHTTPRequestHandler):
         for i in range(sp["n"]):
             text, finish, stop_reason, ntok = generate(prompt_text, question, turns, i, max_tokens, sp["stop"])
             completion_tokens += ntok
-            choices.append(choice_object(chat, i, text, finish, stop_reason, o.reasoning))
+            choices.append(choice_object(chat, i, text, finish, stop_reason, o.reasoning and thinks(req)))
         usage = {"prompt_tokens": prompt_tokens, "total_tokens": prompt_tokens + completion_tokens,
                  "completion_tokens": completion_tokens, "prompt_tokens_details": {"cached_tokens": cached}}
         resp = {"id": ("chatcmpl-" if chat else "cmpl-") + uuid.uuid4().hex, "object": "chat.completion" if chat else "text_completion",
@@ -784,7 +803,7 @@ def main():
     ap.add_argument("--model", default="vllm-strict/test-model")
     ap.add_argument("--max-model-len", type=int, default=32768)
     ap.add_argument("--error-shape", choices=["vllm", "legacy"], default="vllm")
-    ap.add_argument("--reasoning", action="store_true", help="fill message.reasoning_content")
+    ap.add_argument("--reasoning", action="store_true", help="fill message.reasoning_content (unless chat_template_kwargs.enable_thinking is false)")
     ap.add_argument("--delay-ms", type=float, default=0.0, help="sleep per request (holds the connection)")
     ap.add_argument("--throttle-first", type=int, default=0, help="answer the first N completion requests 429")
     ap.add_argument("--max-rps", type=float, default=0, help="answer 429 beyond this many requests in any second")

@@ -35,20 +35,28 @@ std::string sha256_hex(const std::string &text) {
 
 json result_to_json(const GenerationResult &r) {
     json choices = json::array();
-    for (auto &c : r.choices) choices.push_back({{"text", c.text}, {"finish_reason", c.finish_reason}, {"completion_tokens", c.completion_tokens}});
-    return {{"choices", std::move(choices)},
-            {"prompt_tokens", r.prompt_tokens},
-            {"cached_tokens", r.cached_tokens},
-            {"completion_tokens", r.completion_tokens}};
+    for (auto &c : r.choices) {
+        json o = {{"text", c.text}, {"finish_reason", c.finish_reason}, {"completion_tokens", c.completion_tokens}};
+        if (!c.reasoning.empty()) o["reasoning"] = c.reasoning; // (absent in entries of older runs: none)
+        choices.push_back(std::move(o));
+    }
+    json j = {{"choices", std::move(choices)},
+              {"prompt_tokens", r.prompt_tokens},
+              {"cached_tokens", r.cached_tokens},
+              {"completion_tokens", r.completion_tokens}};
+    if (r.reasoning_tokens != 0) j["reasoning_tokens"] = r.reasoning_tokens;
+    return j;
 }
 
 GenerationResult result_from_json(const json &j) {
     GenerationResult r;
     for (auto &c : j.at("choices"))
-        r.choices.push_back({c.at("text").get<std::string>(), c.at("finish_reason").get<int32_t>(), c.at("completion_tokens").get<int64_t>()});
+        r.choices.push_back({c.at("text").get<std::string>(), c.at("finish_reason").get<int32_t>(), c.at("completion_tokens").get<int64_t>(),
+                             c.value("reasoning", std::string())});
     r.prompt_tokens = j.at("prompt_tokens").get<int64_t>();
     r.cached_tokens = j.at("cached_tokens").get<int64_t>();
     r.completion_tokens = j.at("completion_tokens").get<int64_t>();
+    r.reasoning_tokens = j.value("reasoning_tokens", int64_t{0});
     return r;
 }
 

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <string_view>
 
 namespace parley::core {
 
@@ -43,6 +44,15 @@ inline void set_extractor_sampling(GenerationRequest &q, int32_t max_tokens) {
 // A choice's finish reason as records write it (OpenAI's names; "none": the backend gave none).
 // The agent id extractor calls carry (agents are 0, 1, ...): they share no agent's prefix.
 constexpr uint32_t kExtractorAgent = 0xFFFFFFFFu;
+
+// A turn shown with its reasoning (a role whose reasoning its partner or the extractor sees): the
+// think block as DeepSeek-R1 and Qwen3 write it, then the answer.
+inline std::string with_reasoning(std::string_view reasoning, std::string_view content) {
+    std::string s;
+    s.reserve(reasoning.size() + content.size() + 20);
+    s.append("<think>\n").append(reasoning).append("\n</think>\n\n").append(content);
+    return s;
+}
 
 inline const char *finish_name(int32_t f) {
     switch (f) {

@@ -54,7 +54,9 @@ void CoralEpisode::speak(Outbox &out) {
     for (size_t i = 0; i < turns_.size(); ++i) {
         const bool own = turns_[i].role == next_role_;
         if (i == 0 && own && c.profile == AgreementProfile::Matrix) q.messages.push_back({kUser, kHi}); // Matrix P2P's dummy turn
-        q.messages.push_back({own ? kAssistant : kUser, turns_[i].content});
+        const CoralTurn &t = turns_[i];
+        const bool shown = !own && t.reasoning && !t.reasoning->shown.empty(); // the speaker's role shows its reasoning
+        q.messages.push_back({own ? kAssistant : kUser, shown ? t.reasoning->shown : t.content});
     }
     q.temperature = r.temperature;
     q.top_p = c.top_p;
@@ -73,6 +75,7 @@ void CoralEpisode::speak(Outbox &out) {
 void CoralEpisode::on_result(uint32_t key, GenerationResult &&r, Outbox &out) {
     if (stage_ == Stage::Speaking) return on_spoken(std::move(r), out);
     if (stage_ != Stage::Extracting || key >= candidates_.size()) return;
+    shared_->usage.add("extractor", r);
     annotate(candidates_[key], &r);
     if (--pending_ == 0) decide(out);
 }
@@ -82,6 +85,7 @@ void CoralEpisode::on_result(uint32_t key, GenerationResult &&r, Outbox &out) {
 void CoralEpisode::on_spoken(GenerationResult &&res, Outbox &out) {
     const CoralConfig &c = shared_->config;
     candidates_.clear();
+    shared_->usage.add(c.roles[next_role_].name, res);
     if (res.status == PARLEY_OK && !res.choices.empty()) {
         shared_->tokens += res.completion_tokens;
         for (auto &choice : res.choices) {
@@ -93,6 +97,12 @@ void CoralEpisode::on_spoken(GenerationResult &&res, Outbox &out) {
             t.completion_tokens = static_cast<int32_t>(res.choices.size() == 1 ? res.completion_tokens : choice.completion_tokens);
             t.request_completion_tokens = static_cast<int32_t>(res.completion_tokens);
             t.finish = static_cast<int8_t>(choice.finish_reason);
+            t.reasoning_tokens = static_cast<int32_t>(res.choices.size() == 1 ? res.reasoning_tokens : (res.reasoning_tokens == 0 ? 0 : -1));
+            if (!choice.reasoning.empty()) {
+                t.reasoning = std::make_unique<TurnReasoning>();
+                if (c.roles[next_role_].reasoning_to_partner) t.reasoning->shown = with_reasoning(choice.reasoning, t.content);
+                t.reasoning->text = std::move(choice.reasoning);
+            }
         }
     } else {
         const std::string error = res.error.empty() ? "request failed" : res.error;
@@ -115,7 +125,9 @@ void CoralEpisode::on_spoken(GenerationResult &&res, Outbox &out) {
 void CoralEpisode::extract(size_t k, Outbox &out) {
     CoralTurn &t = candidates_[k];
     t.extractor = std::make_unique<ExtractorIO>();
-    t.extractor->prompt = domain_->render(index_, PARLEY_TEXT_EXTRACTOR_PROMPT, t.content);
+    const bool with_thinking = t.reasoning && shared_->config.roles[t.role].reasoning_to_extractor;
+    t.extractor->prompt = domain_->render(index_, PARLEY_TEXT_EXTRACTOR_PROMPT,
+                                          with_thinking ? with_reasoning(t.reasoning->text, t.content) : t.content);
     const std::string *sys = shared_->strings.intern(domain_->render(index_, PARLEY_TEXT_EXTRACTOR_SYSTEM));
     GenerationRequest eq;
     eq.messages = {{kSystem, *sys}, {kUser, t.extractor->prompt}};

@@ -13,6 +13,7 @@
 #include "common.hpp"
 #include "protocol.hpp"
 #include "py_random.hpp"
+#include "token_usage.hpp"
 
 #include <parley/core/agreement.hpp>
 
@@ -29,6 +30,9 @@ struct CoralRole {
     std::string system_prompt;  // "collaborate", "cot", "none" or literal text (rendered per item)
     double temperature = 0.2;
     int32_t max_tokens = 1024;
+    // What others see of this role's reasoning (a reasoning model's thinking, apart from its
+    // answer): the partner, and the belief extractor; false = none, true = all (with_reasoning).
+    bool reasoning_to_partner = false, reasoning_to_extractor = false;
 };
 
 struct CoralConfig {
@@ -43,6 +47,7 @@ struct CoralConfig {
     double top_p = 0.9, min_p = 0.0;
     int32_t top_k = 0, extractor_max_tokens = 32;
     std::vector<std::string> stop;
+    bool reasoning_records = true; // records keep each turn's reasoning (in its "parley" block)
 };
 
 // Strings many conversations share (system prompts, beliefs), stored once.
@@ -64,11 +69,18 @@ struct CoralShared {
     FailureLog failures;
     GenerationRequest scratch; // reused for agent requests: its vectors keep their capacity
     int64_t tokens = 0, turns = 0; // completion tokens of the agents; candidate turns done
+    RoleUsage usage;               // tokens by role (the roles' names, "extractor")
 };
 
 // Everything an LLM extractor call leaves behind (absent with rule-based extraction).
 struct ExtractorIO {
     std::string prompt, response;
+};
+
+// A turn's reasoning (absent for a model that does not think): the text, and the turn as the
+// partner sees it when its role shows reasoning (empty otherwise).
+struct TurnReasoning {
+    std::string text, shown;
 };
 
 // One turn, kept small: at 100k conversations in flight, bytes per turn are the memory budget.
@@ -79,6 +91,8 @@ struct CoralTurn {
     int32_t prompt_tokens = 0, cached_tokens = 0;
     int32_t completion_tokens = 0;         // this candidate's; -1 unknown (a server's n > 1 reply)
     int32_t request_completion_tokens = 0; // the whole request's (all its candidates)
+    int32_t reasoning_tokens = 0;          // of completion_tokens, reasoning; -1 unknown
+    std::unique_ptr<TurnReasoning> reasoning;
     float score = 0.0f;
     uint8_t role = 0; // index into roles; the asker of turn 0 too
     int8_t finish = PARLEY_FINISH_NONE;

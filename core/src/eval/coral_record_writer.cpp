@@ -110,7 +110,17 @@ void CoralRecordFormat::write_turn(const CoralTurn &t, bool first, std::string &
         }
         o += ",\"finish_reason\":\"";
         o += finish_name(t.finish);
-        o += "\"}";
+        o += '"';
+        if (t.reasoning_tokens != 0) {
+            o += ",\"reasoning_tokens\":";
+            if (t.reasoning_tokens < 0) JsonWriter(o).null();
+            else JsonWriter(o).value(int64_t{t.reasoning_tokens});
+        }
+        if (t.reasoning && config_.reasoning_records) { // Coral's readers ignore this block
+            o += ",\"reasoning\":";
+            JsonWriter::escape(o, t.reasoning->text);
+        }
+        o += '}';
     }
     if (t.annotated) write_annotation(t, o);
     if (tree && !first) {

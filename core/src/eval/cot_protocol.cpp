@@ -32,6 +32,7 @@ void CotEpisode::start(Outbox &out) {
 
 void CotEpisode::on_result(uint32_t, GenerationResult &&r, Outbox &out) {
     const CotConfig &c = shared_->config;
+    shared_->usage.add(stage_ == Stage::Extracting ? "extractor" : "agent", r);
     if (stage_ == Stage::Extracting) return finish(&r);
     if (r.status != PARLEY_OK) shared_->failures.note("request", r.error, where());
     answer_ = std::move(r);
@@ -90,6 +91,8 @@ json cot_sample_row(const CotEpisode &e) {
     row["cached_tokens"] = a.cached_tokens;
     row["completion_tokens"] = a.completion_tokens;
     row["total_s"] = a.total_s;
+    if (a.reasoning_tokens != 0) row["reasoning_tokens"] = a.reasoning_tokens < 0 ? json(nullptr) : json(a.reasoning_tokens);
+    if (!a.choices.empty() && !a.choices[0].reasoning.empty()) row["reasoning"] = a.choices[0].reasoning; // (the response is the answer alone)
     if (a.status != PARLEY_OK) row["error"] = a.error;
     return row;
 }

@@ -10,6 +10,7 @@
 
 #include "common.hpp"
 #include "protocol.hpp"
+#include "token_usage.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -33,6 +34,7 @@ struct CotConfig {
 struct CotShared {
     CotConfig config;
     FailureLog failures;
+    RoleUsage usage; // tokens by role: "agent", "extractor"
 };
 
 class CotEpisode {

@@ -26,6 +26,7 @@
 
 #include <deque>
 #include <memory>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -34,6 +35,9 @@ namespace parley::core::eval {
 struct SchedulerOptions {
     std::string label;        // the progress line's (the node's name)
     int64_t first_tokens = 0; // admission's estimate of an episode's resident tokens before its first reply
+    // (optional) A budget (budget.hpp) reached: start no new episode; run() returns once those
+    // in flight are done, and stopped_early() says so.
+    std::function<bool()> spent;
 };
 
 template <class E> class Scheduler final : public Outbox {
@@ -47,7 +51,9 @@ template <class E> class Scheduler final : public Outbox {
         Inbox::Batch batch;
         size_t next = 0;
         while (finished_ < total) {
-            while (next < total && admission_.may_start(options_.first_tokens)) {
+            if (!stopped_early_ && next < total && options_.spent && options_.spent()) stopped_early_ = true;
+            if (stopped_early_ && live_ == 0) break;
+            while (!stopped_early_ && next < total && admission_.may_start(options_.first_tokens)) {
                 admission_.on_start(options_.first_tokens);
                 start(make(next++), finished);
             }
@@ -62,6 +68,7 @@ template <class E> class Scheduler final : public Outbox {
     }
 
     size_t peak_live() const { return peak_live_; }
+    bool stopped_early() const { return stopped_early_; }
 
     // Outbox, for the episode being started or handed a result.
     void submit(Backend &backend, const GenerationRequest &q, uint32_t key) override {
@@ -137,6 +144,7 @@ template <class E> class Scheduler final : public Outbox {
     std::vector<size_t> free_;
     std::vector<Staged> staged_;
     size_t n_staged_ = 0, current_ = 0, live_ = 0, finished_ = 0, peak_live_ = 0;
+    bool stopped_early_ = false;
     // Shared with every request's callback: when a run ends by an error (a full disk under the
     // record writer), the scheduler unwinds while the backends still answer requests in flight
     // (they are cancelled when the graph's backends are destroyed, later); those answers land here.

@@ -163,8 +163,12 @@ json response_json(const ApiRequest &q, const core::GenerationResult &r, const s
     for (size_t i = 0; i < r.choices.size(); ++i) {
         const auto &c = r.choices[i];
         json choice = {{"index", i}, {"logprobs", nullptr}, {"finish_reason", finish_reason_name(c.finish_reason)}};
-        if (q.endpoint == Endpoint::Chat) choice["message"] = {{"role", "assistant"}, {"content", c.text}};
-        else choice["text"] = c.text;
+        if (q.endpoint == Endpoint::Chat) {
+            choice["message"] = {{"role", "assistant"}, {"content", c.text}};
+            if (!c.reasoning.empty()) choice["message"]["reasoning_content"] = c.reasoning; // as vLLM's reasoning parsers
+        } else {
+            choice["text"] = c.text;
+        }
         choices.push_back(std::move(choice));
     }
     out["choices"] = std::move(choices);

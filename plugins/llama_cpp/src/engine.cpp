@@ -2,6 +2,7 @@
 #include "engine.hpp"
 
 #include "chat_template.hpp"
+#include "reasoning.hpp"
 
 #include <llama.h>
 #if defined(_OPENMP)
@@ -168,6 +169,10 @@ struct Engine::Impl {
         std::string text;    // valid UTF-8 so far
         std::string partial; // bytes of an incomplete UTF-8 sequence
         int batch_idx = -1;  // where its logits are in the current batch
+        // Reasoning split (Req::split): where the answer begins in `text` once known, and the
+        // tokens generated when the closing marker appeared.
+        std::optional<size_t> answer_from;
+        int64_t close_at = 0;
     };
 
     struct Req {
@@ -179,6 +184,7 @@ struct Engine::Impl {
         uint64_t seed = 0;
         size_t max_stop = 0;
         bool keyed = false;
+        bool split = false, prompt_opens = false; // reasoning markers apply; the prompt opened a think block
         Clock::time_point t_submit, t_start, t_first;
         std::optional<Clock::time_point> deadline;
         bool started = false, got_first = false;
@@ -212,6 +218,7 @@ struct Engine::Impl {
     std::string model_path;
     std::string tmpl; // resolved chat template: "chatml", a built-in name, or Jinja source
     std::optional<parley::chat::Template> jinja; // set unless `tmpl` is a llama.cpp built-in name
+    ReasoningMarkers markers;                    // think-block markers of the template (reasoning_markers)
     llama_model *model = nullptr;
     llama_context *ctx = nullptr;
     const llama_vocab *vocab = nullptr;
@@ -361,6 +368,12 @@ struct Engine::Impl {
         slots.resize(static_cast<size_t>(opt.n_parallel));
 
         resolve_template();
+        try {
+            markers = markers_from_option(opt.reasoning_markers, tmpl);
+        } catch (const std::invalid_argument &e) {
+            throw Error(PARLEY_ERR_INVALID_ARGUMENT, e.what());
+        }
+        if (markers.active()) parley::log_info(kLog, "reasoning: " + markers.open + " ... " + markers.close + " split off the text");
 
         char desc[256] = {0};
         llama_model_desc(model, desc, sizeof desc);
@@ -495,7 +508,14 @@ struct Engine::Impl {
 
         auto r = std::make_shared<Req>();
         r->t_submit = Clock::now();
-        r->prompt = tokenize(q.prompt.empty() ? apply_template(q.messages) : q.prompt);
+        if (q.prompt.empty()) {
+            const std::string rendered = apply_template(q.messages);
+            r->split = markers.active(); // chat requests only: a raw prompt's text is the model's, whole
+            r->prompt_opens = prompt_opens_block(rendered, markers);
+            r->prompt = tokenize(rendered);
+        } else {
+            r->prompt = tokenize(q.prompt);
+        }
         if (r->prompt.empty()) throw Error(PARLEY_ERR_INVALID_ARGUMENT, "llama_cpp: the prompt has no tokens");
         r->max_tokens = q.max_tokens > 0 ? q.max_tokens : opt.max_tokens;
         r->seed = q.seed ? *q.seed : std::random_device{}();
@@ -800,7 +820,14 @@ struct Engine::Impl {
             const int32_t reason = ch.finished ? ch.finish_reason
                                                : (status == PARLEY_ERR_CANCELLED ? PARLEY_FINISH_CANCELLED : PARLEY_FINISH_ERROR);
             c.completion_tokens += ch.n_gen;
-            c.choices.push_back(parley::Choice{std::move(ch.text), reason, ch.n_gen});
+            parley::Choice out{std::move(ch.text), reason, ch.n_gen, {}};
+            if (r->split) {
+                const size_t from = ch.answer_from ? *ch.answer_from : *answer_start(out.text, markers, r->prompt_opens, true);
+                out.reasoning = reasoning_before(out.text, from, markers);
+                out.text.erase(0, from);
+                if (from > 0) c.reasoning_tokens += ch.close_at > 0 ? ch.close_at : ch.n_gen;
+            }
+            c.choices.push_back(std::move(out));
         }
         if (status != PARLEY_OK && status != PARLEY_ERR_CANCELLED) c.choices.clear();
         c.total_s = seconds(r->t_submit, now);
@@ -854,7 +881,16 @@ struct Engine::Impl {
     // A token sampled for choice `c`, then what of its text is final streamed.
     void accept(Req &r, Choice &c, llama_token tok) {
         accept_token(r, c, tok);
+        if (r.split) locate_answer(r, c);
         if (r.q.on_delta) stream(r, static_cast<size_t>(&c - r.choices.data()));
+    }
+
+    // Reasoning split: note when the closing marker appears and, once it is decided, where the
+    // answer begins (streaming sends only the answer, from there).
+    void locate_answer(const Req &r, Choice &c) const {
+        if (c.answer_from) return;
+        if (c.close_at == 0 && c.text.find(markers.close) != std::string::npos) c.close_at = c.n_gen;
+        c.answer_from = answer_start(c.text, markers, r.prompt_opens, c.finished);
     }
 
     // Sends the final part of choice `k`'s text not sent yet: all of it once the choice has ended;
@@ -868,6 +904,10 @@ struct Engine::Impl {
             while (end > 0 && (static_cast<unsigned char>(c.text[end]) & 0xC0) == 0x80) --end;
         }
         size_t &sent = r.streamed[k];
+        if (r.split) { // only the answer streams, once it is known where it begins
+            if (!c.answer_from) return;
+            sent = std::max(sent, *c.answer_from);
+        }
         if (end <= sent) return;
         try {
             r.q.on_delta(static_cast<uint32_t>(k), std::string_view(c.text).substr(sent, end - sent));

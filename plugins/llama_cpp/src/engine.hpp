@@ -37,6 +37,9 @@ struct EngineOptions {
     std::string flash_attn = "auto";    // "auto", "on" or "off"
     std::string lora;                   // a LoRA adapter GGUF applied to every request (empty: none)
     float lora_scale = 1.0f;
+    // Think blocks split off chat completions into the choice's reasoning (ABI 1.5): "auto" (the
+    // markers the chat template uses, e.g. <think>|</think>), "none", or "OPEN|CLOSE".
+    std::string reasoning_markers = "auto";
 };
 
 // Physical cores from /proc/cpuinfo (unique physical id/core id pairs), else hardware_concurrency.

@@ -32,8 +32,11 @@ constexpr parley_param kMaxTokens = integer("max_tokens", 512, "tokens to genera
 constexpr parley_param kFlashAttnParam = choice("flash_attn", kFlashAttn, "auto", "flash attention: auto, on or off");
 constexpr parley_param kLora = path("lora", PARLEY_PARAM_MUST_EXIST, "a LoRA adapter GGUF applied to every request");
 constexpr parley_param kLoraScale = number("lora_scale", 1.0, "the adapter's scale");
-constexpr parley_param kParams[] = {kModel,   kChatTemplate, kNCtx,      kKvUnified,     kNParallel, kNBatch,
-                                    kNUbatch, kThreads,      kMaxTokens, kFlashAttnParam, kLora,      kLoraScale};
+constexpr parley_param kReasoningMarkers = string(
+    "reasoning_markers", "auto",
+    "think blocks split off chat replies as reasoning: \"auto\" (the chat template's own markers, e.g. <think>), \"none\", or \"OPEN|CLOSE\"");
+constexpr parley_param kParams[] = {kModel,   kChatTemplate, kNCtx,      kKvUnified,      kNParallel, kNBatch,         kNUbatch,
+                                    kThreads, kMaxTokens,    kFlashAttnParam, kLora,      kLoraScale, kReasoningMarkers};
 
 parley::llama_cpp::EngineOptions options(const parley::Config &cfg) {
     parley::llama_cpp::EngineOptions o;
@@ -49,6 +52,7 @@ parley::llama_cpp::EngineOptions options(const parley::Config &cfg) {
     o.flash_attn = cfg.get<std::string>(kFlashAttnParam);
     o.lora = cfg.get("lora", "");
     o.lora_scale = cfg.get<float>(kLoraScale);
+    o.reasoning_markers = cfg.get<std::string>(kReasoningMarkers);
     return o;
 }
 
@@ -71,7 +75,7 @@ class LlamaBackend final : public parley::Backend {
 } // namespace
 
 PARLEY_PLUGIN("llama_cpp", "0.1.0", "Embedded llama.cpp inference (continuous batching, prefix reuse)",
-              parley::backend<LlamaBackend>("backend", 1,
+              parley::backend<LlamaBackend>("backend", 2,
                                             "llama.cpp engine: one model, continuous batching over n_parallel "
                                             "sequences, per-conversation KV reuse",
                                             kParams));

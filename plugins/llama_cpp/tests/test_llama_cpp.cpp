@@ -1,6 +1,7 @@
 // Tests of the llama.cpp engine (directly) and of libparley-llama_cpp.so (through the C ABI),
 // on the tiny models in shared/models. Threads are kept at 2.
 #include "engine.hpp"
+#include "reasoning.hpp"
 
 #include <parley/testing.hpp>
 
@@ -392,6 +393,73 @@ TEST_CASE("streaming: pieces arrive before the completion and concatenate to its
     auto [cn, pn] = streamed(n3);
     REQUIRE(cn.choices.size() == 3);
     for (size_t i = 0; i < 3; ++i) CHECK(joined(pn[i]) == cn.choices[i].text);
+}
+
+TEST_CASE("reasoning: a think block is split off the text by the template's markers, streaming only the answer", "[llama][reasoning]") {
+    parley::testing::TestHost host;
+    // stories260K's golden continuation of "Once upon a time" read as a reasoning model's reply:
+    // the prompt opens the block ("time"), " little" closes it.
+    EngineOptions o = opts();
+    o.chat_template = "{% for m in messages %}{{ m.content }}{% endfor %}";
+    o.reasoning_markers = "time| little";
+    Engine e(o);
+    Request r;
+    r.messages = {{"user", "Once upon a time"}};
+    r.max_tokens = 40;
+    std::string streamed;
+    r.on_delta = [&streamed](uint32_t, std::string_view t) { streamed += t; }; // (callbacks are serial per request)
+    Completion c = run(e, r);
+    REQUIRE(c.status == PARLEY_OK);
+    CHECK(c.choices[0].reasoning == ", there was a");
+    CHECK(c.choices[0].text.rfind("girl named Lily.", 0) == 0);
+    CHECK(streamed == c.choices[0].text); // the reasoning never streams
+    CHECK(c.reasoning_tokens > 0);
+    CHECK(c.reasoning_tokens < c.completion_tokens);
+
+    // "none": the whole continuation is the text, no reasoning counted.
+    o.reasoning_markers = "none";
+    Engine plain(o);
+    r.on_delta = nullptr;
+    Completion p = run(plain, r);
+    CHECK(text_of(p).rfind(kGolden, 0) == 0);
+    CHECK(p.choices[0].reasoning.empty());
+    CHECK(p.reasoning_tokens == 0);
+
+    // "auto" takes <think>…</think> from a template that uses them; a generation prompt that
+    // opens the block and a reply that never closes it: all reasoning, no answer.
+    o.reasoning_markers = "auto";
+    o.chat_template = "{% for m in messages %}{{ m.content }}{% endfor %}{% if false %}</think>{% endif %}<think>\n";
+    Engine thinking(o);
+    Completion t = run(thinking, r);
+    REQUIRE(t.status == PARLEY_OK);
+    CHECK(t.choices[0].text.empty());
+    CHECK_FALSE(t.choices[0].reasoning.empty());
+    CHECK(t.reasoning_tokens == t.completion_tokens);
+
+    // A raw prompt is never split.
+    Completion rawc = run(thinking, raw("Once upon a time", 8));
+    CHECK_FALSE(text_of(rawc).empty());
+    CHECK(rawc.reasoning_tokens == 0);
+
+    o.reasoning_markers = "<think>";
+    CHECK_THROWS_WITH(Engine(o), Catch::Contains("reasoning_markers"));
+}
+
+TEST_CASE("reasoning: answer_start decides only when the text allows it", "[llama][reasoning]") {
+    using namespace parley::llama_cpp;
+    const ReasoningMarkers think{"<think>", "</think>"};
+    CHECK(markers_in_template("{{ '<think>' }}...{{ '</think>' }}").close == "</think>");
+    CHECK_FALSE(markers_in_template("<|im_start|>assistant").active());
+    CHECK(answer_start("<think>a</think>\n\nB", think, false, false) == size_t{18});
+    CHECK(reasoning_before("<think> a </think>\n\nB", 20, think) == "a");
+    CHECK_FALSE(answer_start("<think>a</think>\n", think, false, false)); // the answer's first character not yet seen
+    CHECK_FALSE(answer_start("<thi", think, false, false));               // may still open a block
+    CHECK(answer_start("<thi", think, false, true) == size_t{0});
+    CHECK(answer_start("The answer", think, false, false) == size_t{0});
+    CHECK_FALSE(answer_start("step 1", think, true, false));              // the prompt opened it
+    CHECK(answer_start("step 1", think, true, true) == size_t{6});        // never closed: all reasoning
+    CHECK(prompt_opens_block("<|im_start|>assistant\n<think>\n", think));
+    CHECK_FALSE(prompt_opens_block("<|im_start|>assistant\n<think>\n\n</think>\n\n", think)); // Qwen3, enable_thinking false
 }
 
 TEST_CASE("n samples share the prompt and seeds make them reproducible", "[llama]") {

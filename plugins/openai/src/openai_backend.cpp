@@ -92,24 +92,45 @@ std::vector<std::string> read_urls(const parley::Config &cfg, bool allow_empty) 
     return out;
 }
 
-// `extra_body`: a JSON object as a string, or (with the Parley host) a TOML table.
-json read_extra_body(const parley::Config &cfg) {
+// `extra_body`, `chat_template_kwargs`: a JSON object as a string, or (with the Parley host) a TOML table.
+json read_json_object(const parley::Config &cfg, const char *key) {
     const parley_host_api &h = parley::host();
+    const std::string name = std::string("`") + key + "`";
     parley_str s{};
-    parley_status st = h.config_get_string(cfg.raw(), "extra_body", &s);
+    parley_status st = h.config_get_string(cfg.raw(), key, &s);
     std::string text;
     if (st == PARLEY_OK) {
         text.assign(s.data ? s.data : "", s.size);
     } else if (st == PARLEY_ERR_NOT_FOUND) {
         return json::object();
     } else {
-        auto table = cfg.json("extra_body"); // a TOML table, through a host-made buffer (ABI 1.1)
-        if (!table) bad_config("`extra_body` must be a JSON object (string) or a table");
+        auto table = cfg.json(key); // a TOML table, through a host-made buffer (ABI 1.1)
+        if (!table) bad_config(name + " must be a JSON object (string) or a table");
         text = *table;
     }
     json j = json::parse(text, nullptr, false);
-    if (j.is_discarded() || !j.is_object()) bad_config("`extra_body` is not a JSON object");
+    if (j.is_discarded() || !j.is_object()) bad_config(name + " is not a JSON object");
     return j;
+}
+
+// `extra_body` with `chat_template_kwargs` (vLLM's and SGLang's body field, e.g. enable_thinking)
+// folded in: the node's kwargs over any that extra_body already names.
+json read_extra_body(const parley::Config &cfg) {
+    json body = read_json_object(cfg, "extra_body");
+    json kwargs = read_json_object(cfg, "chat_template_kwargs");
+    if (kwargs.empty()) return body;
+    json &into = body["chat_template_kwargs"];
+    if (!into.is_object()) into = json::object();
+    for (auto &[k, v] : kwargs.items()) into[k] = v;
+    return body;
+}
+
+// A choice's reasoning, as vLLM (`reasoning_content`; `reasoning` from v0.10.2 on), SGLang and
+// DeepSeek's API (`reasoning_content`) return it beside the content.
+std::string reasoning_of(const json &message) {
+    for (const char *k : {"reasoning_content", "reasoning"})
+        if (message.contains(k) && message[k].is_string()) return message[k].get<std::string>();
+    return {};
 }
 
 bool is_number(const json &j, const char *k) { return j.is_object() && j.contains(k) && j[k].is_number(); }
@@ -1040,6 +1061,7 @@ struct OpenAIBackend::Impl {
                 if (ch.contains("message") && ch["message"].is_object()) {
                     const json &m = ch["message"];
                     if (m.contains("content") && m["content"].is_string()) choice.text = m["content"].get<std::string>();
+                    choice.reasoning = reasoning_of(m);
                 } else if (ch.contains("text") && ch["text"].is_string()) {
                     choice.text = ch["text"].get<std::string>();
                 }
@@ -1056,6 +1078,14 @@ struct OpenAIBackend::Impl {
             const json &timings = j.contains("timings") && j["timings"].is_object() ? j["timings"] : empty;
             if (is_number(usage, "prompt_tokens")) c.prompt_tokens = usage["prompt_tokens"].get<int64_t>();
             if (is_number(usage, "completion_tokens")) c.completion_tokens = usage["completion_tokens"].get<int64_t>();
+            // Reasoning tokens: OpenAI's and SGLang's completion_tokens_details; a server that
+            // returns reasoning without counting it leaves them unknown, one without reasoning 0.
+            bool any_reasoning = false;
+            for (auto &ch : c.choices) any_reasoning |= !ch.reasoning.empty();
+            if (usage.contains("completion_tokens_details") && is_number(usage["completion_tokens_details"], "reasoning_tokens"))
+                c.reasoning_tokens = usage["completion_tokens_details"]["reasoning_tokens"].get<int64_t>();
+            else
+                c.reasoning_tokens = any_reasoning ? -1 : 0;
             if (usage.contains("prompt_tokens_details") && is_number(usage["prompt_tokens_details"], "cached_tokens"))
                 c.cached_tokens = usage["prompt_tokens_details"]["cached_tokens"].get<int64_t>();
             else if (is_number(timings, "cache_n"))

@@ -45,6 +45,9 @@ inline constexpr parley_param kMaxHostConnections = ps::integer(
     "max_host_connections", 0, "keep-alive connections per replica (CURLMOPT_MAX_HOST_CONNECTIONS); 0: max_in_flight", parley::at_least(0));
 inline constexpr parley_param kExtraBody =
     ps::computed("extra_body", PARLEY_TYPE_ANY, "{}", "fields merged into every request body: a JSON object string or a TOML table");
+inline constexpr parley_param kChatTemplateKwargs = ps::computed(
+    "chat_template_kwargs", PARLEY_TYPE_ANY, "{}",
+    "the body's chat_template_kwargs (vLLM, SGLang), e.g. {enable_thinking = false}: a JSON object string or a TOML table");
 inline constexpr parley_param kAffinity =
     ps::flag("affinity", true, "route all turns of a conversation to one replica (consistent hashing with bounded loads)");
 inline constexpr parley_param kLoadFactor = ps::number(
@@ -59,7 +62,7 @@ inline constexpr parley_param kChatTemplate =
 inline constexpr parley_param kParams[] = {
     kUrl,
     kReplicasFrom, kDiscoveryInterval, kModel, kApiKeyEnv, kTimeout, kConnectTimeout, kMaxRetries, kBackoffInitial,
-    kBackoffFactor, kRequestsPerMinute, kTokensPerMinute, kMaxInFlight, kMaxHostConnections, kExtraBody, kAffinity,
+    kBackoffFactor, kRequestsPerMinute, kTokensPerMinute, kMaxInFlight, kMaxHostConnections, kExtraBody, kChatTemplateKwargs, kAffinity,
     kLoadFactor, kCooldown, kChatTemplate,
 };
 

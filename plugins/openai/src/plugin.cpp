@@ -6,4 +6,4 @@ using parley::openai::kParams;
 
 PARLEY_PLUGIN("openai", "1.0.0", "OpenAI-compatible HTTP backend (vLLM, SGLang, llama-server, hosted APIs)",
               parley::backend<parley::openai::OpenAIBackend>(
-                  "backend", 2, "Chat/text completions over HTTP with replica routing, affinity, retries and rate limits", kParams));
+                  "backend", 3, "Chat/text completions over HTTP with replica routing, affinity, retries and rate limits", kParams));

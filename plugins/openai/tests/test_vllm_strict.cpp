@@ -63,9 +63,12 @@ TEST_CASE("vllm strict: Parley's requests pass vLLM's checks and vLLM's reply sh
     INFO(first.error);
     REQUIRE(first.status == PARLEY_OK);
     REQUIRE(first.choices.size() == 1);
-    // message.content, never reasoning_content
+    // message.content as the text; reasoning_content apart (ABI 1.5), its tokens unknown (vLLM
+    // does not count them)
     CHECK(first.choices[0].text.find("The correct answer is (") != std::string::npos);
     CHECK(first.choices[0].text.find("I should check each step") == std::string::npos);
+    CHECK(first.choices[0].reasoning == "I should check each step before answering.");
+    CHECK(first.reasoning_tokens == -1);
     CHECK(first.choices[0].finish_reason == PARLEY_FINISH_STOP);
     CHECK(first.prompt_tokens > 0);
     CHECK(first.completion_tokens > 0);
@@ -210,4 +213,40 @@ TEST_CASE("vllm strict: hundreds of requests in flight over keep-alive connectio
     CHECK(stats["refused"] == 0);
     CHECK(stats["peak_in_flight"].get<int>() >= 100);        // many at once (the plugin allows 256)
     CHECK(stats["connections"].get<int>() <= 256 + 8);        // reused: fewer connections than requests
+}
+
+TEST_CASE("vllm strict: chat_template_kwargs and extra_body reach the server as vLLM accepts them", "[openai][vllm][reasoning]") {
+    parley::testing::TestHost host;
+    VllmStrictServer server({"--reasoning"});
+    // Qwen3's switch: with enable_thinking false the model (and the double) does not think.
+    OpenAIBackend b(host.config({{"url", server.url()},
+                                 {"chat_template_kwargs", R"({"enable_thinking": false})"},
+                                 {"extra_body", R"({"repetition_penalty": 1.05, "chat_template_kwargs": {"custom": 1}})"}}));
+    Completion c = complete(b, agent_turn("Which option? (A) 1 (B) 2"));
+    INFO(c.error);
+    REQUIRE(c.status == PARLEY_OK);
+    CHECK(c.choices[0].reasoning.empty());
+    CHECK(c.reasoning_tokens == 0);
+    // A request's own extra_json still goes over both.
+    Request thinking = agent_turn("Which option? (A) 1 (B) 2");
+    thinking.extra_json = R"({"chat_template_kwargs": {"enable_thinking": true}})";
+    Completion t = complete(b, thinking);
+    REQUIRE(t.status == PARLEY_OK);
+    CHECK(t.choices[0].reasoning == "I should check each step before answering.");
+
+    json stats = server.stats();
+    INFO(stats.dump());
+    CHECK(stats["refused"] == 0);
+    const auto &fields = stats["fields"];
+    CHECK(std::find(fields.begin(), fields.end(), "chat_template_kwargs") != fields.end());
+    CHECK(std::find(fields.begin(), fields.end(), "repetition_penalty") != fields.end());
+    REQUIRE(stats["chat_template_kwargs"].size() == 2);
+    CHECK(stats["chat_template_kwargs"][0] == json({{"custom", 1}, {"enable_thinking", false}}));
+    CHECK(stats["chat_template_kwargs"][1] == json({{"enable_thinking", true}}));
+}
+
+TEST_CASE("vllm strict: chat_template_kwargs that is not an object is refused at create", "[openai][vllm][reasoning]") {
+    parley::testing::TestHost host;
+    CHECK_THROWS_WITH(OpenAIBackend(host.config({{"url", "http://127.0.0.1:9"}, {"chat_template_kwargs", "[1]"}})),
+                      Catch::Contains("`chat_template_kwargs` is not a JSON object"));
 }

@@ -34,7 +34,7 @@
 #include <stdint.h>
 
 #define PARLEY_ABI_MAJOR 1
-#define PARLEY_ABI_MINOR 4
+#define PARLEY_ABI_MINOR 5
 
 #if defined(_WIN32)
 #define PARLEY_EXPORT __declspec(dllexport)
@@ -394,6 +394,13 @@ typedef struct parley_completion {
     double queue_s;            /* submit -> first work                                  */
     double prefill_s;          /* first work -> first generated token                   */
     double total_s;            /* submit -> completion                                  */
+    /* since 1.5: reasoning ("thinking") output, apart from the text. `reasoning` is NULL or an
+     * array of n_choices entries: choice i's reasoning (empty: none), never part of its `text`
+     * (a server's `reasoning_content`, or a think block split off by the model's template
+     * markers). `reasoning_tokens`: of completion_tokens, those spent on reasoning, summed over
+     * choices; -1 unknown (the server did not say), 0 none. */
+    const parley_str *reasoning;
+    int64_t reasoning_tokens;
 } parley_completion;
 
 /* Called exactly once per accepted request, from any thread, never from inside `submit`. */

@@ -507,6 +507,7 @@ struct Choice {
     std::string text;
     int32_t finish_reason = PARLEY_FINISH_NONE;
     int64_t completion_tokens = 0;
+    std::string reasoning; // (ABI 1.5) thinking output, never part of `text`; empty: none
 };
 
 struct Completion {
@@ -517,6 +518,7 @@ struct Completion {
     int64_t cached_tokens = 0;
     int64_t completion_tokens = 0;
     double queue_s = 0, prefill_s = 0, total_s = 0;
+    int64_t reasoning_tokens = 0; // (ABI 1.5) of completion_tokens, spent on reasoning; -1 unknown
 };
 
 struct BackendInfo {
@@ -724,8 +726,14 @@ template <class T> struct BackendTable {
     static void deliver(parley_completion_fn fn, void *user, uint64_t id, Completion &&c) noexcept {
         try {
             std::vector<parley_choice> choices;
+            std::vector<parley_str> reasoning;
             choices.reserve(c.choices.size());
-            for (auto &ch : c.choices) choices.push_back({str(ch.text), ch.finish_reason, ch.completion_tokens});
+            bool any_reasoning = false;
+            for (auto &ch : c.choices) {
+                choices.push_back({str(ch.text), ch.finish_reason, ch.completion_tokens});
+                reasoning.push_back(str(ch.reasoning));
+                any_reasoning |= !ch.reasoning.empty();
+            }
             parley_completion out{};
             out.struct_size = sizeof out;
             out.request_id = id;
@@ -739,6 +747,8 @@ template <class T> struct BackendTable {
             out.queue_s = c.queue_s;
             out.prefill_s = c.prefill_s;
             out.total_s = c.total_s;
+            out.reasoning = any_reasoning ? reasoning.data() : nullptr;
+            out.reasoning_tokens = c.reasoning_tokens;
             fn(user, &out);
         } catch (...) {
             parley_completion out{};

@@ -100,6 +100,7 @@ struct GenerationChoice {
     std::string text;
     int32_t finish_reason = PARLEY_FINISH_NONE;
     int64_t completion_tokens = 0;
+    std::string reasoning; // (ABI 1.5) thinking output apart from the text; empty: none
 };
 
 struct GenerationResult {
@@ -108,6 +109,7 @@ struct GenerationResult {
     std::vector<GenerationChoice> choices;
     int64_t prompt_tokens = 0, cached_tokens = 0, completion_tokens = 0;
     double queue_s = 0, prefill_s = 0, total_s = 0;
+    int64_t reasoning_tokens = 0; // (ABI 1.5) of completion_tokens, spent on reasoning; -1 unknown
 };
 
 // How busy a backend is now (parley_backend_load, ABI 1.2).
