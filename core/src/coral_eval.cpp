@@ -42,7 +42,7 @@ struct CoralSettings {
 // `<role>_<key>` over `<key>` (its default and choices, "none" or "all", are in the schema below):
 // whether the partner or the extractor sees a role's reasoning.
 bool reasoning_seen(const toml::table &c, const std::string &role, const std::string &key) {
-    return c[role + "_" + key].value_or(bound<std::string>(c, key)) == "all";
+    return c[role + "_" + key].value_or(bound<std::string>(c, key.c_str())) == "all";
 }
 
 // Teacher and student speak in this order after turn 0 (asked by `first_role`). A role's own key
