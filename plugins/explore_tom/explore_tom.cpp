@@ -1,8 +1,8 @@
 #include "explore_tom.hpp"
 
-#include "common/csv.hpp"
-#include "common/jsonl.hpp"
-#include "common/tom.hpp"
+#include <parley/common/csv.hpp>
+#include <parley/common/jsonl.hpp>
+#include <parley/common/tom.hpp>
 
 #include <set>
 

@@ -1,7 +1,7 @@
 // plugins/explore_tom — the ExploreToM domain (facebook/ExploreToM, Coral's ts_explore_tom).
 #pragma once
 
-#include "common/coral.hpp"
+#include <parley/common/coral.hpp>
 
 #include <parley/sdk.hpp>
 

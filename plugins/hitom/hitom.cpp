@@ -1,8 +1,8 @@
 #include "hitom.hpp"
 
-#include "common/jsonl.hpp"
-#include "common/mc.hpp"
-#include "common/tom.hpp"
+#include <parley/common/jsonl.hpp>
+#include <parley/common/mc.hpp>
+#include <parley/common/tom.hpp>
 
 #include <set>
 

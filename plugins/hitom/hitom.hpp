@@ -1,7 +1,7 @@
 // plugins/hitom — the Hi-ToM domain (ying-hui-he/Hi-ToM_dataset, Coral's ts_hi_tom).
 #pragma once
 
-#include "common/coral.hpp"
+#include <parley/common/coral.hpp>
 
 #include <parley/sdk.hpp>
 

@@ -2,8 +2,8 @@
 
 #include "grader.hpp"
 
-#include "common/jsonl.hpp"
-#include "common/pytext.hpp"
+#include <parley/common/jsonl.hpp>
+#include <parley/common/pytext.hpp>
 
 #include <algorithm>
 #include <filesystem>

@@ -2,7 +2,7 @@
 // grader.hpp (parley::math::grade_answer, the PRM800K/[mft] grader Coral uses).
 #pragma once
 
-#include "common/coral.hpp"
+#include <parley/common/coral.hpp>
 
 #include <parley/sdk.hpp>
 

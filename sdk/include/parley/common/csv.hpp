@@ -1,4 +1,4 @@
-// plugins/common/csv.hpp — a small, strict RFC-4180 CSV reader (header-only, plugin-side).
+// parley/common/csv.hpp — a small, strict RFC-4180 CSV reader (header-only, plugin-side).
 //
 // Fields are separated by ',' and records by "\n" or "\r\n" (a lone "\r" also ends a record).
 // A field that starts with '"' is quoted: it may hold ',', '"' (written "") and line breaks, and

@@ -1,10 +1,10 @@
-// plugins/common/tom.hpp — theory-of-mind beliefs and scoring shared by ExploreToM and Hi-ToM
+// parley/common/tom.hpp — theory-of-mind beliefs and scoring shared by ExploreToM and Hi-ToM
 // (Coral's ExploreTOMExtractionPromptingEvaluator / HiTOMExtractionPromptingEvaluator
 // normalize_answer and ExploreTOMMatchEvaluator.em_match).
 #pragma once
 
-#include "common/coral.hpp"
-#include "common/pytext.hpp"
+#include <parley/common/coral.hpp>
+#include <parley/common/pytext.hpp>
 
 #include <string>
 #include <string_view>
