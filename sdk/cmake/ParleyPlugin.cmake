@@ -19,6 +19,7 @@ function(parley_add_plugin name)
   endif()
   if(NOT ARG_OUTPUT_DIRECTORY AND DEFINED PARLEY_PLUGIN_BUILD_DIR)
     set(ARG_OUTPUT_DIRECTORY ${PARLEY_PLUGIN_BUILD_DIR})
+    set_property(GLOBAL APPEND PROPERTY PARLEY_PLUGIN_TARGETS ${target}) # what tests/conformance runs over
   endif()
   set_target_properties(${target} PROPERTIES
     PREFIX "lib" OUTPUT_NAME "parley-${name}"

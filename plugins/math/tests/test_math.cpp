@@ -65,7 +65,7 @@ TEST_CASE("math: every shared sample problem loads from the directory tree with 
         const std::string id = id_of(rel);
         CAPTURE(id);
         REQUIRE(by_id.count(id));
-        const auto &it = d.item(by_id[id)];
+        const auto &it = d.item(by_id[id]);
         auto j = nlohmann::json::parse(read_text(kDir + "/" + rel));
         CHECK(it.gold == boxed_gold(j["solution"].get<std::string>()));
         CHECK(it.category == j["type"].get<std::string>());
@@ -105,7 +105,7 @@ TEST_CASE("math: a JSONL of the same fields loads the same items", "[math][data]
     REQUIRE(a.size() == 60);
     REQUIRE(b.size() == 60);
     std::map<std::string, std::string> gold;
-    for (auto &it : dir.items) gold[it.id] = it.gold;
+    for (size_t i = 0; i < dir.size(); ++i) gold[dir.item(i).id] = dir.item(i).gold;
     auto files = manifest();
     for (size_t i = 0; i < 60; ++i) {
         CAPTURE(files[i]);

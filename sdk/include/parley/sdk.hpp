@@ -3,7 +3,7 @@
 // It turns the C ABI of parley/plugin.h into a few abstract classes (Domain, Backend, Filter),
 // fills the C function tables with noexcept trampolines that convert every exception into a
 // parley_status plus message, and emits the entry point with PARLEY_PLUGIN(...). None of its C++
-// types crosses the boundary. A minimal domain plugin:
+// types crosses the boundary. A minimal domain plugin (its items in Domain::items):
 //
 //   #include <parley/sdk.hpp>
 //   class Arithmetic final : public parley::Domain {
@@ -15,6 +15,9 @@
 //       parley::DomainInfo info() const override { return {"arithmetic", "...", ...}; }
 //   };
 //   PARLEY_PLUGIN("arithmetic", "1.0.0", "Sums", parley::domain<Arithmetic>("domain", 1, "Sums"));
+//
+// Domains with rows of their own, configurable prompts or multiple choice build on
+// parley/domain.hpp (TableDomain<Row>) and parley/mc_domain.hpp (MultipleChoiceDomain).
 #pragma once
 
 #include <parley/error.hpp>
