@@ -74,7 +74,7 @@ class DomainUnderTest {
         std::string text;  // what the call appended, or the error message
     };
     Result load(const std::string &path, bool skip, parley_load_result *lr = nullptr) {
-        parley_load_result r{};
+        parley_load_result r = lr ? *lr : parley_load_result{};
         r.struct_size = sizeof r;
         parley_error err{};
         parley_status st = vt_->load(self_, str(path), skip ? 1 : 0, &r, &err);
