@@ -1,8 +1,8 @@
 #include "explore_tom.hpp"
 
-#include "common/csv.hpp"
-#include "common/jsonl.hpp"
-#include "common/tom.hpp"
+#include <parley/common/csv.hpp>
+#include <parley/common/jsonl.hpp>
+#include <parley/common/tom.hpp>
 
 #include <set>
 
@@ -34,13 +34,24 @@ std::vector<uint64_t> read_row_index(const std::string &path) {
     return out;
 }
 
+static parley::DomainInfo explore_tom_info() {
+    parley::DomainInfo d;
+    d.task_name = common::tom::kTaskName;
+    d.task_specific_inst = common::tom::kTaskInst;
+    d.matcher_name = "ExploreTOMMatchEvaluator";
+    d.extractor_name = "ExploreTOMExtractionPromptingEvaluator";
+    d.score_json_type = PARLEY_SCORE_JSON_INT;
+    return d;
+}
+
 ExploreTom::ExploreTom(const parley::Config &cfg)
-    : profile_(common::parse_profile(cfg)), story_field_(cfg.get<std::string>(kStoryField)) { // choices: the spec's
+    : TableDomain(cfg, explore_tom_info(), common::tom::prompts(), {"story", "question"}, "no data rows"),
+      profile_(common::parse_profile(cfg)), story_field_(cfg.get<std::string>(kStoryField)) { // choices: the spec's
     std::string ri = cfg.get("row_index", "");
     if (!ri.empty()) row_index_ = ri;
 }
 
-void ExploreTom::load(const std::string &path, parley::LoadContext &ctx) {
+void ExploreTom::read(const std::string &path, parley::LoadContext &ctx, Table &out) {
     std::vector<uint64_t> index;
     if (row_index_) index = read_row_index(*row_index_);
     const std::string data = common::read_file(path);
@@ -49,8 +60,6 @@ void ExploreTom::load(const std::string &path, parley::LoadContext &ctx) {
     const size_t c_story = h.find(story_field_), c_q = h.find("question"), c_gold = h.find("expected_answer");
     const size_t c_type = h.find("param=story_type");
 
-    std::vector<Item> items;
-    std::vector<Row> rows;
     std::set<std::string> ids;
     common::CsvRecord rec;
     size_t data_row = 0;
@@ -63,7 +72,7 @@ void ExploreTom::load(const std::string &path, parley::LoadContext &ctx) {
                 throw Error(PARLEY_ERR_PARSE, *row_index_ + ": has " + std::to_string(index.size()) + " row indices, " + path +
                                                   " has more data rows");
             const std::string id = row_index_ ? std::to_string(index[k]) : std::to_string(k);
-            Row r;
+            Story r;
             r.story = rec.fields[c_story];
             r.question = rec.fields[c_q];
             const std::string &gold = rec.fields[c_gold];
@@ -83,8 +92,7 @@ void ExploreTom::load(const std::string &path, parley::LoadContext &ctx) {
             it.metadata_json = common::dump(j);
             it.text = r.question;
             ids.insert(id);
-            items.push_back(std::move(it));
-            rows.push_back(std::move(r));
+            out.push_back({std::move(it), std::move(r)});
         } catch (const RowError &e) {
             ctx.malformed(e.what());
         }
@@ -92,49 +100,15 @@ void ExploreTom::load(const std::string &path, parley::LoadContext &ctx) {
     if (row_index_ && data_row != index.size())
         throw Error(PARLEY_ERR_PARSE, *row_index_ + ": has " + std::to_string(index.size()) + " row indices, " + path + " has " +
                                           std::to_string(data_row) + " data rows");
-    if (items.empty() && ctx.skipped() == 0) throw Error(PARLEY_ERR_PARSE, path + ": no data rows");
-    this->items = std::move(items);
-    rows_ = std::move(rows);
-}
-
-std::string ExploreTom::render(size_t index, int what, std::string_view input) {
-    const Row &r = rows_.at(index);
-    switch (what) {
-    case PARLEY_TEXT_TASK:
-        return "I'm trying to answer this question based on the following story:\nStory: " + r.story + "\nQuestion: " + r.question;
-    case PARLEY_TEXT_TASK_TEACHER_FIRST:
-        return "I would like you to try to answer a question based on the following story: \nStory: " + r.story +
-               "\nQuestion: " + r.question;
-    case PARLEY_TEXT_SYSTEM_COLLABORATE: return parley::coral::assistant_sbs_short(kTaskName, kTaskInst);
-    case PARLEY_TEXT_SYSTEM_COT: return parley::coral::simple_cot(kTaskName, kTaskInst);
-    case PARLEY_TEXT_EXTRACTOR_SYSTEM: return parley::coral::extractor_system();
-    case PARLEY_TEXT_EXTRACTOR_PROMPT:
-        return common::extractor_prompt("**This is the original story and question:**\nStory: " + r.story + "\nQuestion: " +
-                                        r.question + "\n\n" + "**This is the response you need to extract an answer from:**\n\n" +
-                                        std::string(input) +
-                                        "\n\n**Extract the final answer which should be less than five words, or say \"not sure yet\".**");
-    default: throw Error(PARLEY_ERR_UNSUPPORTED, "unknown text kind " + std::to_string(what));
-    }
 }
 
 parley::Belief ExploreTom::extract(size_t index, int mode, std::string_view text) {
-    (void)rows_.at(index);
+    (void)row(index);
     return common::tom::extract(mode, text, false, profile_);
 }
 
 double ExploreTom::score(size_t index, std::string_view belief) {
-    return common::tom::match(belief, items.at(index).gold, profile_) ? 1.0 : 0.0;
-}
-
-parley::DomainInfo ExploreTom::info() const {
-    parley::DomainInfo d;
-    d.task_name = kTaskName;
-    d.task_specific_inst = kTaskInst;
-    d.matcher_name = "ExploreTOMMatchEvaluator";
-    d.extractor_name = "ExploreTOMExtractionPromptingEvaluator";
-    d.score_json_type = PARLEY_SCORE_JSON_INT;
-    d.sensitive_text = false;
-    return d;
+    return common::tom::match(belief, item(index).gold, profile_) ? 1.0 : 0.0;
 }
 
 } // namespace parley::explore_tom

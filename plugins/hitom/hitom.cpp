@@ -1,8 +1,8 @@
 #include "hitom.hpp"
 
-#include "common/jsonl.hpp"
-#include "common/mc.hpp"
-#include "common/tom.hpp"
+#include <parley/common/jsonl.hpp>
+#include <parley/common/mc.hpp>
+#include <parley/common/tom.hpp>
 
 #include <set>
 
@@ -80,7 +80,19 @@ std::optional<char> resolve_choice(std::string_view b, const Choices &choices) {
     return std::nullopt;
 }
 
-HiTom::HiTom(const parley::Config &cfg) : profile_(common::parse_profile(cfg)), mc_(cfg.get<bool>(kMultipleChoice)) {}
+static parley::DomainInfo hitom_info() {
+    parley::DomainInfo d;
+    d.task_name = common::tom::kTaskName;
+    d.task_specific_inst = common::tom::kTaskInst;
+    d.matcher_name = "ExploreTOMMatchEvaluator";          // ts_hi_tom.yaml reuses it
+    d.extractor_name = "HiTOMExtractionPromptingEvaluator"; // ts_hi_tom.yaml's extractor class
+    d.score_json_type = PARLEY_SCORE_JSON_INT;
+    return d;
+}
+
+HiTom::HiTom(const parley::Config &cfg)
+    : TableDomain(cfg, hitom_info(), common::tom::prompts(), {"story", "question"}, "field 'data': no items"),
+      profile_(common::parse_profile(cfg)), mc_(cfg.get<bool>(kMultipleChoice)) {}
 
 static std::string locate(const std::string &file, std::string_view text, size_t byte) {
     size_t line = 1, col = 1;
@@ -91,7 +103,7 @@ static std::string locate(const std::string &file, std::string_view text, size_t
     return file + ":" + std::to_string(line) + ":" + std::to_string(col);
 }
 
-void HiTom::load(const std::string &path, parley::LoadContext &ctx) {
+void HiTom::read(const std::string &path, parley::LoadContext &ctx, Table &out) {
     const std::string text = common::read_file(path);
     ojson doc;
     try {
@@ -104,8 +116,6 @@ void HiTom::load(const std::string &path, parley::LoadContext &ctx) {
     const ojson &data = doc["data"];
     const std::vector<size_t> lines = common::array_element_lines(text, "data");
 
-    std::vector<Item> items;
-    std::vector<Row> rows;
     std::set<std::string> ids;
     for (size_t k = 0; k < data.size(); ++k) {
         try {
@@ -117,7 +127,7 @@ void HiTom::load(const std::string &path, parley::LoadContext &ctx) {
             const std::string id = std::to_string(sid);
             where += " (sample_id " + id + ")";
             if (ids.count(id)) throw RowError(where + ": field 'sample_id': duplicate id");
-            Row r;
+            Question r;
             r.story = common::string_field(e, where, "story");
             r.question = common::string_field(e, where, "question");
             r.answer = common::string_field(e, where, "answer");
@@ -156,19 +166,15 @@ void HiTom::load(const std::string &path, parley::LoadContext &ctx) {
             it.metadata_json = common::dump(meta);
             it.text = r.question;
             ids.insert(id);
-            items.push_back(std::move(it));
-            rows.push_back(std::move(r));
+            out.push_back({std::move(it), std::move(r)});
         } catch (const RowError &err) {
             ctx.malformed(err.what());
         }
     }
-    if (items.empty() && ctx.skipped() == 0) throw Error(PARLEY_ERR_PARSE, path + ": field 'data': no items");
-    this->items = std::move(items);
-    rows_ = std::move(rows);
 }
 
 std::string HiTom::shown_question(size_t index) const {
-    const Row &r = rows_.at(index);
+    const Question &r = row(index);
     if (!mc_) return r.question;
     std::string q = r.question + "\nChoices: ";
     for (size_t c = 0; c < r.choices.size(); ++c) {
@@ -180,31 +186,8 @@ std::string HiTom::shown_question(size_t index) const {
     return q;
 }
 
-std::string HiTom::render(size_t index, int what, std::string_view input) {
-    const Row &r = rows_.at(index);
-    // Hi-ToM stories end with a blank line ("...\n\n"); it is trimmed so the prompt reads
-    // "Story: ...\nQuestion: ..." like ExploreToM's.
-    const std::string story(common::py_rstrip(r.story));
-    const std::string q = shown_question(index);
-    switch (what) {
-    case PARLEY_TEXT_TASK:
-        return "I'm trying to answer this question based on the following story:\nStory: " + story + "\nQuestion: " + q;
-    case PARLEY_TEXT_TASK_TEACHER_FIRST:
-        return "I would like you to try to answer a question based on the following story: \nStory: " + story + "\nQuestion: " + q;
-    case PARLEY_TEXT_SYSTEM_COLLABORATE: return parley::coral::assistant_sbs_short(kTaskName, kTaskInst);
-    case PARLEY_TEXT_SYSTEM_COT: return parley::coral::simple_cot(kTaskName, kTaskInst);
-    case PARLEY_TEXT_EXTRACTOR_SYSTEM: return parley::coral::extractor_system();
-    case PARLEY_TEXT_EXTRACTOR_PROMPT:
-        return common::extractor_prompt("**This is the original story and question:**\nStory: " + story + "\nQuestion: " + q +
-                                        "\n\n" + "**This is the response you need to extract an answer from:**\n\n" +
-                                        std::string(input) +
-                                        "\n\n**Extract the final answer which should be less than five words, or say \"not sure yet\".**");
-    default: throw Error(PARLEY_ERR_UNSUPPORTED, "unknown text kind " + std::to_string(what));
-    }
-}
-
 parley::Belief HiTom::extract(size_t index, int mode, std::string_view text) {
-    const Row &r = rows_.at(index);
+    const Question &r = row(index);
     parley::Belief b = common::tom::extract(mode, text, true, profile_);
     if (!mc_) return b;
     // Multiple choice: a belief naming one choice becomes "The answer is (X).".
@@ -225,7 +208,7 @@ parley::Belief HiTom::extract(size_t index, int mode, std::string_view text) {
 }
 
 double HiTom::score(size_t index, std::string_view belief) {
-    const Row &r = rows_.at(index);
+    const Question &r = row(index);
     if (!mc_) return common::tom::match(belief, r.answer, profile_) ? 1.0 : 0.0;
     if (!common::valid_belief(belief, profile_) && profile_ == common::Profile::Fixed) return 0.0;
     std::string_view s = common::py_strip(belief);
@@ -233,17 +216,6 @@ double HiTom::score(size_t index, std::string_view belief) {
         return s[15] == r.gold_letter ? 1.0 : 0.0;
     auto l = resolve_choice(belief, r.choices);
     return l && *l == r.gold_letter ? 1.0 : 0.0;
-}
-
-parley::DomainInfo HiTom::info() const {
-    parley::DomainInfo d;
-    d.task_name = kTaskName;
-    d.task_specific_inst = kTaskInst;
-    d.matcher_name = "ExploreTOMMatchEvaluator";          // ts_hi_tom.yaml reuses it
-    d.extractor_name = "HiTOMExtractionPromptingEvaluator"; // ts_hi_tom.yaml's extractor class
-    d.score_json_type = PARLEY_SCORE_JSON_INT;
-    d.sensitive_text = false;
-    return d;
 }
 
 } // namespace parley::hitom

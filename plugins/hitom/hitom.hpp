@@ -1,9 +1,8 @@
 // plugins/hitom — the Hi-ToM domain (ying-hui-he/Hi-ToM_dataset, Coral's ts_hi_tom).
 #pragma once
 
-#include "common/coral.hpp"
-
-#include <parley/sdk.hpp>
+#include <parley/common/coral.hpp>
+#include <parley/domain.hpp>
 
 #include <optional>
 #include <string>
@@ -17,10 +16,8 @@ inline constexpr parley_param kMultipleChoice = parley::param::flag(
 inline constexpr parley_param kParams[] = {
     common::kProfileParam,
     kMultipleChoice,
+    PARLEY_PROMPT_PARAMS,
 };
-
-inline constexpr const char *kTaskName = "theory-of-mind reasoning";
-inline constexpr const char *kTaskInst = "Put your final answer to the question at the end as \"Short Answer: {answer}\"";
 
 using Choices = std::vector<std::pair<char, std::string>>; // (label, text)
 
@@ -33,33 +30,36 @@ std::optional<Choices> parse_choices(std::string_view s);
 // ("k", "(k)", "k.", "k) ...", "k. ...").
 std::optional<char> resolve_choice(std::string_view belief, const Choices &choices);
 
-class HiTom final : public parley::Domain {
-  public:
-    struct Row {
-        std::string story, question, answer;
-        Choices choices;      // empty if the choices string does not parse (free-form only)
-        char gold_letter = 0; // multiple-choice gold (0 if unknown)
-    };
+struct Question {
+    std::string story, question, answer;
+    Choices choices;      // empty if the choices string does not parse (free-form only)
+    char gold_letter = 0; // multiple-choice gold (0 if unknown)
+};
 
+class HiTom final : public parley::TableDomain<Question> {
+  public:
     explicit HiTom(const parley::Config &cfg);
 
-    // `path`: the original JSON {"data": [ ... ]} (Hi-ToM_data.json).
-    void load(const std::string &path, parley::LoadContext &ctx) override;
     parley::Belief extract(size_t index, int mode, std::string_view text) override;
     double score(size_t index, std::string_view belief) override;
-    parley::DomainInfo info() const override;
-    std::string render(size_t index, int what, std::string_view input) override;
 
     common::Profile profile() const { return profile_; }
     bool multiple_choice() const { return mc_; }
-    const Row &row(size_t index) const { return rows_.at(index); }
     // The question as the prompts show it (with "\nChoices: ..." in the multiple-choice variant).
     std::string shown_question(size_t index) const;
+
+  protected:
+    // `path`: the original JSON {"data": [ ... ]} (Hi-ToM_data.json).
+    void read(const std::string &path, parley::LoadContext &ctx, Table &out) override;
+    // Hi-ToM stories end with a blank line ("...\n\n"); it is trimmed so the prompt reads
+    // "Story: ...\nQuestion: ..." like ExploreToM's.
+    std::vector<std::string> values(size_t index) const override {
+        return {std::string(common::py_rstrip(row(index).story)), shown_question(index)};
+    }
 
   private:
     common::Profile profile_;
     bool mc_;
-    std::vector<Row> rows_;
 };
 
 } // namespace parley::hitom

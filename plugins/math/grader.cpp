@@ -23,7 +23,7 @@
 
 #include "grader.hpp"
 
-#include "common/pytext.hpp"
+#include <parley/common/pytext.hpp>
 
 #include <algorithm>
 #include <array>

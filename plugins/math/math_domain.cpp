@@ -2,8 +2,8 @@
 
 #include "grader.hpp"
 
-#include "common/jsonl.hpp"
-#include "common/pytext.hpp"
+#include <parley/common/jsonl.hpp>
+#include <parley/common/pytext.hpp>
 
 #include <algorithm>
 #include <filesystem>
@@ -38,7 +38,28 @@ std::string normalise_llm(std::string_view response) {
     return "Error: " + std::string(response);
 }
 
-MathDomain::MathDomain(const parley::Config &cfg) : profile_(common::parse_profile(cfg)) {}
+static parley::DomainInfo math_info() {
+    parley::DomainInfo d;
+    d.task_name = "math";
+    d.task_specific_inst =
+        "To give a final answer to the question (e.g., \"\\sqrt{3}\"), put your answer in an LaTex box like $\\boxed{\\sqrt{3}}$";
+    d.matcher_name = "MATHMatchEvaluator";
+    d.extractor_name = "MATHExtractionPromptingEvaluator";
+    d.score_json_type = PARLEY_SCORE_JSON_FLOAT;
+    return d;
+}
+
+static parley::Prompts::Defaults math_prompts() {
+    parley::Prompts::Defaults p;
+    p.task = "I'm trying to solve this math problem: \"{question}\"";
+    p.task_teacher_first = "I would like you to try and solve this math problem: \"{question}\"";
+    p.extractor = "**This is the original question:**\n{question}\n\n**This is the response you need to extract answer from:**\n\n"
+                  "{response}\n\n**Extract the answer in $\\boxed{}$ format, or say \"not sure yet\".**";
+    return p;
+}
+
+MathDomain::MathDomain(const parley::Config &cfg)
+    : TableDomain(cfg, math_info(), math_prompts(), {"question"}, "no problems found"), profile_(common::parse_profile(cfg)) {}
 
 // "file:line:col" for a byte offset.
 static std::string locate(const std::string &file, std::string_view text, size_t byte) {
@@ -52,9 +73,8 @@ static std::string locate(const std::string &file, std::string_view text, size_t
 
 // Builds an item from one problem object; `where` locates it in messages. Gold: the row's own
 // "answer" when it has one (Coral's jsonl does), else the last \boxed{} of "solution".
-static void make_item(ojson &j, const std::string &where, std::string id, std::vector<Item> &items,
-                      std::vector<MathDomain::Row> &rows) {
-    MathDomain::Row r;
+static void make_item(ojson &j, const std::string &where, std::string id, MathDomain::Table &out) {
+    Problem r;
     r.problem = common::string_field(j, where, "problem");
     std::string gold;
     if (auto a = j.find("answer"); a != j.end() && !a->is_null()) {
@@ -79,15 +99,14 @@ static void make_item(ojson &j, const std::string &where, std::string id, std::v
     else if (auto s = j.find("subject"); s != j.end() && s->is_string()) it.category = s->get<std::string>();
     it.metadata_json = common::dump(j);
     it.text = r.problem;
-    items.push_back(std::move(it));
-    rows.push_back(std::move(r));
+    out.push_back({std::move(it), std::move(r)});
 }
 
 static bool all_digits(const std::string &s) {
     return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
-void MathDomain::load_dir(const std::string &path, parley::LoadContext &ctx, std::vector<Item> &items, std::vector<Row> &rows) {
+void MathDomain::load_dir(const std::string &path, parley::LoadContext &ctx, Table &out) {
     struct Entry {
         std::string subject, stem, file;
     };
@@ -120,7 +139,7 @@ void MathDomain::load_dir(const std::string &path, parley::LoadContext &ctx, std
                 throw RowError(locate(e.file, text, pe.byte ? pe.byte - 1 : 0) + ": invalid JSON: " + pe.what());
             }
             if (!j.is_object()) throw RowError(e.file + ":1: invalid problem file: expected a JSON object");
-            make_item(j, e.file, id, items, rows);
+            make_item(j, e.file, id, out);
             ids.insert(id);
         } catch (const RowError &err) {
             ctx.malformed(err.what());
@@ -145,7 +164,7 @@ static std::string jsonl_id(const ojson &j, size_t row_index, const std::string 
     return std::to_string(row_index);
 }
 
-void MathDomain::load_jsonl(const std::string &path, parley::LoadContext &ctx, std::vector<Item> &items, std::vector<Row> &rows) {
+void MathDomain::load_jsonl(const std::string &path, parley::LoadContext &ctx, Table &out) {
     const std::string data = common::read_file(path);
     std::set<std::string> ids;
     size_t row_index = 0;
@@ -157,7 +176,7 @@ void MathDomain::load_jsonl(const std::string &path, parley::LoadContext &ctx, s
             std::string id = jsonl_id(j, k, where);
             where += ": id " + id;
             if (ids.count(id)) throw RowError(where + ": duplicate id");
-            make_item(j, where, id, items, rows);
+            make_item(j, where, id, out);
             ids.insert(id);
         } catch (const RowError &e) {
             ctx.malformed(e.what());
@@ -165,36 +184,15 @@ void MathDomain::load_jsonl(const std::string &path, parley::LoadContext &ctx, s
     });
 }
 
-void MathDomain::load(const std::string &path, parley::LoadContext &ctx) {
+void MathDomain::read(const std::string &path, parley::LoadContext &ctx, Table &out) {
     std::error_code ec;
     if (!fs::exists(path, ec)) throw Error(PARLEY_ERR_NOT_FOUND, path + ": no such file or directory");
-    std::vector<Item> items;
-    std::vector<Row> rows;
-    if (fs::is_directory(path, ec)) load_dir(path, ctx, items, rows);
-    else load_jsonl(path, ctx, items, rows);
-    if (items.empty() && ctx.skipped() == 0) throw Error(PARLEY_ERR_PARSE, path + ": no problems found");
-    this->items = std::move(items);
-    rows_ = std::move(rows);
-}
-
-std::string MathDomain::render(size_t index, int what, std::string_view input) {
-    const Row &r = rows_.at(index);
-    switch (what) {
-    case PARLEY_TEXT_TASK: return "I'm trying to solve this math problem: \"" + r.problem + "\"";
-    case PARLEY_TEXT_TASK_TEACHER_FIRST: return "I would like you to try and solve this math problem: \"" + r.problem + "\"";
-    case PARLEY_TEXT_SYSTEM_COLLABORATE: return parley::coral::assistant_sbs_short(kTaskName, kTaskInst);
-    case PARLEY_TEXT_SYSTEM_COT: return parley::coral::simple_cot(kTaskName, kTaskInst);
-    case PARLEY_TEXT_EXTRACTOR_SYSTEM: return parley::coral::extractor_system();
-    case PARLEY_TEXT_EXTRACTOR_PROMPT:
-        return common::extractor_prompt("**This is the original question:**\n" + r.problem + "\n\n" +
-                                        "**This is the response you need to extract answer from:**\n\n" + std::string(input) +
-                                        "\n\n**Extract the answer in $\\boxed{}$ format, or say \"not sure yet\".**");
-    default: throw Error(PARLEY_ERR_UNSUPPORTED, "unknown text kind " + std::to_string(what));
-    }
+    if (fs::is_directory(path, ec)) load_dir(path, ctx, out);
+    else load_jsonl(path, ctx, out);
 }
 
 parley::Belief MathDomain::extract(size_t index, int mode, std::string_view text) {
-    (void)rows_.at(index);
+    (void)row(index);
     common::require_mode(mode);
     parley::Belief b;
     if (mode == PARLEY_EXTRACT_LLM_OUTPUT) {
@@ -221,21 +219,10 @@ std::optional<std::string> MathDomain::raw_answer(std::string_view belief) const
 }
 
 double MathDomain::score(size_t index, std::string_view belief) {
-    const std::string &gold = items.at(index).gold;
+    const std::string &gold = item(index).gold;
     auto raw = raw_answer(belief);
     if (!raw) return 0.0;
     return grade_answer(*raw, gold) ? 1.0 : 0.0;
-}
-
-parley::DomainInfo MathDomain::info() const {
-    parley::DomainInfo d;
-    d.task_name = kTaskName;
-    d.task_specific_inst = kTaskInst;
-    d.matcher_name = "MATHMatchEvaluator";
-    d.extractor_name = "MATHExtractionPromptingEvaluator";
-    d.score_json_type = PARLEY_SCORE_JSON_FLOAT;
-    d.sensitive_text = false;
-    return d;
 }
 
 } // namespace parley::math

@@ -1,7 +1,6 @@
 #include "mmlu_pro.hpp"
 
-#include "common/jsonl.hpp"
-#include "common/mc.hpp"
+#include <parley/common/jsonl.hpp>
 
 #include <set>
 
@@ -10,20 +9,26 @@ namespace parley::mmlu_pro {
 using common::ojson;
 using common::RowError;
 
-MmluPro::MmluPro(const parley::Config &cfg) : profile_(common::parse_profile(cfg)) {}
+static parley::DomainInfo mmlu_pro_info() {
+    parley::DomainInfo d;
+    d.task_name = "reasoning-focused question answering";
+    d.matcher_name = "MMLUProMatchEvaluator";
+    d.extractor_name = "MMLUProExtractionPromptingEvaluator";
+    return d;
+}
+
+MmluPro::MmluPro(const parley::Config &cfg) : MultipleChoiceDomain(cfg, mmlu_pro_info()) {}
 
 static bool ends_with(const std::string &s, const char *suffix) {
     std::string_view x(suffix);
     return s.size() >= x.size() && s.compare(s.size() - x.size(), x.size(), x) == 0;
 }
 
-void MmluPro::load(const std::string &path, parley::LoadContext &ctx) {
+void MmluPro::read(const std::string &path, parley::LoadContext &ctx, Table &out) {
     if (ends_with(path, ".parquet"))
         throw Error(PARLEY_ERR_UNSUPPORTED, path + ": parquet is not read directly; convert it to JSON Lines (one row per line, same fields)");
     const std::string data = common::read_file(path);
 
-    std::vector<Item> items;
-    std::vector<Row> rows;
     std::set<std::string> ids;
     common::for_each_line(data, [&](size_t line, std::string_view text) {
         try {
@@ -39,7 +44,7 @@ void MmluPro::load(const std::string &path, parley::LoadContext &ctx) {
             where += ": question_id " + id;
             if (ids.count(id)) throw RowError(where + ": field 'question_id': duplicate id");
 
-            Row r;
+            Choices r;
             r.question = common::string_field(j, where, "question");
 
             const ojson &opts = common::field(j, where, "options");
@@ -54,7 +59,7 @@ void MmluPro::load(const std::string &path, parley::LoadContext &ctx) {
             // MMLU-Pro's own evaluator does. Only trailing padding goes, so letters never shift.
             size_t real = r.options.size();
             while (real > 0 && r.options[real - 1] == "N/A") --real;
-            if (profile_ == common::Profile::Fixed) r.options.resize(real);
+            if (profile() == common::Profile::Fixed) r.options.resize(real);
             if (real < 2)
                 throw RowError(where + ": field 'options': " + std::to_string(real) +
                                " options besides \"N/A\" padding, expected at least 2");
@@ -100,67 +105,11 @@ void MmluPro::load(const std::string &path, parley::LoadContext &ctx) {
             it.metadata_json = common::dump(j);
             it.text = r.question;
             ids.insert(id);
-            items.push_back(std::move(it));
-            rows.push_back(std::move(r));
+            out.push_back({std::move(it), std::move(r)});
         } catch (const RowError &e) {
             ctx.malformed(e.what());
         }
     });
-    if (items.empty() && ctx.skipped() == 0) throw Error(PARLEY_ERR_PARSE, path + ": no rows");
-    this->items = std::move(items);
-    rows_ = std::move(rows);
-}
-
-std::string MmluPro::options_block(size_t index) const {
-    const Row &r = rows_.at(index);
-    std::string s;
-    for (size_t k = 0; k < r.options.size(); ++k) {
-        if (k) s += '\n';
-        s += '(';
-        s += char('A' + k);
-        s += ") ";
-        s += r.options[k];
-    }
-    return s;
-}
-
-std::string MmluPro::render(size_t index, int what, std::string_view input) {
-    const Row &r = rows_.at(index);
-    switch (what) {
-    case PARLEY_TEXT_TASK:
-        return "I'm trying to solve this problem: \"" + r.question + "\"\n" + "And the choices are:\n" + options_block(index);
-    case PARLEY_TEXT_TASK_TEACHER_FIRST:
-        throw Error(PARLEY_ERR_UNSUPPORTED, "MMLU-Pro has no teacher-first task message (Coral asserts first_role == student)");
-    case PARLEY_TEXT_SYSTEM_COLLABORATE: return parley::coral::assistant_sbs_short(kTaskName, kTaskInst);
-    case PARLEY_TEXT_SYSTEM_COT: return parley::coral::simple_cot(kTaskName, kTaskInst);
-    case PARLEY_TEXT_EXTRACTOR_SYSTEM: return parley::coral::extractor_system();
-    case PARLEY_TEXT_EXTRACTOR_PROMPT:
-        return common::extractor_prompt("**This is the original question:**\n" + r.question + "\n\n" +
-                                        "\n\n**And the options are:**\n" + options_block(index) + "\n\n" +
-                                        "**This is the response you need to extract answer from:**\n\n" +
-                                        std::string(input) +
-                                        "\n\n**Extract the answer in ([A-Z]) format, or say \"not sure yet\".**");
-    default: throw Error(PARLEY_ERR_UNSUPPORTED, "unknown text kind " + std::to_string(what));
-    }
-}
-
-parley::Belief MmluPro::extract(size_t index, int mode, std::string_view text) {
-    return common::mc::extract(mode, text, static_cast<int>(rows_.at(index).options.size()), profile_);
-}
-
-double MmluPro::score(size_t index, std::string_view belief) {
-    return common::mc::correct(belief, rows_.at(index).gold, profile_) ? 1.0 : 0.0;
-}
-
-parley::DomainInfo MmluPro::info() const {
-    parley::DomainInfo d;
-    d.task_name = kTaskName;
-    d.task_specific_inst = kTaskInst;
-    d.matcher_name = "MMLUProMatchEvaluator";
-    d.extractor_name = "MMLUProExtractionPromptingEvaluator";
-    d.score_json_type = PARLEY_SCORE_JSON_BOOL;
-    d.sensitive_text = false;
-    return d;
 }
 
 } // namespace parley::mmlu_pro

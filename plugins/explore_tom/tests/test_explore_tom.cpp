@@ -1,8 +1,8 @@
 #include "explore_tom.hpp"
 
-#include "common/csv.hpp"
-#include "common/jsonl.hpp"
-#include "common/tom.hpp"
+#include <parley/common/csv.hpp>
+#include <parley/common/jsonl.hpp>
+#include <parley/common/tom.hpp>
 #include "common/test_util.hpp"
 
 #include <catch2/catch.hpp>
@@ -46,19 +46,19 @@ TEST_CASE("explore_tom: every shared sample row loads with its gold; ids from th
     parley::common::CsvHeader h(rows[0]);
     auto index = parley::explore_tom::read_row_index(kIndex);
     REQUIRE(index.size() == 60);
-    REQUIRE(plain.items.size() == 60);
-    REQUIRE(indexed.items.size() == 60);
+    REQUIRE(plain.size() == 60);
+    REQUIRE(indexed.size() == 60);
     for (size_t i = 0; i < 60; ++i) {
         const auto &row = rows[i + 1];
         CAPTURE(i);
-        CHECK(plain.items[i].id == std::to_string(i));
-        CHECK(indexed.items[i].id == std::to_string(index[i]));
-        CHECK(plain.items[i].gold == row[h.find("expected_answer")]);
-        CHECK(indexed.items[i].gold == plain.items[i].gold);
-        CHECK_FALSE(plain.items[i].gold.empty());
+        CHECK(plain.item(i).id == std::to_string(i));
+        CHECK(indexed.item(i).id == std::to_string(index[i]));
+        CHECK(plain.item(i).gold == row[h.find("expected_answer")]);
+        CHECK(indexed.item(i).gold == plain.item(i).gold);
+        CHECK_FALSE(plain.item(i).gold.empty());
         CHECK(plain.row(i).story == row[h.find("story_structure")]);
-        CHECK(plain.items[i].category == row[h.find("param=story_type")]);
-        auto meta = nlohmann::json::parse(indexed.items[i].metadata_json);
+        CHECK(plain.item(i).category == row[h.find("param=story_type")]);
+        auto meta = nlohmann::json::parse(indexed.item(i).metadata_json);
         CHECK(meta.size() == 19);
         CHECK(meta["expected_answer"] == row[h.find("expected_answer")]);
         CHECK(meta["row_index"].get<uint64_t>() == index[i]);
@@ -74,9 +74,9 @@ TEST_CASE("explore_tom: the gold answer as a Short Answer scores correct, a wron
     for (const char *profile : {"coral", "fixed"}) {
         ExploreTom d(host.config({{"profile", std::string(profile)}}));
         REQUIRE(try_load(d, kCsv).ok);
-        for (size_t i = 0; i < d.items.size(); ++i) {
-            const std::string gold = d.items[i].gold;
-            CAPTURE(profile, d.items[i].id, gold);
+        for (size_t i = 0; i < d.size(); ++i) {
+            const std::string gold = d.item(i).gold;
+            CAPTURE(profile, d.item(i).id, gold);
             // coral removes every "the" from the belief but not from the gold, so a gold such as
             // "back office of the vet shop" cannot be matched there (a documented quirk).
             const bool quirk = std::string(profile) == "coral" && gold.find("the") != std::string::npos;
@@ -246,8 +246,8 @@ TEST_CASE("explore_tom: malformed files name file, line and field", "[explore_to
         CHECK(so.ok == !c.fatal);
         if (!c.fatal) {
             CHECK(so.skipped == 1);
-            REQUIRE(s.items.size() == 1);
-            CHECK(s.items[0].id == "0");
+            REQUIRE(s.size() == 1);
+            CHECK(s.item(0).id == "0");
         }
     }
 
@@ -258,9 +258,9 @@ TEST_CASE("explore_tom: malformed files name file, line and field", "[explore_to
         ExploreTom s(host.config({{"row_index", idx}}));
         auto so = try_load(s, f, true);
         REQUIRE(so.ok);
-        REQUIRE(s.items.size() == 2);
-        CHECK(s.items[0].id == "20");
-        CHECK(s.items[1].id == "30");
+        REQUIRE(s.size() == 2);
+        CHECK(s.item(0).id == "20");
+        CHECK(s.item(1).id == "30");
     }
     // Row-index problems.
     {

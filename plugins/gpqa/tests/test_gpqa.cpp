@@ -3,9 +3,9 @@
 // failure prints "false", never the text; nothing here CAPTUREs question or answer text.
 #include "gpqa.hpp"
 
-#include "common/csv.hpp"
-#include "common/jsonl.hpp"
-#include "common/mc.hpp"
+#include <parley/common/csv.hpp>
+#include <parley/common/jsonl.hpp>
+#include <parley/common/mc.hpp>
 #include "common/test_util.hpp"
 
 #include <catch2/catch.hpp>
@@ -125,7 +125,7 @@ TEST_CASE("gpqa: every shared sample row loads; the gold letter points at the co
     Gpqa d(host.config());
     auto o = try_load(d, kSample);
     REQUIRE(o.ok);
-    REQUIRE(d.items.size() == 60);
+    REQUIRE(d.size() == 60);
 
     const std::string data = read_text(kSample);
     parley::common::CsvReader r(data);
@@ -137,24 +137,24 @@ TEST_CASE("gpqa: every shared sample row loads; the gold letter points at the co
     size_t i = 0;
     while (r.next(rec)) {
         REQUIRE(rec.fields.size() == 78);
-        const auto &it = d.items.at(i);
+        const auto &it = d.item(i);
         const auto &row = d.row(i);
         const std::string id = rec.fields[h.find("Record ID")];
         CAPTURE(id);
         CHECK(it.id == id);
         REQUIRE(it.gold.size() == 1);
         const int label = it.gold[0] - 'A';
-        CHECK(label == row.label);
+        CHECK(label == row.gold - 'A');
         label_counts[label]++;
         const std::string correct(parley::common::py_strip(rec.fields[h.find("Correct Answer")]));
-        const bool gold_is_correct = row.choices[label] == correct;
+        const bool gold_is_correct = row.options[label] == correct;
         CHECK(gold_is_correct);
         // the other three are the incorrect answers, each once
         std::vector<std::string> wrong, shown;
         for (int k = 1; k <= 3; ++k)
             wrong.emplace_back(parley::common::py_strip(rec.fields[h.find("Incorrect Answer " + std::to_string(k))]));
         for (int k = 0; k < 4; ++k)
-            if (k != label) shown.push_back(row.choices[k]);
+            if (k != label) shown.push_back(row.options[k]);
         std::sort(wrong.begin(), wrong.end());
         std::sort(shown.begin(), shown.end());
         const bool distractors_ok = wrong == shown;
@@ -192,23 +192,23 @@ TEST_CASE("gpqa: the shuffle is deterministic, seeded and independent of row ord
     std::string reversed = raw.header;
     for (auto it = raw.records.rbegin(); it != raw.records.rend(); ++it) reversed += *it;
     REQUIRE(try_load(rev, tmp.file("reversed.csv", reversed)).ok);
-    REQUIRE(rev.items.size() == 60);
+    REQUIRE(rev.size() == 60);
 
     size_t differs_with_other_seed = 0;
     for (size_t i = 0; i < 60; ++i) {
         const size_t j = 59 - i;
-        CAPTURE(a.items[i].id);
-        CHECK(a.items[i].id == rev.items[j].id);
-        CHECK(a.items[i].gold == b.items[i].gold);
-        CHECK(a.items[i].gold == rev.items[j].gold);
-        const bool same_order = a.row(i).choices == rev.row(j).choices && a.row(i).choices == b.row(i).choices;
+        CAPTURE(a.item(i).id);
+        CHECK(a.item(i).id == rev.item(j).id);
+        CHECK(a.item(i).gold == b.item(i).gold);
+        CHECK(a.item(i).gold == rev.item(j).gold);
+        const bool same_order = a.row(i).options == rev.row(j).options && a.row(i).options == b.row(i).options;
         CHECK(same_order);
-        const bool same_meta = a.items[i].metadata_json == rev.items[j].metadata_json;
+        const bool same_meta = a.item(i).metadata_json == rev.item(j).metadata_json;
         CHECK(same_meta);
-        if (a.row(i).choices != other.row(i).choices) ++differs_with_other_seed;
+        if (a.row(i).options != other.row(i).options) ++differs_with_other_seed;
     }
     CHECK(differs_with_other_seed > 30); // 23 of 24 permutations differ from any given one
-    CHECK(nlohmann::json::parse(other.items[0].metadata_json)["shuffle_seed"].get<int64_t>() == 12345);
+    CHECK(nlohmann::json::parse(other.item(0).metadata_json)["shuffle_seed"].get<int64_t>() == 12345);
 }
 
 TEST_CASE("gpqa: the gold answer in the final-answer format scores correct, a wrong letter does not", "[gpqa][data]") {
@@ -216,8 +216,8 @@ TEST_CASE("gpqa: the gold answer in the final-answer format scores correct, a wr
     for (const char *profile : {"coral", "fixed"}) {
         Gpqa d(host.config({{"profile", std::string(profile)}}));
         REQUIRE(try_load(d, kSample).ok);
-        for (size_t i = 0; i < d.items.size(); ++i) {
-            const auto &it = d.items[i];
+        for (size_t i = 0; i < d.size(); ++i) {
+            const auto &it = d.item(i);
             CAPTURE(profile, it.id);
             const char gold = it.gold[0];
             const char wrong = gold == 'D' ? 'C' : 'D';
@@ -241,7 +241,7 @@ TEST_CASE("gpqa: prompts and info", "[gpqa][prompts]") {
     Gpqa d(host.config());
     REQUIRE(try_load(d, f).ok);
     // order for (0, recAAAA) is [0,1,3,2]: Correct, Incorrect 1, Incorrect 3, Incorrect 2
-    CHECK(d.items[0].gold == "A");
+    CHECK(d.item(0).gold == "A");
     const std::string opts = "(A) SECRET-RIGHT\n(B) SECRET-WRONG-1\n(C) SECRET-WRONG-3\n(D) SECRET-WRONG-2";
     CHECK(d.render(0, PARLEY_TEXT_TASK, "") == "I'm trying to solve this problem: \"Q \"x\"?\"\nAnd the choices are:\n" + opts);
     const std::string name = "PhD-level biology, physics, and chemistry";
@@ -272,7 +272,7 @@ TEST_CASE("gpqa: coral vs fixed", "[gpqa][profiles]") {
     Gpqa coral(host.config()), fixed(host.config({{"profile", std::string("fixed")}}));
     REQUIRE(try_load(coral, f).ok);
     REQUIRE(try_load(fixed, f).ok);
-    REQUIRE(coral.items[0].gold == "A");
+    REQUIRE(coral.item(0).gold == "A");
     CHECK(coral.score(0, "This is (A)") == 1.0); // character-set lstrip
     CHECK(fixed.score(0, "This is (A)") == 0.0);
     CHECK(coral.score(0, "Error: A") == 0.0);    // "EA"
@@ -327,7 +327,7 @@ TEST_CASE("gpqa: malformed files fail with file, line, field and record id, neve
         CHECK(so.ok == !c.fatal);
         if (!c.fatal) {
             CHECK(so.skipped == 1);
-            CHECK(s.items.size() == 1);
+            CHECK(s.size() == 1);
         }
     }
     for (auto &line : host.logs()) {

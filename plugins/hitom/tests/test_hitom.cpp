@@ -1,7 +1,7 @@
 #include "hitom.hpp"
 
-#include "common/jsonl.hpp"
-#include "common/tom.hpp"
+#include <parley/common/jsonl.hpp>
+#include <parley/common/tom.hpp>
 #include "common/test_util.hpp"
 
 #include <catch2/catch.hpp>
@@ -43,25 +43,25 @@ TEST_CASE("hitom: every shared sample item loads with its gold (free-form and mu
     REQUIRE(try_load(mc, kJson).ok);
     auto data = sample();
     REQUIRE(data.size() == 60);
-    REQUIRE(free.items.size() == 60);
-    REQUIRE(mc.items.size() == 60);
+    REQUIRE(free.size() == 60);
+    REQUIRE(mc.size() == 60);
     for (size_t i = 0; i < 60; ++i) {
         const auto &e = data[i];
         CAPTURE(e["sample_id"].get<int>());
-        CHECK(free.items[i].id == std::to_string(e["sample_id"].get<int>()));
-        CHECK(free.items[i].gold == e["answer"].get<std::string>());
-        CHECK(mc.items[i].id == free.items[i].id);
+        CHECK(free.item(i).id == std::to_string(e["sample_id"].get<int>()));
+        CHECK(free.item(i).gold == e["answer"].get<std::string>());
+        CHECK(mc.item(i).id == free.item(i).id);
         // the gold letter labels the answer text in the choices string
         const std::string choices = e["choices"].get<std::string>();
-        const std::string needle = mc.items[i].gold + ". " + e["answer"].get<std::string>();
+        const std::string needle = mc.item(i).gold + ". " + e["answer"].get<std::string>();
         const bool labelled = choices.find(needle + ",") != std::string::npos ||
                               choices.size() >= needle.size() && choices.compare(choices.size() - needle.size(), needle.size(), needle) == 0;
         CHECK(labelled);
         CHECK(mc.row(i).choices.size() == 15);
-        auto meta = nlohmann::json::parse(free.items[i].metadata_json);
+        auto meta = nlohmann::json::parse(free.item(i).metadata_json);
         CHECK(meta["expected_answer"] == e["answer"]);
         CHECK(meta["story"] == e["story"]);
-        CHECK(meta["label"].get<int>() == mc.items[i].gold[0] - 'A');
+        CHECK(meta["label"].get<int>() == mc.item(i).gold[0] - 'A');
     }
 }
 
@@ -73,9 +73,9 @@ TEST_CASE("hitom: the gold answer scores correct, a wrong one does not", "[hitom
         HiTom mc(host.config({{"profile", std::string(profile)}, {"multiple_choice", true}}));
         REQUIRE(try_load(d, kJson).ok);
         REQUIRE(try_load(mc, kJson).ok);
-        for (size_t i = 0; i < d.items.size(); ++i) {
-            const std::string gold = d.items[i].gold;
-            CAPTURE(profile, d.items[i].id, gold);
+        for (size_t i = 0; i < d.size(); ++i) {
+            const std::string gold = d.item(i).gold;
+            CAPTURE(profile, d.item(i).id, gold);
             std::string spaced = gold;
             std::replace(spaced.begin(), spaced.end(), '_', ' ');
             // a wrong choice that is no substring of the gold (nor the reverse)
@@ -94,7 +94,7 @@ TEST_CASE("hitom: the gold answer scores correct, a wrong one does not", "[hitom
             CHECK(d.score(i, d.extract(i, PARLEY_EXTRACT_RULE, "Short Answer: " + wrong).text) == 0.0);
 
             // multiple choice
-            const std::string letter = mc.items[i].gold;
+            const std::string letter = mc.item(i).gold;
             for (const std::string &turn : {"Short Answer: " + letter, "Short Answer: " + letter + ". " + gold,
                                             "Short Answer: " + spaced, "The correct answer is (" + letter + ")"}) {
                 CAPTURE(turn);
@@ -196,8 +196,8 @@ TEST_CASE("hitom: prompts and info", "[hitom][prompts]") {
     CHECK(mc.render(0, PARLEY_TEXT_TASK, "") ==
           "I'm trying to answer this question based on the following story:\nStory: " + story +
               "\nQuestion: Where is the apple really?\nChoices: A. red_box, B. green_drawer, C. blue_crate");
-    CHECK(mc.items[0].gold == "B");
-    CHECK(d.items[0].gold == "green_drawer");
+    CHECK(mc.item(0).gold == "B");
+    CHECK(d.item(0).gold == "green_drawer");
     const std::string name = "theory-of-mind reasoning";
     const std::string inst = "Put your final answer to the question at the end as \"Short Answer: {answer}\"";
     CHECK(d.render(0, PARLEY_TEXT_SYSTEM_COLLABORATE, "") == jinja(kAssistantSbsShort, name, inst));
@@ -251,7 +251,7 @@ TEST_CASE("hitom: malformed input names file, line and field", "[hitom][errors]"
             auto so = try_load(s, f, true);
             CHECK(so.ok);
             CHECK(so.skipped == 1);
-            CHECK(s.items.size() == 1);
+            CHECK(s.size() == 1);
         }
     }
     HiTom d(host.config());

@@ -2,7 +2,7 @@
 
 #include "grader.hpp"
 
-#include "common/jsonl.hpp"
+#include <parley/common/jsonl.hpp>
 #include "common/test_util.hpp"
 
 #include <catch2/catch.hpp>
@@ -58,14 +58,14 @@ TEST_CASE("math: every shared sample problem loads from the directory tree with 
     REQUIRE(o.ok);
     auto files = manifest();
     REQUIRE(files.size() == 60);
-    REQUIRE(d.items.size() == 60);
+    REQUIRE(d.size() == 60);
     std::map<std::string, size_t> by_id;
-    for (size_t i = 0; i < d.items.size(); ++i) by_id[d.items[i].id] = i;
+    for (size_t i = 0; i < d.size(); ++i) by_id[d.item(i).id] = i;
     for (auto &rel : files) {
         const std::string id = id_of(rel);
         CAPTURE(id);
         REQUIRE(by_id.count(id));
-        const auto &it = d.items[by_id[id]];
+        const auto &it = d.item(by_id[id]);
         auto j = nlohmann::json::parse(read_text(kDir + "/" + rel));
         CHECK(it.gold == boxed_gold(j["solution"].get<std::string>()));
         CHECK(it.category == j["type"].get<std::string>());
@@ -77,11 +77,11 @@ TEST_CASE("math: every shared sample problem loads from the directory tree with 
     // Loading the split folder itself gives the same ids and order.
     MathDomain d2(host.config());
     REQUIRE(try_load(d2, kDir + "/test").ok);
-    REQUIRE(d2.items.size() == 60);
-    for (size_t i = 0; i < 60; ++i) CHECK(d2.items[i].id == d.items[i].id);
+    REQUIRE(d2.size() == 60);
+    for (size_t i = 0; i < 60; ++i) CHECK(d2.item(i).id == d.item(i).id);
     // sorted by subject, then numerically
     for (size_t i = 1; i < 60; ++i) {
-        auto a = d.items[i - 1].id, b = d.items[i].id;
+        auto a = d.item(i - 1).id, b = d.item(i).id;
         auto sa = a.substr(0, a.find('/')), sb = b.substr(0, b.find('/'));
         if (sa == sb) CHECK(std::stoll(a.substr(a.find('/') + 1)) < std::stoll(b.substr(b.find('/') + 1)));
         else CHECK(sa < sb);
@@ -102,23 +102,23 @@ TEST_CASE("math: a JSONL of the same fields loads the same items", "[math][data]
     REQUIRE(try_load(dir, kDir).ok);
     REQUIRE(try_load(a, tmp.file("uid.jsonl", with_uid)).ok);
     REQUIRE(try_load(b, tmp.file("plain.jsonl", plain)).ok);
-    REQUIRE(a.items.size() == 60);
-    REQUIRE(b.items.size() == 60);
+    REQUIRE(a.size() == 60);
+    REQUIRE(b.size() == 60);
     std::map<std::string, std::string> gold;
-    for (auto &it : dir.items) gold[it.id] = it.gold;
+    for (size_t i = 0; i < dir.size(); ++i) gold[dir.item(i).id] = dir.item(i).gold;
     auto files = manifest();
     for (size_t i = 0; i < 60; ++i) {
         CAPTURE(files[i]);
-        CHECK(a.items[i].id == id_of(files[i]));      // unique_id -> "<subject>/<n>"
-        CHECK(a.items[i].gold == gold[a.items[i].id]);
-        CHECK(b.items[i].id == std::to_string(i));    // no id field: the data-row index
-        CHECK(b.items[i].gold == a.items[i].gold);
+        CHECK(a.item(i).id == id_of(files[i]));      // unique_id -> "<subject>/<n>"
+        CHECK(a.item(i).gold == gold[a.item(i).id]);
+        CHECK(b.item(i).id == std::to_string(i));    // no id field: the data-row index
+        CHECK(b.item(i).gold == a.item(i).gold);
     }
     // Coral's own jsonl carries "answer": it is the gold.
     MathDomain c(host.config());
     REQUIRE(try_load(c, tmp.file("answer.jsonl", "{\"problem\": \"p\", \"answer\": \"\\\\frac{1}{2}\", \"id\": 17}\n")).ok);
-    CHECK(c.items[0].gold == "\\frac{1}{2}");
-    CHECK(c.items[0].id == "17");
+    CHECK(c.item(0).gold == "\\frac{1}{2}");
+    CHECK(c.item(0).id == "17");
 }
 
 TEST_CASE("math: stating the gold answer scores correct, a wrong value does not", "[math][data]") {
@@ -126,8 +126,8 @@ TEST_CASE("math: stating the gold answer scores correct, a wrong value does not"
     for (const char *profile : {"coral", "fixed"}) {
         MathDomain d(host.config({{"profile", std::string(profile)}}));
         REQUIRE(try_load(d, kDir).ok);
-        for (size_t i = 0; i < d.items.size(); ++i) {
-            const auto &it = d.items[i];
+        for (size_t i = 0; i < d.size(); ++i) {
+            const auto &it = d.item(i);
             CAPTURE(profile, it.id, it.gold);
             auto r = d.extract(i, PARLEY_EXTRACT_RULE, "Working it out step by step ... so the final answer is $\\boxed{" + it.gold + "}$.");
             CHECK(r.valid);
@@ -280,7 +280,7 @@ TEST_CASE("math: malformed input names file, line and field", "[math][errors]") 
         auto so = try_load(s, t.path(), true);
         CHECK(so.ok);
         CHECK(so.skipped == 1);
-        CHECK(s.items.size() == 1);
+        CHECK(s.size() == 1);
     }
     {
         TempDir t;

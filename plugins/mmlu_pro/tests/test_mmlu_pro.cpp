@@ -1,7 +1,7 @@
 #include "mmlu_pro.hpp"
 
-#include "common/jsonl.hpp"
-#include "common/mc.hpp"
+#include <parley/common/jsonl.hpp>
+#include <parley/common/mc.hpp>
 #include "common/test_util.hpp"
 
 #include <catch2/catch.hpp>
@@ -34,7 +34,7 @@ TEST_CASE("mmlu_pro: every shared sample row loads with its gold letter", "[mmlu
     MmluPro d(host.config());
     auto o = try_load(d, kSample);
     REQUIRE(o.ok);
-    REQUIRE(d.items.size() == 60);
+    REQUIRE(d.size() == 60);
 
     // Independent reading of the same file.
     std::ifstream in(kSample);
@@ -43,7 +43,7 @@ TEST_CASE("mmlu_pro: every shared sample row loads with its gold letter", "[mmlu
     while (std::getline(in, line)) {
         if (line.empty()) continue;
         auto j = nlohmann::json::parse(line);
-        const auto &it = d.items.at(i);
+        const auto &it = d.item(i);
         CAPTURE(it.id);
         CHECK(it.id == std::to_string(j["question_id"].get<int64_t>()));
         CHECK(it.gold == j["answer"].get<std::string>());
@@ -64,8 +64,8 @@ TEST_CASE("mmlu_pro: the gold answer in the final-answer format scores correct, 
     for (const char *profile : {"coral", "fixed"}) {
         MmluPro d(host.config({{"profile", std::string(profile)}}));
         REQUIRE(try_load(d, kSample).ok);
-        for (size_t i = 0; i < d.items.size(); ++i) {
-            const auto &it = d.items[i];
+        for (size_t i = 0; i < d.size(); ++i) {
+            const auto &it = d.item(i);
             CAPTURE(profile, it.id);
             const char gold = it.gold[0];
             const char wrong = gold == 'A' ? 'B' : 'A';
@@ -97,14 +97,14 @@ TEST_CASE("mmlu_pro: validation split with N/A padding - coral shows the padding
     MmluPro coral(host.config()), fixed(host.config({{"profile", std::string("fixed")}}));
     REQUIRE(try_load(coral, kValidation).ok);
     REQUIRE(try_load(fixed, kValidation).ok);
-    REQUIRE(coral.items.size() == 70);
-    REQUIRE(fixed.items.size() == 70);
+    REQUIRE(coral.size() == 70);
+    REQUIRE(fixed.size() == 70);
     size_t padded = 0;
-    for (size_t i = 0; i < coral.items.size(); ++i) {
-        CAPTURE(coral.items[i].id);
+    for (size_t i = 0; i < coral.size(); ++i) {
+        CAPTURE(coral.item(i).id);
         CHECK(coral.row(i).options.size() == 10); // the release pads every row to 10
         for (auto &o : fixed.row(i).options) CHECK(o != "N/A");
-        CHECK(size_t(fixed.items[i].gold[0] - 'A') < fixed.row(i).options.size());
+        CHECK(size_t(fixed.item(i).gold[0] - 'A') < fixed.row(i).options.size());
         CHECK(fixed.render(i, PARLEY_TEXT_TASK, "").find("N/A") == std::string::npos);
         padded += coral.render(i, PARLEY_TEXT_TASK, "").find(") N/A") != std::string::npos;
     }
@@ -123,7 +123,7 @@ TEST_CASE("mmlu_pro: trailing N/A options are shown, lettered and extractable un
     CHECK(coral.render(0, PARLEY_TEXT_TASK, "") ==
           "I'm trying to solve this problem: \"What is 1+1?\"\nAnd the choices are:\n" + shown);
     CHECK_THAT(coral.render(0, PARLEY_TEXT_EXTRACTOR_PROMPT, std::string(400, 'x')), Contains(shown + "\n\n"));
-    auto meta = nlohmann::ordered_json::parse(coral.items[0].metadata_json);
+    auto meta = nlohmann::ordered_json::parse(coral.item(0).metadata_json);
     CHECK(meta["choices"].dump() == R"({"A":"1","B":"2","C":"3","D":"N/A","E":"N/A"})");
     CHECK(coral.extract(0, PARLEY_EXTRACT_RULE, "So the answer is E").text == "The answer is (E)."); // a shown letter
 
@@ -131,7 +131,7 @@ TEST_CASE("mmlu_pro: trailing N/A options are shown, lettered and extractable un
     REQUIRE(try_load(fixed, f).ok);
     CHECK(fixed.render(0, PARLEY_TEXT_TASK, "") ==
           "I'm trying to solve this problem: \"What is 1+1?\"\nAnd the choices are:\n" + real);
-    CHECK(nlohmann::ordered_json::parse(fixed.items[0].metadata_json)["choices"].size() == 3);
+    CHECK(nlohmann::ordered_json::parse(fixed.item(0).metadata_json)["choices"].size() == 3);
     CHECK(fixed.extract(0, PARLEY_EXTRACT_RULE, "So the answer is E").text == "not sure yet"); // not an option
 
     // Padding alone is not options, in either profile.
@@ -319,14 +319,14 @@ TEST_CASE("mmlu_pro: malformed input names file, line and field", "[mmlu_pro][er
         CHECK(o.code == PARLEY_ERR_PARSE);
         CHECK_THAT(o.message, Contains(f + ":2"));
         CHECK_THAT(o.message, Contains(c.expect_field));
-        CHECK(d.items.empty());
+        CHECK(d.size() == 0);
 
         // Skipping: the bad row is counted and the others are kept.
         MmluPro s(host.config());
         auto so = try_load(s, f, true);
         CHECK(so.ok);
         CHECK(so.skipped == 1);
-        CHECK(s.items.size() == 2);
+        CHECK(s.size() == 2);
     }
 
     MmluPro d(host.config());

@@ -3,7 +3,7 @@
 // It turns the C ABI of parley/plugin.h into a few abstract classes (Domain, Backend, Filter),
 // fills the C function tables with noexcept trampolines that convert every exception into a
 // parley_status plus message, and emits the entry point with PARLEY_PLUGIN(...). None of its C++
-// types crosses the boundary. A minimal domain plugin:
+// types crosses the boundary. A minimal domain plugin (its items in Domain::items):
 //
 //   #include <parley/sdk.hpp>
 //   class Arithmetic final : public parley::Domain {
@@ -15,9 +15,14 @@
 //       parley::DomainInfo info() const override { return {"arithmetic", "...", ...}; }
 //   };
 //   PARLEY_PLUGIN("arithmetic", "1.0.0", "Sums", parley::domain<Arithmetic>("domain", 1, "Sums"));
+//
+// Domains with rows of their own, configurable prompts or multiple choice build on
+// parley/domain.hpp (TableDomain<Row>) and parley/mc_domain.hpp (MultipleChoiceDomain).
 #pragma once
 
+#include <parley/error.hpp>
 #include <parley/plugin.h>
+#include <parley/prompt_template.hpp>
 
 #include <atomic>
 #include <cstdarg>
@@ -42,15 +47,8 @@ namespace parley {
 // Errors
 // ---------------------------------------------------------------------------------------------
 
-// Throw this from plugin code; the boundary turns it into its status code and message.
-class Error : public std::runtime_error {
-  public:
-    Error(parley_status code, const std::string &message) : std::runtime_error(message), code_(code) {}
-    parley_status code() const noexcept { return code_; }
-
-  private:
-    parley_status code_;
-};
+// parley::Error (parley/error.hpp): throw it from plugin code; the boundary turns it into its
+// status code and message.
 
 namespace detail {
 
@@ -330,67 +328,6 @@ class Config {
     const parley_config *cfg_;
 };
 
-// ---------------------------------------------------------------------------------------------
-// Coral's prompt library (collaborative-reasoner utils/prompt_library.json), shared by domains.
-// ---------------------------------------------------------------------------------------------
-namespace coral {
-
-inline std::string assistant_sbs_short(std::string_view task_name, std::string_view task_specific_inst) {
-    std::string s = "You are working with a user to solve some ";
-    s += task_name;
-    s += " problems.\n\nHere is how you should proceed:\n"
-         "* Starting on the problem and try to give a full solution;\n"
-         "* When the user proposes a solution, look carefully at each of the step, and be precise and direct when you notice any mistake;\n"
-         "* When the user raises a concern, first think about if you have actually made a mistake. Correct your mistake if you think you've made one, but stand your ground if you think it's actually correct;\n"
-         "* Always stay on topic and work towards a solution to the original problem;\n"
-         "* Be direct and concise during the whole communication;\n* ";
-    s += task_specific_inst;
-    return s;
-}
-
-inline std::string assistant_sbs(std::string_view task_name, std::string_view task_specific_inst) {
-    std::string s = "You are working with an advanced user to solve some complex ";
-    s += task_name;
-    s += " problems.\n\nHere is how you should proceed:\n"
-         "* Starting on the problem, first lay out a plan and ask for confirmation on the plan;\n"
-         "* When the user proposes a plan, an actual solution, or a partial solution, look carefully at each of the step, and ask clarification questions if you are unsure about the correctness of a certain step;\n"
-         "* When you notice an error, be precise and direct, over-politenss will not help anyone;\n"
-         "* When the user asks you questions about your solution, try to unravel certain steps and explain how they work, correct your mistake if you think you've made one, but stand your ground if you think it's actually correct;\n"
-         "* Always stay on topic and work towards a solution to the original problem;\n* ";
-    s += task_specific_inst;
-    return s;
-}
-
-inline std::string simple_cot(std::string_view task_name, std::string_view task_specific_inst) {
-    std::string s = "You are an helpful assistant that help the user solve complex ";
-    s += task_name;
-    s += " problems. Think about the problem step-by-step, and then provides the user with the answer. ";
-    s += task_specific_inst;
-    return s;
-}
-
-// The belief extractor's system prompt (307 characters, ending in a newline).
-inline const std::string &extractor_system() {
-    static const std::string s =
-        "You are an assistant that is helping an user to identify the intention of certain responses in a "
-        "conversation. More specifically, you will help extracting which answer the response is submiting as "
-        "the final answer, or say \"not sure yet\" if it seems like there is no explict answer included in the "
-        "response.\n";
-    return s;
-}
-
-// Coral builds the extractor prompt with StringIO(sys_prompt).write(prompt), which overwrites from
-// position 0: a prompt shorter than the system prompt keeps the system prompt's tail. Python
-// counts characters (code points), not bytes; the system prompt is ASCII.
-inline std::string stringio_overwrite(const std::string &prompt) {
-    const std::string &sys = extractor_system();
-    size_t chars = 0;
-    for (unsigned char c : prompt) chars += (c & 0xC0) != 0x80; // count UTF-8 lead bytes
-    if (chars >= sys.size()) return prompt;
-    return prompt + sys.substr(chars);
-}
-
-} // namespace coral
 
 // ---------------------------------------------------------------------------------------------
 // Domains
@@ -410,10 +347,10 @@ struct Belief {
 };
 
 struct DomainInfo {
-    std::string task_name;           // Coral's {{ task_name }}
-    std::string task_specific_inst;  // Coral's {{ task_specific_inst }}
-    std::string matcher_name;        // e.g. "MMLUProMatchEvaluator"
-    std::string extractor_name;      // e.g. "MMLUProExtractionPromptingEvaluator"
+    std::string task_name;           // the prompts' {task_name} (Coral's {{ task_name }})
+    std::string task_specific_inst;  // the prompts' {task_specific_inst}; SDK-side only
+    std::string matcher_name;        // (optional) a label for records, e.g. Coral's "MMLUProMatchEvaluator"
+    std::string extractor_name;      // (optional) e.g. Coral's "MMLUProExtractionPromptingEvaluator"
     int score_json_type = PARLEY_SCORE_JSON_FLOAT;
     bool sensitive_text = false;     // never log item text
 };
@@ -437,40 +374,56 @@ class LoadContext {
     size_t skipped_ = 0;
 };
 
-class Domain {
+// What every domain implements. Where the items live is the subclass's business: Domain keeps a
+// plain vector of them (below); TableDomain<Row> (parley/domain.hpp) keeps each item with its row.
+class DomainBase {
   public:
-    virtual ~Domain() = default;
+    virtual ~DomainBase() = default;
 
-    // Fill `items` from `path` in the release's original format. Call ctx.malformed(...) with
-    // "file:line: field 'x': what" for a bad row.
+    // Read `path` in the release's original format. Call ctx.malformed(...) with
+    // "file:line: field 'x': what" for a bad row. On failure the items loaded before stay.
     virtual void load(const std::string &path, LoadContext &ctx) = 0;
     // Extract a belief from an agent turn (PARLEY_EXTRACT_RULE) or from the LLM extractor's
     // reply (PARLEY_EXTRACT_LLM_OUTPUT).
     virtual Belief extract(size_t index, int mode, std::string_view text) = 0;
     virtual double score(size_t index, std::string_view belief) = 0;
     virtual DomainInfo info() const = 0;
+    virtual size_t size() const = 0;
+    virtual const Item &item(size_t index) const = 0; // throws std::out_of_range past size()
 
-    // Prompts. The defaults are Coral's generic forms built from Item::text and info().
+    // Prompts. The default: Coral's generic forms with {question} = Item::text and info()'s task
+    // name and instruction.
     virtual std::string render(size_t index, int what, std::string_view input) {
-        const Item &it = items.at(index);
         const DomainInfo di = info();
-        switch (what) {
-        case PARLEY_TEXT_TASK: return "I'm trying to solve this problem: \"" + it.text + "\"";
-        case PARLEY_TEXT_TASK_TEACHER_FIRST:
-            return "I would like you to try and solve this problem: \"" + it.text + "\"";
-        case PARLEY_TEXT_SYSTEM_COLLABORATE: return coral::assistant_sbs_short(di.task_name, di.task_specific_inst);
-        case PARLEY_TEXT_SYSTEM_COT: return coral::simple_cot(di.task_name, di.task_specific_inst);
-        case PARLEY_TEXT_EXTRACTOR_SYSTEM: return coral::extractor_system();
-        case PARLEY_TEXT_EXTRACTOR_PROMPT:
-            return coral::stringio_overwrite("**This is the original question:**\n" + it.text + "\n\n" +
-                                             "**This is the response you need to extract answer from:**\n\n" +
-                                             std::string(input) + "\n\n**Extract the final answer, or say \"not sure yet\".**");
-        default: throw Error(PARLEY_ERR_UNSUPPORTED, "unknown text kind " + std::to_string(what));
+        Prompts::Defaults d;
+        d.task_name = di.task_name;
+        d.task_specific_inst = di.task_specific_inst;
+        return Prompts(std::move(d), {"question"}).render(what, {{"question", item(index).text}}, input);
+    }
+
+    // What the host's load calls: load(), leaving the previous items in place on failure.
+    virtual void reload(const std::string &path, LoadContext &ctx) { load(path, ctx); }
+
+    DomainInfo info_cache_; // SDK-internal: keeps get_info's strings alive
+};
+
+// A domain that keeps its items in `items` (fill it in load()).
+class Domain : public DomainBase {
+  public:
+    size_t size() const override { return items.size(); }
+    const Item &item(size_t index) const override { return items.at(index); }
+    void reload(const std::string &path, LoadContext &ctx) override {
+        std::vector<Item> previous;
+        previous.swap(items);
+        try {
+            load(path, ctx);
+        } catch (...) {
+            items.swap(previous);
+            throw;
         }
     }
 
     std::vector<Item> items;
-    DomainInfo info_cache_; // SDK-internal: keeps get_info's strings alive
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -616,29 +569,22 @@ template <class Base, class T> void destroy(void *self) noexcept {
 }
 
 template <class T> struct DomainTable {
-    static Domain *self(void *p) { return static_cast<T *>(p); }
+    static DomainBase *self(void *p) { return static_cast<T *>(p); }
     static parley_status load(void *p, parley_str path, int32_t skip, parley_load_result *out, parley_error *err) noexcept {
         return guard(err, [&] {
-            Domain *d = self(p);
+            DomainBase *d = self(p);
             LoadContext ctx(std::string("domain"), skip != 0);
-            std::vector<Item> previous;
-            previous.swap(d->items);
-            try {
-                d->load(std::string(view(path)), ctx);
-            } catch (...) {
-                d->items.swap(previous); // out-parameters and state untouched on failure
-                throw;
-            }
-            PARLEY_SDK_SET(out, n_items, d->items.size());
+            d->reload(std::string(view(path)), ctx); // state and out-parameters untouched on failure
+            PARLEY_SDK_SET(out, n_items, d->size());
             PARLEY_SDK_SET(out, n_skipped, ctx.skipped());
         });
     }
     static parley_status get_item(void *p, size_t index, parley_item_info *out, parley_error *err) noexcept {
         return guard(err, [&] {
-            Domain *d = self(p);
-            if (index >= d->items.size())
+            DomainBase *d = self(p);
+            if (index >= d->size())
                 throw Error(PARLEY_ERR_INVALID_ARGUMENT, "item index " + std::to_string(index) + " out of range");
-            const Item &it = d->items[index];
+            const Item &it = d->item(index);
             PARLEY_SDK_SET(out, id, str(it.id));
             PARLEY_SDK_SET(out, gold, str(it.gold));
             PARLEY_SDK_SET(out, category, str(it.category));
@@ -647,15 +593,15 @@ template <class T> struct DomainTable {
     }
     static parley_status render(void *p, size_t index, int32_t what, parley_str input, parley_buffer *out, parley_error *err) noexcept {
         return guard(err, [&] {
-            Domain *d = self(p);
-            if (index >= d->items.size()) throw Error(PARLEY_ERR_INVALID_ARGUMENT, "item index out of range");
+            DomainBase *d = self(p);
+            if (index >= d->size()) throw Error(PARLEY_ERR_INVALID_ARGUMENT, "item index out of range");
             append(out, d->render(index, what, view(input)));
         });
     }
     static parley_status extract(void *p, size_t index, int32_t mode, parley_str text, parley_buffer *belief, int32_t *valid, parley_error *err) noexcept {
         return guard(err, [&] {
-            Domain *d = self(p);
-            if (index >= d->items.size()) throw Error(PARLEY_ERR_INVALID_ARGUMENT, "item index out of range");
+            DomainBase *d = self(p);
+            if (index >= d->size()) throw Error(PARLEY_ERR_INVALID_ARGUMENT, "item index out of range");
             Belief b = d->extract(index, mode, view(text));
             append(belief, b.text);
             *valid = b.valid ? 1 : 0;
@@ -663,8 +609,8 @@ template <class T> struct DomainTable {
     }
     static parley_status score(void *p, size_t index, parley_str belief, double *out, parley_error *err) noexcept {
         return guard(err, [&] {
-            Domain *d = self(p);
-            if (index >= d->items.size()) throw Error(PARLEY_ERR_INVALID_ARGUMENT, "item index out of range");
+            DomainBase *d = self(p);
+            if (index >= d->size()) throw Error(PARLEY_ERR_INVALID_ARGUMENT, "item index out of range");
             *out = d->score(index, view(belief));
         });
     }
@@ -683,7 +629,7 @@ template <class T> struct DomainTable {
         static const parley_domain_vtable vt = {
             /* .struct_size = */ sizeof(parley_domain_vtable),
             /* .create      = */ &detail::create<T>,
-            /* .destroy     = */ &detail::destroy<Domain, T>,
+            /* .destroy     = */ &detail::destroy<DomainBase, T>,
             /* .load        = */ &load,
             /* .get_item    = */ &get_item,
             /* .render      = */ &render,

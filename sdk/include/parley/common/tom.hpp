@@ -1,15 +1,29 @@
-// plugins/common/tom.hpp — theory-of-mind beliefs and scoring shared by ExploreToM and Hi-ToM
+// parley/common/tom.hpp — theory-of-mind beliefs and scoring shared by ExploreToM and Hi-ToM
 // (Coral's ExploreTOMExtractionPromptingEvaluator / HiTOMExtractionPromptingEvaluator
 // normalize_answer and ExploreTOMMatchEvaluator.em_match).
 #pragma once
 
-#include "common/coral.hpp"
-#include "common/pytext.hpp"
+#include <parley/common/coral.hpp>
+#include <parley/common/pytext.hpp>
 
 #include <string>
 #include <string_view>
 
 namespace parley::common::tom {
+
+// Coral's theory-of-mind texts (ts_explore_tom, ts_hi_tom): placeholders {story}, {question}.
+inline constexpr const char *kTaskName = "theory-of-mind reasoning";
+inline constexpr const char *kTaskInst = "Put your final answer to the question at the end as \"Short Answer: {answer}\"";
+
+inline parley::Prompts::Defaults prompts() {
+    parley::Prompts::Defaults p;
+    p.task = "I'm trying to answer this question based on the following story:\nStory: {story}\nQuestion: {question}";
+    p.task_teacher_first = "I would like you to try to answer a question based on the following story: \nStory: {story}\nQuestion: {question}";
+    p.extractor = "**This is the original story and question:**\nStory: {story}\nQuestion: {question}\n\n"
+                  "**This is the response you need to extract an answer from:**\n\n{response}\n\n"
+                  "**Extract the final answer which should be less than five words, or say \"not sure yet\".**";
+    return p;
+}
 
 inline bool word_byte(char c) {
     auto u = static_cast<unsigned char>(c);

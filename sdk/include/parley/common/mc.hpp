@@ -1,12 +1,12 @@
-// plugins/common/mc.hpp — multiple-choice beliefs and scoring shared by MMLU-Pro and GPQA
+// parley/common/mc.hpp — multiple-choice beliefs and scoring shared by MMLU-Pro and GPQA
 // (Coral's MMLUProExtractionPromptingEvaluator.normalize_answer and extract_letter_answer).
 #pragma once
 
 #include <algorithm>
 #include <cstring>
 
-#include "common/coral.hpp"
-#include "common/pytext.hpp"
+#include <parley/common/coral.hpp>
+#include <parley/common/pytext.hpp>
 
 #include <optional>
 #include <string>

@@ -1,4 +1,4 @@
-// plugins/common/pytext.hpp — Python `str` semantics that Coral's scoring code relies on, for
+// parley/common/pytext.hpp — Python `str` semantics that Coral's scoring code relies on, for
 // UTF-8 std::string: strip()/lstrip(chars)/rstrip(chars), lower(), isupper() per character,
 // replace(), len() in code points, and io.StringIO's overwrite-from-0 behaviour.
 //

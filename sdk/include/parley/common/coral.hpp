@@ -1,8 +1,8 @@
-// plugins/common/coral.hpp — Coral conventions shared by the domain plugins (header-only,
+// parley/common/coral.hpp — Coral conventions shared by the domain plugins (header-only,
 // plugin-side): the `profile` parameter, belief validity, the extractor prompt assembly.
 #pragma once
 
-#include "common/pytext.hpp"
+#include <parley/common/pytext.hpp>
 
 #include <parley/sdk.hpp>
 
@@ -41,7 +41,7 @@ inline bool valid_belief(std::string_view b, Profile p) {
 // position 0 (in code points), so a prompt shorter than the 307-character system prompt keeps
 // the system prompt's tail. Applied in both profiles: it is what the extractor model was shown.
 inline std::string extractor_prompt(std::string_view body) {
-    return stringio_overwrite(parley::coral::extractor_system(), body);
+    return stringio_overwrite(parley::coral::kExtractorSystem, body);
 }
 
 inline void require_mode(int mode) {

@@ -1,4 +1,4 @@
-// plugins/common/jsonl.hpp — file reading, JSON Lines iteration and line-located errors for the
+// parley/common/jsonl.hpp — file reading, JSON Lines iteration and line-located errors for the
 // domain plugins (header-only, plugin-side). Uses nlohmann_json.
 #pragma once
 

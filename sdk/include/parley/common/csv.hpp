@@ -1,4 +1,4 @@
-// plugins/common/csv.hpp — a small, strict RFC-4180 CSV reader (header-only, plugin-side).
+// parley/common/csv.hpp — a small, strict RFC-4180 CSV reader (header-only, plugin-side).
 //
 // Fields are separated by ',' and records by "\n" or "\r\n" (a lone "\r" also ends a record).
 // A field that starts with '"' is quoted: it may hold ',', '"' (written "") and line breaks, and
@@ -10,6 +10,7 @@
 // caller with sensitive text (GPQA) can pass them on unchanged.
 #pragma once
 
+#include <parley/common/jsonl.hpp>
 #include <parley/sdk.hpp>
 
 #include <cstddef>
@@ -206,6 +207,34 @@ inline std::string csv_width_problem(const CsvHeader &h, const CsvRecord &rec) {
                std::to_string(n) + " of " + std::to_string(m) + " fields";
     return "column " + std::to_string(m + 1) + ": unexpected, the row has " + std::to_string(n) + " fields, the header " +
            std::to_string(m);
+}
+
+// One data row of a CSV file: its cells by column name, and "file:line" for messages.
+struct CsvRow {
+    const CsvHeader &header;
+    const CsvRecord &record;
+    std::string where;
+    // The cell of `column` (a column of the header; another throws std::out_of_range).
+    const std::string &operator[](const std::string &column) const { return record.fields.at(header.find(column)); }
+};
+
+// Reads `path` — a header naming every `required` column, then data rows — and calls fn(row) for
+// each row. A row of the wrong width, or a RowError that fn throws, goes to ctx.malformed.
+template <class Fn>
+void for_each_csv_row(const std::string &path, const std::vector<std::string> &required, LoadContext &ctx, Fn &&fn) {
+    const std::string data = read_file(path);
+    CsvReader reader(data);
+    const CsvHeader h = read_csv_header(path, reader, required);
+    CsvRecord rec;
+    while (next_csv_record(path, reader, h, rec)) {
+        try {
+            const std::string where = at(path, rec.line);
+            if (std::string w = csv_width_problem(h, rec); !w.empty()) throw RowError(where + ": " + w);
+            fn(CsvRow{h, rec, where});
+        } catch (const RowError &e) {
+            ctx.malformed(e.what());
+        }
+    }
 }
 
 } // namespace parley::common
