@@ -3,8 +3,8 @@
 #include "grader.hpp"      // plugins/math: coral_raw_answer, grade_answer, parse_answer
 #include "math_domain.hpp" // plugins/math: normalise_llm, last_boxed_content
 
-#include "common/jsonl.hpp"
-#include "common/pytext.hpp"
+#include <parley/common/jsonl.hpp>
+#include <parley/common/pytext.hpp>
 
 #include <charconv>
 #include <regex>
@@ -147,14 +147,19 @@ void ArithmeticDomain::load(const std::string &path, parley::LoadContext &ctx) {
     set_problems(std::move(problems));
 }
 
+// One of Coral's prompt templates with this domain's task name and instruction.
+static std::string coral_text(const char *coral_template) {
+    return parley::Template(coral_template).render({{"task_name", kTaskName}, {"task_specific_inst", kTaskInst}});
+}
+
 std::string ArithmeticDomain::render(size_t index, int what, std::string_view input) {
     const std::string q = question(problems_.at(index));
     switch (what) {
     case PARLEY_TEXT_TASK: return "I'm trying to solve this arithmetic problem: \"" + q + "\"";
     case PARLEY_TEXT_TASK_TEACHER_FIRST: return "I would like you to try and solve this arithmetic problem: \"" + q + "\"";
-    case PARLEY_TEXT_SYSTEM_COLLABORATE: return parley::coral::assistant_sbs_short(kTaskName, kTaskInst);
-    case PARLEY_TEXT_SYSTEM_COT: return parley::coral::simple_cot(kTaskName, kTaskInst);
-    case PARLEY_TEXT_EXTRACTOR_SYSTEM: return parley::coral::extractor_system();
+    case PARLEY_TEXT_SYSTEM_COLLABORATE: return coral_text(parley::coral::kAssistantSbsShort);
+    case PARLEY_TEXT_SYSTEM_COT: return coral_text(parley::coral::kSimpleCot);
+    case PARLEY_TEXT_EXTRACTOR_SYSTEM: return coral_text(parley::coral::kExtractorSystem);
     case PARLEY_TEXT_EXTRACTOR_PROMPT: // MATH's extractor prompt, with the arithmetic question
         return common::extractor_prompt("**This is the original question:**\n" + q + "\n\n" +
                                         "**This is the response you need to extract answer from:**\n\n" + std::string(input) +

@@ -6,7 +6,7 @@
 
 #include "generator.hpp"
 
-#include "common/coral.hpp"
+#include <parley/common/coral.hpp>
 
 #include <parley/sdk.hpp>
 

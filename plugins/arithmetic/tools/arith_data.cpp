@@ -6,7 +6,7 @@
 //                                                fixed texts given one token each]} (its vocabulary)
 #include "dialogue.hpp"
 
-#include "common/jsonl.hpp"
+#include <parley/common/jsonl.hpp>
 
 #include <cstdio>
 #include <iostream>
