@@ -1,4 +1,6 @@
 // End-to-end: the `parley` executable running graphs, as a user would.
+#include "cli_test_util.hpp"
+
 #include <parley/plugin.h>
 #include <parley/test_skip.hpp>
 
@@ -17,6 +19,10 @@
 
 namespace fs = std::filesystem;
 using json = nlohmann::json;
+
+using cli_test::quote;
+using cli_test::shared_dir;
+using cli_test::TempDir;
 
 namespace {
 
@@ -45,21 +51,6 @@ Result run(const std::string &cmd) {
     } while (0)
 
 std::string parley() { return std::string(PARLEY_EXE) + " --plugin-path " + PARLEY_PLUGIN_DIR; }
-std::string shared_dir() {
-    const char *e = std::getenv("PARLEY_SHARED_DIR");
-    return e && *e ? e : PARLEY_SHARED_DIR;
-}
-std::string quote(const fs::path &p) { return "'" + p.string() + "'"; }
-
-struct TempDir {
-    fs::path path;
-    explicit TempDir(const std::string &tag) {
-        path = fs::temp_directory_path() / ("parley-e2e-" + tag + "-" + std::to_string(::getpid()));
-        fs::remove_all(path);
-        fs::create_directories(path);
-    }
-    ~TempDir() { fs::remove_all(path); }
-};
 
 std::vector<json> read_jsonl(const fs::path &p) {
     std::vector<json> rows;

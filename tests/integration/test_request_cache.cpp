@@ -3,6 +3,8 @@
 // conversations back from it; a run SIGKILLed mid-write leaves a torn line that the next run skips;
 // two processes share one file. The backend is the scripted TEST DOUBLE, whose requests_log shows
 // what reached the backend.
+#include "cli_test_util.hpp"
+
 #include <parley/test_skip.hpp>
 
 #include <catch2/catch.hpp>
@@ -24,39 +26,10 @@
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 
+using namespace cli_test;
+
 namespace {
 
-struct Result {
-    int code;
-    std::string output;
-};
-
-Result run(const std::string &cmd) {
-    FILE *p = popen((cmd + " 2>&1").c_str(), "r");
-    REQUIRE(p);
-    std::string out;
-    std::array<char, 4096> buf{};
-    size_t n;
-    while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
-    int status = pclose(p);
-    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
-
-std::string shared_dir() {
-    const char *e = std::getenv("PARLEY_SHARED_DIR");
-    return e && *e ? e : PARLEY_SHARED_DIR;
-}
-std::string quote(const fs::path &p) { return "'" + p.string() + "'"; }
-
-struct TempDir {
-    fs::path path;
-    explicit TempDir(const std::string &tag) {
-        path = fs::temp_directory_path() / ("parley-cache-" + tag + "-" + std::to_string(::getpid()));
-        fs::remove_all(path);
-        fs::create_directories(path);
-    }
-    ~TempDir() { fs::remove_all(path); }
-};
 
 std::vector<std::string> lines_of(const fs::path &p) {
     std::vector<std::string> out;

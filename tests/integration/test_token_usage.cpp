@@ -2,6 +2,8 @@
 // the `parley` executable on the scripted TEST DOUBLE: results.json's usage.by_role and
 // usage.cache; a budgeted run stops starting conversations, ends cleanly and says so; re-runs
 // resume it to the end, and the final records equal an unbudgeted run's.
+#include "cli_test_util.hpp"
+
 #include <parley/test_skip.hpp>
 
 #include <catch2/catch.hpp>
@@ -18,39 +20,10 @@
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 
+using namespace cli_test;
+
 namespace {
 
-struct Result {
-    int code;
-    std::string output;
-};
-
-Result run(const std::string &cmd) {
-    FILE *p = popen((cmd + " 2>&1").c_str(), "r");
-    REQUIRE(p);
-    std::string out;
-    std::array<char, 4096> buf{};
-    size_t n;
-    while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
-    int status = pclose(p);
-    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
-
-std::string shared_dir() {
-    const char *e = std::getenv("PARLEY_SHARED_DIR");
-    return e && *e ? e : PARLEY_SHARED_DIR;
-}
-std::string quote(const fs::path &p) { return "'" + p.string() + "'"; }
-
-struct TempDir {
-    fs::path path;
-    explicit TempDir(const std::string &tag) {
-        path = fs::temp_directory_path() / ("parley-budget-" + tag + "-" + std::to_string(::getpid()));
-        fs::remove_all(path);
-        fs::create_directories(path);
-    }
-    ~TempDir() { fs::remove_all(path); }
-};
 
 // Records keyed by (id, trial), without timings.
 std::map<std::string, json> records_of(const fs::path &p) {

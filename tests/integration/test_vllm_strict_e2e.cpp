@@ -2,6 +2,7 @@
 // Coral evaluation (LLM extraction), Coral tree sampling (beam = k: one request with n = k per
 // turn) and the CoT baseline through openai/backend against tests/servers/vllm_strict.py, on a
 // few items of three domains, and the server must have refused nothing.
+#include "cli_test_util.hpp"
 #include "vllm_strict.hpp"
 
 #include <catch2/catch.hpp>
@@ -17,6 +18,8 @@
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 using parley::testing::VllmStrictServer;
+using cli_test::shared_dir;
+using cli_test::TempDir;
 
 namespace {
 
@@ -38,26 +41,11 @@ Run parley_run(const fs::path &graph, const fs::path &out) {
     return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, text};
 }
 
-std::string shared_dir() {
-    const char *e = std::getenv("PARLEY_SHARED_DIR");
-    return e && *e ? e : PARLEY_SHARED_DIR;
-}
-
 json read_json(const fs::path &p) {
     std::ifstream in(p);
     REQUIRE(in);
     return json::parse(in);
 }
-
-struct TempDir {
-    fs::path path;
-    explicit TempDir(const std::string &tag) {
-        path = fs::temp_directory_path() / ("parley-vllm-e2e-" + tag + "-" + std::to_string(::getpid()));
-        fs::remove_all(path);
-        fs::create_directories(path);
-    }
-    ~TempDir() { fs::remove_all(path); }
-};
 
 const char *kDomains[] = {"mmlu_pro", "math", "hitom"};
 constexpr int kLimit = 3;
