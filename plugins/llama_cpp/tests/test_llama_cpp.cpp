@@ -692,7 +692,7 @@ TEST_CASE("the plugin serves llama_cpp/backend through the C ABI", "[llama]") {
     const parley_component *comp = desc->components[0];
     CHECK(std::string(comp->name) == "backend");
     CHECK(comp->kind == PARLEY_KIND_BACKEND);
-    CHECK(comp->version == 1);
+    CHECK(comp->version == 2);
     const parley_param *model = parley::testing::find_param(comp, "model");
     REQUIRE(model);
     CHECK(model->type == PARLEY_TYPE_PATH);

@@ -734,7 +734,7 @@ TEST_CASE("the plugin through the C ABI", "[openai][abi]") {
     const parley_component *comp = d->components[0];
     CHECK(std::string(comp->name) == "backend");
     CHECK(comp->kind == PARLEY_KIND_BACKEND);
-    CHECK(comp->version == 2);
+    CHECK(comp->version == 3);
     const parley_param *url = parley::testing::find_param(comp, "url");
     REQUIRE(url);
     CHECK((url->flags & PARLEY_PARAM_REQUIRED) != 0);
