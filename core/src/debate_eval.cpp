@@ -130,9 +130,7 @@ void run_debate_eval(RunContext &ctx) {
     plan.write_manifest();
     if (plan.resumed()) logger().info("[{}] resuming: {} finished debates kept, {} to run", ctx.node.name, plan.resumed(), plan.size());
 
-    std::vector<DomainItem> items;
-    items.reserve(plan.size());
-    for (size_t i = 0; i < plan.size(); ++i) items.emplace_back(*plan.domain(plan.unit(i)).domain, plan.unit(i).index);
+    const std::vector<DomainItem> items = plan.items();
 
     RecordThread<Finished> records(
         [&](Finished &f) {

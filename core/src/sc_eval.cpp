@@ -197,9 +197,7 @@ void run_sc_eval(RunContext &ctx) {
     auto writers = plan.open_writers(s.keep_records, "records");
     plan.write_manifest();
     if (plan.resumed()) logger().info("[{}] resuming: {} finished items kept, {} to run", ctx.node.name, plan.resumed(), plan.size());
-    std::vector<DomainItem> items;
-    items.reserve(plan.size());
-    for (size_t i = 0; i < plan.size(); ++i) items.emplace_back(*plan.domain(plan.unit(i)).domain, plan.unit(i).index);
+    const std::vector<DomainItem> items = plan.items();
 
     int64_t tokens = 0, extractor_tokens = 0, samples = 0;
     json budget = nullptr;

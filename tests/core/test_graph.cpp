@@ -1,3 +1,5 @@
+#include "graph_test_util.hpp"
+
 #include <parley/core/graph.hpp>
 #include <parley/core/plugin_loader.hpp>
 #include <parley/core/run.hpp>
@@ -12,34 +14,11 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct TempDir {
-    fs::path path;
-    TempDir() {
-        path = fs::temp_directory_path() / ("parley-graph-" + std::to_string(::getpid()) + "-" + std::to_string(counter()++));
-        fs::create_directories(path);
-    }
-    ~TempDir() { fs::remove_all(path); }
-    static int &counter() {
-        static int c = 0;
-        return c;
-    }
-    fs::path write(const std::string &name, const std::string &text) const {
-        std::ofstream(path / name) << text;
-        return path / name;
-    }
-};
+using graph_test::problems_of;
 
-// Schemas resolved through the real loader (fixture_good/domain) plus the built-in core nodes.
-std::vector<std::string> problems_of(const fs::path &file, const std::vector<std::string> &overrides = {}) {
-    core::PluginLoader loader({PARLEY_FIXTURE_DIR});
-    try {
-        auto g = core::parse_graph(file, overrides);
-        core::validate_graph(g, core::make_resolver(loader));
-    } catch (const core::GraphError &e) {
-        return e.problems();
-    }
-    return {};
-}
+struct TempDir : graph_test::TempDir {
+    TempDir() : graph_test::TempDir("graph") {}
+};
 
 bool any_contains(const std::vector<std::string> &v, const std::string &needle) {
     for (auto &s : v)

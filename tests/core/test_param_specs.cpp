@@ -1,6 +1,8 @@
 // Parameter specs (ABI 1.4): choices, ranges and typed defaults, checked by `validate_graph`
 // before any component instance exists, with file:line:column, the allowed values and a
 // did-you-mean; defaults the host applies; a 1.2 plugin's parameters read with the old stride.
+#include "graph_test_util.hpp"
+
 #include <parley/core/graph.hpp>
 #include <parley/core/plugin_loader.hpp>
 #include <parley/core/run.hpp>
@@ -15,30 +17,11 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct TempDir {
-    fs::path path;
-    TempDir() {
-        static int n = 0;
-        path = fs::temp_directory_path() / ("parley-specs-" + std::to_string(::getpid()) + "-" + std::to_string(n++));
-        fs::create_directories(path);
-    }
-    ~TempDir() { fs::remove_all(path); }
-    fs::path write(const std::string &name, const std::string &text) const {
-        std::ofstream(path / name) << text;
-        return path / name;
-    }
-};
+using graph_test::problems_of;
 
-std::vector<std::string> problems_of(const fs::path &file, const std::vector<std::string> &overrides = {}) {
-    core::PluginLoader loader({PARLEY_FIXTURE_DIR});
-    try {
-        auto g = core::parse_graph(file, overrides);
-        core::validate_graph(g, core::make_resolver(loader));
-    } catch (const core::GraphError &e) {
-        return e.problems();
-    }
-    return {};
-}
+struct TempDir : graph_test::TempDir {
+    TempDir() : graph_test::TempDir("specs") {}
+};
 
 // A Coral node over the fixture_specs backend; `extra` goes into the coral node (line 12 on).
 std::string coral_graph(const std::string &extra, const std::string &backend_extra = "") {

@@ -74,4 +74,11 @@ std::vector<std::unique_ptr<JsonlAppender>> WorkPlan::open_writers(bool keep, co
     return writers;
 }
 
+std::vector<DomainItem> WorkPlan::items() const {
+    std::vector<DomainItem> out;
+    out.reserve(units_.size());
+    for (auto &u : units_) out.emplace_back(*domains_[u.domain].domain, u.index);
+    return out;
+}
+
 } // namespace parley::core::eval

@@ -7,6 +7,8 @@
 //   for (size_t i = 0; i < plan.size(); ++i) plan.unit(i) ...   // what is left to run, in order
 #pragma once
 
+#include "item.hpp"
+
 #include <parley/core/records.hpp>
 #include <parley/core/run.hpp>
 
@@ -59,6 +61,8 @@ class WorkPlan {
 
     size_t size() const { return units_.size(); }
     const WorkUnit &unit(size_t i) const { return units_[i]; }
+    // One DomainItem per unit, in the plan's order (what protocols that only render and score need).
+    std::vector<DomainItem> items() const;
     const std::vector<PlanDomain> &domains() const { return domains_; }
     const PlanDomain &domain(const WorkUnit &u) const { return domains_[u.domain]; }
     const std::string &item_id(const WorkUnit &u) const { return domains_[u.domain].ids[u.index]; }
