@@ -239,20 +239,31 @@ TEST_CASE("a component whose create fails stops the run with the node named", "[
           std::string::npos);
 }
 
-TEST_CASE("the out-of-tree example plugin builds against the installed SDK and runs in a graph", "[e2e][sdk]") {
-    TempDir d("oot");
-    std::string cmake = PARLEY_CMAKE_COMMAND;
-    auto inst = run(cmake + " --install " + PARLEY_BINARY_DIR + " --prefix " + quote(d.path / "prefix"));
+namespace {
+
+// Installs the SDK under `dir`/prefix and builds examples/plugins/<name> against it in
+// `dir`/build, as a plugin author outside this tree would; returns the example's source folder.
+fs::path build_example(const fs::path &dir, const std::string &name) {
+    const std::string cmake = PARLEY_CMAKE_COMMAND;
+    auto inst = run(cmake + " --install " + PARLEY_BINARY_DIR + " --prefix " + quote(dir / "prefix"));
     INFO(inst.output);
     REQUIRE(inst.code == 0);
-    fs::path src = fs::path(PARLEY_SOURCE_DIR) / "examples/plugins/arithmetic";
-    auto cfg = run(cmake + " -S " + quote(src) + " -B " + quote(d.path / "build") + " -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH=" +
-                   quote(d.path / "prefix"));
+    const fs::path src = fs::path(PARLEY_SOURCE_DIR) / "examples/plugins" / name;
+    auto cfg = run(cmake + " -S " + quote(src) + " -B " + quote(dir / "build") + " -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH=" +
+                   quote(dir / "prefix"));
     INFO(cfg.output);
     REQUIRE(cfg.code == 0);
-    auto build = run(cmake + " --build " + quote(d.path / "build"));
+    auto build = run(cmake + " --build " + quote(dir / "build"));
     INFO(build.output);
     REQUIRE(build.code == 0);
+    return src;
+}
+
+} // namespace
+
+TEST_CASE("the out-of-tree example plugin builds against the installed SDK and runs in a graph", "[e2e][sdk]") {
+    TempDir d("oot");
+    const fs::path src = build_example(d.path, "arithmetic");
     REQUIRE(fs::exists(d.path / "build/libparley-arithmetic.so"));
     auto r = run(std::string(PARLEY_EXE) + " --plugin-path " + quote(d.path / "build") + " --plugin-path " + PARLEY_PLUGIN_DIR +
                  " run " + quote(src / "graph.toml") + " graph.output_dir=" + quote(d.path / "out"));
@@ -267,18 +278,7 @@ TEST_CASE("the out-of-tree example plugin builds against the installed SDK and r
 
 TEST_CASE("the out-of-tree multiple-choice example (a CSV quiz in 25 lines) builds and runs with a prompt override", "[e2e][sdk]") {
     TempDir d("quiz");
-    std::string cmake = PARLEY_CMAKE_COMMAND;
-    auto inst = run(cmake + " --install " + PARLEY_BINARY_DIR + " --prefix " + quote(d.path / "prefix"));
-    INFO(inst.output);
-    REQUIRE(inst.code == 0);
-    fs::path src = fs::path(PARLEY_SOURCE_DIR) / "examples/plugins/quiz";
-    auto cfg = run(cmake + " -S " + quote(src) + " -B " + quote(d.path / "build") + " -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH=" +
-                   quote(d.path / "prefix"));
-    INFO(cfg.output);
-    REQUIRE(cfg.code == 0);
-    auto build = run(cmake + " --build " + quote(d.path / "build"));
-    INFO(build.output);
-    REQUIRE(build.code == 0);
+    const fs::path src = build_example(d.path, "quiz");
     REQUIRE(fs::exists(d.path / "build/libparley-quiz.so"));
     const std::string parley_cmd = std::string(PARLEY_EXE) + " --plugin-path " + quote(d.path / "build") + " --plugin-path " + PARLEY_PLUGIN_DIR;
     auto r = run(parley_cmd + " run " + quote(src / "graph.toml") + " graph.output_dir=" + quote(d.path / "out"));
