@@ -315,9 +315,7 @@ const CoreNode &coral_eval_node() {
             computed("student_temperature", PARLEY_TYPE_FLOAT, "= temperature", "the student's own temperature").at_least(0),
             computed("teacher_max_tokens", PARLEY_TYPE_INT, "= max_tokens", "the teacher's own token limit").at_least(1),
             computed("student_max_tokens", PARLEY_TYPE_INT, "= max_tokens", "the student's own token limit").at_least(1),
-            computed("budget", PARLEY_TYPE_ANY, "none",
-                     "stop starting conversations once spent: {tokens = N} (prompt + completion, every role) or "
-                     "{cost = X, prices = {prompt = P, completion = C, cached = K}} (per million tokens); a re-run resumes"),
+            budget_param("conversations"),
             text("reasoning_to_partner", "none",
                  "what the partner sees of a reasoning model's thinking: \"none\" (the answer only) or \"all\" (<think>…</think> then the answer)")
                 .one_of({"none", "all"}),

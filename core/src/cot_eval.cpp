@@ -207,9 +207,7 @@ const CoreNode &cot_eval_node() {
             integer("extractor_max_tokens", 32, "completion tokens of the LLM extractor (T 0, top_p 0.9, seed 42)").at_least(1),
             integer("max_in_flight", 256, "hard cap on items in flight").at_least(1),
             flag("backend_feedback", true, "start new items only while the backends' queues and KV caches have room (ABI 1.2 get_load)"),
-            computed("budget", PARLEY_TYPE_ANY, "none",
-                     "stop starting samples once spent: {tokens = N} (prompt + completion) or {cost = X, prices = {prompt = P, completion = C, cached = K}} "
-                     "(per million tokens); a re-run resumes"),
+            budget_param("samples"),
             flag("system_prompt", true, "send the domain's simple_cot system prompt"),
         };
         cot.inputs = {

@@ -5,6 +5,7 @@
 // results.hpp. A re-run skips finished (item, trial) pairs. This file binds the node's
 // configuration and declares it ({schema, run}). Protocol and formats: eval/README.md.
 #include "eval/agent_config.hpp"
+#include "eval/budget.hpp"
 #include "eval/common.hpp"
 #include "eval/debate_record.hpp"
 #include "eval/record_thread.hpp"
@@ -112,7 +113,9 @@ struct Finished {
 };
 
 void run_debate_eval(RunContext &ctx) {
-    const DebateSettings s = bind_config(ctx);
+    DebateSettings s = bind_config(ctx);
+    RoleUsage usage_by_role; // this run's requests, by role (eval/token_usage.hpp)
+    s.config.usage = &usage_by_role;
     const auto started = std::chrono::steady_clock::now();
     AdmissionController::Limits limits;
     limits.max_conversations = s.max_in_flight;
@@ -143,7 +146,10 @@ void run_debate_eval(RunContext &ctx) {
                 if (w) w->poll();
         });
     int64_t tokens = 0, extractor_tokens = 0, answers = 0;
-    Scheduler<DebateEpisode> scheduler(admission, {ctx.node.name, s.config.first_tokens()});
+    const Budget budget = Budget::read(ctx);
+    SchedulerOptions options{ctx.node.name, s.config.first_tokens(), nullptr};
+    if (budget.active()) options.spent = [&] { return budget.reached(usage_by_role.total()); };
+    Scheduler<DebateEpisode> scheduler(admission, options);
     auto make = [&](size_t i) {
         const WorkUnit &u = plan.unit(i);
         const PlanDomain &pd = plan.domain(u);
@@ -172,9 +178,19 @@ void run_debate_eval(RunContext &ctx) {
     writers.clear();
 
     const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-    const json usage = {{"completion_tokens", tokens}, {"extractor_completion_tokens", extractor_tokens}, {"answers", answers},
-                        {"answers_per_s", elapsed > 0 ? static_cast<double>(answers) / elapsed : 0.0},
-                        {"peak_items_in_flight", scheduler.peak_live()}};
+    json usage = {{"completion_tokens", tokens}, {"extractor_completion_tokens", extractor_tokens}, {"answers", answers},
+                  {"answers_per_s", elapsed > 0 ? static_cast<double>(answers) / elapsed : 0.0},
+                  {"peak_items_in_flight", scheduler.peak_live()}, {"by_role", usage_by_role.to_json()}};
+    std::vector<const Backend *> backends;
+    for (auto &a : s.config.agents) backends.push_back(a.backend);
+    if (s.config.extraction.llm()) backends.push_back(s.config.extraction.backend);
+    usage["cache"] = cache_usage_json(backends);
+    if (budget.active()) {
+        usage["budget"] = budget.to_json(usage_by_role.total(), scheduler.stopped_early());
+        if (scheduler.stopped_early())
+            logger().warn("[{}] budget reached ({} tokens spent): no new debate started; run the graph again to resume", ctx.node.name,
+                          usage_by_role.total().total());
+    }
     const json doc = results_document(ctx, s, plan, tallies, usage, elapsed);
     write_json_atomic(ctx.output_dir / "results.json", doc);
     log_summary(ctx, doc, s.filter);
@@ -195,6 +211,7 @@ const CoreNode &debate_eval_node() {
             number("min_p", 0.0, "min-p sampling; 0 = off").between(0, 1),
             computed("stop", PARLEY_TYPE_STRING_ARRAY, "[]", "stop strings for answers"),
             text("system_prompt", "cot", "\"cot\" (the domain's simple_cot prompt, which states its answer format), \"none\", or literal text"),
+            budget_param("debates"),
             computed("per_agent", PARLEY_TYPE_ANY, "[]",
                      "per-agent overrides, one table per agent in order: temperature, top_p, top_k, min_p, max_tokens, system_prompt, stop"),
             computed("debate_prompt", PARLEY_TYPE_STRING, "(eval/README.md)", "the debate message; {solutions} = the other agents' answers"),

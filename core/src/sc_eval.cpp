@@ -6,6 +6,7 @@
 // graph, fixed per domain after a pilot sample per item (eval/README.md, "Self-consistency").
 // This file binds the node's configuration and declares it ({schema, run}).
 #include "eval/agent_config.hpp"
+#include "eval/budget.hpp"
 #include "eval/common.hpp"
 #include "eval/record_thread.hpp"
 #include "eval/scheduler.hpp"
@@ -119,10 +120,12 @@ json results_document(RunContext &ctx, const ScSettings &s, const WorkPlan &plan
 }
 
 // One run of the scheduler over the plan's units with k[domain] samples each (`taken`: samples
-// already answered per unit, the pilot's); each finished episode goes to `finished`.
+// already answered per unit, the pilot's); each finished episode goes to `finished`. Returns
+// whether the budget stopped it before the plan's end.
 template <class Finished>
-void run_samples(const RunContext &ctx, const ScSettings &s, const WorkPlan &plan, const std::vector<DomainItem> &items,
-                 const std::vector<int32_t> &k, std::vector<std::vector<Answer>> *taken, Finished &&finished, int64_t &tokens) {
+bool run_samples(const RunContext &ctx, const ScSettings &s, const WorkPlan &plan, const std::vector<DomainItem> &items,
+                 const std::vector<int32_t> &k, std::vector<std::vector<Answer>> *taken, Finished &&finished, int64_t &tokens,
+                 const Budget &budget) {
     AdmissionController::Limits limits;
     limits.max_conversations = s.max_in_flight;
     AdmissionController admission(limits);
@@ -131,7 +134,9 @@ void run_samples(const RunContext &ctx, const ScSettings &s, const WorkPlan &pla
         if (s.config.extraction.llm()) admission.watch(*s.config.extraction.backend);
     }
     const int32_t most = k.empty() ? 1 : *std::max_element(k.begin(), k.end());
-    Scheduler<SelfConsistencyEpisode> scheduler(admission, {ctx.node.name, int64_t{s.config.sampler.max_tokens} * most});
+    SchedulerOptions options{ctx.node.name, int64_t{s.config.sampler.max_tokens} * most, nullptr};
+    if (budget.active()) options.spent = [&] { return budget.reached(s.config.usage->total()); };
+    Scheduler<SelfConsistencyEpisode> scheduler(admission, options);
     auto make = [&](size_t i) {
         const WorkUnit &u = plan.unit(i);
         const PlanDomain &pd = plan.domain(u);
@@ -147,11 +152,14 @@ void run_samples(const RunContext &ctx, const ScSettings &s, const WorkPlan &pla
                                       taken ? std::move((*taken)[i]) : std::vector<Answer>{});
     };
     if (plan.size()) scheduler.run(plan.size(), make, finished, [&] { return tokens; });
+    return scheduler.stopped_early();
 }
 
-// k per domain: fixed, read back from budget.json (a resumed match run), or piloted.
+// k per domain: fixed, read back from budget.json (a resumed match run), or piloted. A pilot that
+// the token budget stopped writes no budget.json and sets `stopped` (a re-run pilots again).
 std::vector<int32_t> choose_k(const RunContext &ctx, const ScSettings &s, const WorkPlan &plan, const std::vector<DomainItem> &items,
-                              std::vector<std::vector<Answer>> &pilot, json &budget, int64_t &tokens) {
+                              std::vector<std::vector<Answer>> &pilot, json &budget, int64_t &tokens, const Budget &spend,
+                              bool &stopped) {
     const size_t nd = plan.domains().size();
     if (s.match_node.empty()) return std::vector<int32_t>(nd, static_cast<int32_t>(s.k));
     const fs::path file = ctx.output_dir / "budget.json";
@@ -165,13 +173,14 @@ std::vector<int32_t> choose_k(const RunContext &ctx, const ScSettings &s, const 
     // The pilot: sample 0 of every (item, trial), kept as the first sample of its episode.
     std::vector<double> sum(nd, 0.0), count(nd, 0.0);
     pilot.assign(plan.size(), {});
-    run_samples(ctx, s, plan, items, k, nullptr, [&](SelfConsistencyEpisode &&e) {
+    stopped = run_samples(ctx, s, plan, items, k, nullptr, [&](SelfConsistencyEpisode &&e) {
         const uint32_t d = plan.unit(e.id().unit).domain;
         sum[d] += static_cast<double>(e.completion_tokens());
         count[d] += 1;
         tokens += e.completion_tokens();
         pilot[e.id().unit] = e.take_samples();
-    }, tokens);
+    }, tokens, spend);
+    if (stopped) return k;
     budget = {{"match", s.match_node}, {"domains", json::object()}};
     for (size_t d = 0; d < nd; ++d) {
         const std::string &name = plan.domains()[d].node;
@@ -188,7 +197,10 @@ std::vector<int32_t> choose_k(const RunContext &ctx, const ScSettings &s, const 
 }
 
 void run_sc_eval(RunContext &ctx) {
-    const ScSettings s = bind_config(ctx);
+    ScSettings s = bind_config(ctx);
+    RoleUsage usage_by_role; // this run's requests, by role (eval/token_usage.hpp)
+    s.config.usage = &usage_by_role;
+    const Budget spend = Budget::read(ctx);
     const auto started = std::chrono::steady_clock::now();
     std::vector<SelfConsistencyTally> tallies(ctx.node.inputs.at("domains").size());
     WorkPlan plan(ctx, {"self_consistency", "records", s.trials,
@@ -202,7 +214,8 @@ void run_sc_eval(RunContext &ctx) {
     int64_t tokens = 0, extractor_tokens = 0, samples = 0;
     json budget = nullptr;
     std::vector<std::vector<Answer>> pilot;
-    const std::vector<int32_t> k = choose_k(ctx, s, plan, items, pilot, budget, tokens);
+    bool stopped = false;
+    const std::vector<int32_t> k = choose_k(ctx, s, plan, items, pilot, budget, tokens, spend, stopped);
     RecordThread<SelfConsistencyEpisode> records(
         [&](SelfConsistencyEpisode &e) {
             json record = self_consistency_record(e, s.keep_records);
@@ -214,19 +227,27 @@ void run_sc_eval(RunContext &ctx) {
             for (auto &w : writers)
                 if (w) w->poll();
         });
-    run_samples(ctx, s, plan, items, k, pilot.empty() ? nullptr : &pilot, [&](SelfConsistencyEpisode &&e) {
-        tokens += e.completion_tokens() - (pilot.empty() ? 0 : e.samples().front().completion_tokens);
-        extractor_tokens += e.extractor_tokens();
-        samples += e.k();
-        records.push(std::move(e));
-    }, tokens);
+    if (!stopped)
+        stopped = run_samples(ctx, s, plan, items, k, pilot.empty() ? nullptr : &pilot, [&](SelfConsistencyEpisode &&e) {
+            tokens += e.completion_tokens() - (pilot.empty() ? 0 : e.samples().front().completion_tokens);
+            extractor_tokens += e.extractor_tokens();
+            samples += e.k();
+            records.push(std::move(e));
+        }, tokens, spend);
     records.close();
     for (auto &w : writers)
         if (w) w->flush();
     writers.clear();
 
     const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-    const json usage = {{"completion_tokens", tokens}, {"extractor_completion_tokens", extractor_tokens}, {"samples", samples}};
+    json usage = {{"completion_tokens", tokens}, {"extractor_completion_tokens", extractor_tokens}, {"samples", samples},
+                  {"by_role", usage_by_role.to_json()}, {"cache", cache_usage_json({s.config.sampler.backend, s.config.extraction.backend})}};
+    if (spend.active()) {
+        usage["budget"] = spend.to_json(usage_by_role.total(), stopped);
+        if (stopped)
+            logger().warn("[{}] budget reached ({} tokens spent): no new item started; run the graph again to resume", ctx.node.name,
+                          usage_by_role.total().total());
+    }
     const json doc = results_document(ctx, s, plan, tallies, k, budget, usage, elapsed);
     write_json_atomic(ctx.output_dir / "results.json", doc);
     for (auto &[name, r] : doc["results"].items())
@@ -266,6 +287,7 @@ const CoreNode &sc_eval_node() {
             integer("max_in_flight", 256, "hard cap on items in flight").at_least(1),
             flag("backend_feedback", true, "start new items only while the backends' queues and KV caches have room (ABI 1.2 get_load)"),
             flag("records", true, "write per-item records (false: results only; no resume)"),
+            budget_param("items"),
         };
         sc.inputs = {
             {"domains", PARLEY_KIND_DOMAIN, true, true, "domain nodes to evaluate"},

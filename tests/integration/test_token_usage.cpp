@@ -164,3 +164,81 @@ TEST_CASE("a thinking model's reasoning: kept in records apart from the turn, co
     CHECK_FALSE(without.begin()->second["conv_result"][1]["info"]["parley"].contains("reasoning"));
     CHECK(without.begin()->second["conv_result"][1]["content"] == turn["content"]);
 }
+
+namespace {
+
+// Debate (3 agents, 2 rounds) or self-consistency (k 3) over 12 MMLU-Pro items on the scripted
+// double, two items at a time, with `extra` keys; the node is named "eval".
+std::string protocol_graph(const std::string &node, const std::string &extra) {
+    const bool debate = node == "debate_eval";
+    return "[nodes.mmlu_pro]\nuse = \"mmlu_pro/domain\"\ndata = \"" + shared_dir() + "/data/mmlu_pro/test_sample_60.jsonl\"\nlimit = 12\n\n"
+           "[nodes.model]\nuse = \"scripted/backend\"\ndefault_reply = \"The correct answer is (A).\"\n\n"
+           "[nodes.eval]\nuse = \"core/" + node + "\"\ninputs = { domains = [\"mmlu_pro\"], " +
+           (debate ? "backends = [\"model\"] }\nagents = 3\nrounds = 2\n" : "backend = \"model\" }\nk = 3\n") +
+           "max_in_flight = 2\nbackend_feedback = false\n" + extra;
+}
+
+// A protocol's records keyed by (id, trial).
+std::map<std::string, json> protocol_records(const fs::path &p) {
+    std::map<std::string, json> out;
+    std::ifstream in(p);
+    for (std::string line; std::getline(in, line);)
+        if (!line.empty()) {
+            json r = json::parse(line);
+            const std::string key = r["id"].get<std::string>() + "/" + std::to_string(r["trial"].get<int>());
+            out[key] = std::move(r); // (the key first: json's operator= takes its argument by value)
+        }
+    return out;
+}
+
+} // namespace
+
+TEST_CASE("debate and self-consistency count tokens by role and stop at a budget, resumably", "[e2e][budget][usage]") {
+    for (const std::string node : {"debate_eval", "sc_eval"}) {
+        DYNAMIC_SECTION(node) {
+            TempDir d("protocol-budget");
+            std::ofstream(d.path / "full.toml") << protocol_graph(node, "");
+            auto full = run(parley("run", d.path / "full.toml", d.path / "full"));
+            INFO(full.output);
+            REQUIRE(full.code == 0);
+            const json usage = json::parse(std::ifstream(d.path / "full/eval/results.json"))["usage"];
+            INFO(usage.dump(1));
+            const std::vector<std::string> roles =
+                node == "debate_eval" ? std::vector<std::string>{"agent_1", "agent_2", "agent_3", "extractor"} : std::vector<std::string>{"agent", "extractor"};
+            int64_t agents_completion = 0;
+            for (auto &role : roles) {
+                REQUIRE(usage["by_role"].contains(role));
+                CHECK(usage["by_role"][role]["requests"].get<int64_t>() > 0);
+                CHECK(usage["by_role"][role]["prompt_tokens"].get<int64_t>() > 0);
+                if (role != "extractor") agents_completion += usage["by_role"][role]["completion_tokens"].get<int64_t>();
+            }
+            CHECK(usage["by_role"].size() == roles.size());
+            CHECK(agents_completion == usage["completion_tokens"].get<int64_t>());
+            CHECK_FALSE(usage.contains("budget"));
+            const auto expected = protocol_records(d.path / "full/eval/records_mmlu_pro.jsonl");
+            REQUIRE(expected.size() == 12);
+
+            std::ofstream(d.path / "budget.toml") << protocol_graph(node, "budget = { tokens = 3000 }\n");
+            auto first = run(parley("run", d.path / "budget.toml", d.path / "b"));
+            INFO(first.output);
+            REQUIRE(first.code == 0);
+            CHECK(first.output.find("budget reached") != std::string::npos);
+            const auto part = protocol_records(d.path / "b/eval/records_mmlu_pro.jsonl");
+            CHECK(part.size() < 12);
+            const json b = json::parse(std::ifstream(d.path / "b/eval/results.json"))["usage"]["budget"];
+            CHECK(b["stopped_early"] == true);
+            CHECK(b["spent_tokens"].get<int64_t>() >= 3000);
+            for (auto &[k, rec] : part) CHECK(rec == expected.at(k));
+            size_t have = part.size();
+            for (int i = 0; i < 30 && have < 12; ++i) {
+                auto again = run(parley("run", d.path / "budget.toml", d.path / "b"));
+                INFO(again.output);
+                REQUIRE(again.code == 0);
+                const size_t now = protocol_records(d.path / "b/eval/records_mmlu_pro.jsonl").size();
+                CHECK(now > have);
+                have = now;
+            }
+            CHECK(protocol_records(d.path / "b/eval/records_mmlu_pro.jsonl") == expected);
+        }
+    }
+}

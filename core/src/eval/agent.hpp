@@ -16,6 +16,7 @@ namespace parley::core::eval {
 struct AgentSpec {
     Backend *backend = nullptr;
     std::string backend_node;          // for records and results
+    std::string role = "agent";        // its name in results.json's usage.by_role ("agent_1", ... in a debate)
     std::string system_prompt = "cot"; // "cot" (the domain's simple_cot), "none", or literal text
     double temperature = 0.2, top_p = 0.9, min_p = 0.0;
     int32_t top_k = 0, max_tokens = 1024;

@@ -76,6 +76,7 @@ std::vector<AgentSpec> read_agents(const RunContext &ctx, const toml::table &con
         }
         spec.backend_node = backends[backends.size() == 1 ? 0 : a];
         spec.backend = ctx.backends.at(spec.backend_node);
+        if (n > 1) spec.role = fmt::format("agent_{}", a + 1);
         agents.push_back(std::move(spec));
     }
     return agents;

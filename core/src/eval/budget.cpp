@@ -19,6 +19,13 @@ double number(const toml::table &t, const std::string &where, const char *key, d
 
 } // namespace
 
+ParamSpec budget_param(const std::string &episodes) {
+    return computed("budget", PARLEY_TYPE_ANY, "none",
+                    fmt::format("stop starting {} once spent: {{tokens = N}} (prompt + completion, every role) or "
+                                "{{cost = X, prices = {{prompt = P, completion = C, cached = K}}}} (per million tokens); a re-run resumes",
+                                episodes));
+}
+
 Budget Budget::read(const RunContext &ctx) {
     Budget b;
     const toml::node *node = ctx.node.config.get("budget");

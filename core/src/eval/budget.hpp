@@ -14,8 +14,13 @@
 #include "token_usage.hpp"
 
 #include <parley/core/run.hpp>
+#include <parley/core/schema.hpp>
 
 namespace parley::core::eval {
+
+// The `budget` key of an evaluation node's schema; `episodes` names what stops starting
+// ("conversations", "samples", ...).
+ParamSpec budget_param(const std::string &episodes);
 
 class Budget {
   public:

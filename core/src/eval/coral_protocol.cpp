@@ -75,7 +75,7 @@ void CoralEpisode::speak(Outbox &out) {
 void CoralEpisode::on_result(uint32_t key, GenerationResult &&r, Outbox &out) {
     if (stage_ == Stage::Speaking) return on_spoken(std::move(r), out);
     if (stage_ != Stage::Extracting || key >= candidates_.size()) return;
-    shared_->usage.add("extractor", r);
+    shared_->usage.add(kExtractorRole, r);
     annotate(candidates_[key], &r);
     if (--pending_ == 0) decide(out);
 }

@@ -32,7 +32,7 @@ void CotEpisode::start(Outbox &out) {
 
 void CotEpisode::on_result(uint32_t, GenerationResult &&r, Outbox &out) {
     const CotConfig &c = shared_->config;
-    shared_->usage.add(stage_ == Stage::Extracting ? "extractor" : "agent", r);
+    shared_->usage.add(stage_ == Stage::Extracting ? kExtractorRole : kAgentRole, r);
     if (stage_ == Stage::Extracting) return finish(&r);
     if (r.status != PARLEY_OK) shared_->failures.note("request", r.error, where());
     answer_ = std::move(r);

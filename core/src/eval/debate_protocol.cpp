@@ -106,6 +106,7 @@ void DebateEpisode::on_result(uint32_t key, GenerationResult &&r, Outbox &out) {
     const int32_t round = static_cast<int32_t>(slot / config_->agents.size());
     const size_t agent = slot % config_->agents.size();
     --outstanding_;
+    if (config_->usage) config_->usage->add(key & 1 ? kExtractorRole : config_->agents[agent].role, r);
     if (key & 1) {
         extractor_tokens_ += r.completion_tokens;
         answers_[slot].extract_from(*item_, r);

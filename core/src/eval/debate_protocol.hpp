@@ -20,6 +20,7 @@
 #include "item.hpp"
 #include "majority_vote.hpp"
 #include "protocol.hpp"
+#include "token_usage.hpp"
 
 #include <cstdint>
 #include <string>
@@ -46,6 +47,7 @@ struct DebateConfig {
     int32_t rounds = 2;            // including round 0 (the released code's default: 2)
     ExtractionSpec extraction;
     DebatePrompts prompts;
+    RoleUsage *usage = nullptr; // (optional) where every result's tokens are counted, by role (the scheduler's thread)
 
     // Throws std::invalid_argument naming the field when the shape cannot run.
     void check() const;

@@ -33,6 +33,7 @@ void SelfConsistencyEpisode::start(Outbox &out) {
 void SelfConsistencyEpisode::on_result(uint32_t key, GenerationResult &&r, Outbox &out) {
     Answer &s = samples_[key >> 1];
     --outstanding_;
+    if (config_->usage) config_->usage->add(key & 1 ? kExtractorRole : config_->sampler.role, r);
     if (key & 1) {
         extractor_tokens_ += r.completion_tokens;
         s.extract_from(*item_, r);

@@ -15,6 +15,7 @@
 #include "episode_id.hpp"
 #include "majority_vote.hpp"
 #include "protocol.hpp"
+#include "token_usage.hpp"
 
 #include <cstdint>
 #include <vector>
@@ -24,6 +25,7 @@ namespace parley::core::eval {
 struct SelfConsistencyConfig {
     AgentSpec sampler;
     ExtractionSpec extraction;
+    RoleUsage *usage = nullptr; // (optional) where every result's tokens are counted, by role (the scheduler's thread)
 };
 
 class SelfConsistencyEpisode {

@@ -26,6 +26,11 @@ struct TokenCount {
     nlohmann::json to_json() const;
 };
 
+// Role names every protocol shares: the extractor's, and a single agent's (CoT, self-consistency;
+// a debate's agents are "agent_1", ...; Coral's roles carry their own names).
+inline const std::string kExtractorRole = "extractor";
+inline const std::string kAgentRole = "agent";
+
 class RoleUsage {
   public:
     void add(const std::string &role, const GenerationResult &r) { roles_[role].add(r); }
