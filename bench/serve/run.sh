@@ -31,6 +31,8 @@ trap cleanup EXIT
 free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 wait_health() { for _ in $(seq 1 600); do curl -sf "$1/health" >/dev/null && return 0; sleep 0.2; done; echo "no $1/health" >&2; return 1; }
 stop() { kill -TERM "$1"; wait "$1" 2>/dev/null || true; }
+# A live process's CPU seconds (user + system, from /proc): the server's work, whatever the load.
+cpu_s() { awk -v t="$(getconf CLK_TCK)" '{ print ($14 + $15) / t }' "/proc/$1/stat"; }
 
 # The model (real shape and tokenizer, random weights) and the workload.
 if [ ! -x "$WORK/build/make_random_gguf" ]; then
@@ -48,12 +50,16 @@ CTX=$((SLOTS * 4096))
   > "$WORK/parley.log" 2>&1 & pids+=($!); P=$!
 until [ -s "$WORK/port" ]; do sleep 0.2; done; URL=http://127.0.0.1:$(cat "$WORK/port"); rm -f "$WORK/port"
 wait_health "$URL"
-"$PY" "$ROOT/bench/multiturn/coral_client.py" --url "$URL" --workload "$WORK/workload.json" --out "$WORK/coral-parley.json"
+"$PY" "$ROOT/bench/multiturn/coral_client.py" --url "$URL" --workload "$WORK/workload.json" --out "$WORK/coral-parley.json" \
+  --trace "$WORK/trace-parley.json"
+cpu_s "$P" > "$WORK/cpu-parley"
 stop "$P"
 PORT=$(free_port)
 "$SERVER" -m "$GGUF" --host 127.0.0.1 --port "$PORT" -np "$SLOTS" -c "$CTX" -t "$THREADS" --no-webui > "$WORK/llama-server.log" 2>&1 & pids+=($!); P=$!
 wait_health "http://127.0.0.1:$PORT"
-"$PY" "$ROOT/bench/multiturn/coral_client.py" --url "http://127.0.0.1:$PORT" --workload "$WORK/workload.json" --out "$WORK/coral-llama-server.json"
+"$PY" "$ROOT/bench/multiturn/coral_client.py" --url "http://127.0.0.1:$PORT" --workload "$WORK/workload.json" --out "$WORK/coral-llama-server.json" \
+  --trace "$WORK/trace-llama-server.json"
+cpu_s "$P" > "$WORK/cpu-llama-server"
 stop "$P"
 
 # 2. Request overhead.
@@ -83,14 +89,22 @@ import json, sys, time
 work, out, command, commit, cores = sys.argv[1:6]
 load = lambda name: json.load(open(f"{work}/{name}.json"))
 parley, server = load("coral-parley"), load("coral-llama-server")
+for side, name in ((parley, "parley"), (server, "llama-server")):
+    side["server_cpu_s"] = float(open(f"{work}/cpu-{name}").read())  # model load included, the same on both sides
+# Request by request (conversation, kind, turn): the prompt tokens each server reused.
+key = lambda t: (t["conv"], t["kind"], t["turn"])
+traces = {name: {key(t): t["cached"] for t in json.load(open(f"{work}/trace-{name}.json"))} for name in ("parley", "llama-server")}
+same = sum(1 for k, v in traces["parley"].items() if traces["llama-server"].get(k) == v)
 r = {"command": command, "commit": commit, "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "cores": int(cores),
      "conversations_per_s_vs_llama_server": round(parley["conversations_per_s"] / server["conversations_per_s"], 3),
-     "coral_workload": {"parley_serve": parley, "llama_server": server},
+     "server_cpu_s_vs_llama_server": round(parley["server_cpu_s"] / server["server_cpu_s"], 3),
+     "coral_workload": {"parley_serve": parley, "llama_server": server,
+                        "requests_with_equal_reuse": same, "requests_compared": len(traces["parley"])},
      "request_overhead": {
          "instant_backend": {"http": load("instant-http"), "grpc": load("instant-grpc")},
          "stories260K_one_token_http": {"parley_serve": load("stories-parley"), "llama_server": load("stories-llama-server")}}}
 r["http"] = {k: r["request_overhead"]["instant_backend"]["http"][k] for k in ("requests_per_s", "cpu_s_per_1000_requests")}
 r["grpc"] = {k: r["request_overhead"]["instant_backend"]["grpc"][k] for k in ("requests_per_s", "cpu_s_per_1000_requests")}
 json.dump(r, open(out, "w"), indent=2)
-print(json.dumps({k: r[k] for k in ("conversations_per_s_vs_llama_server", "http", "grpc")}))
+print(json.dumps({k: r[k] for k in ("conversations_per_s_vs_llama_server", "server_cpu_s_vs_llama_server", "http", "grpc")}))
 PYEOF
