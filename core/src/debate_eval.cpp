@@ -143,7 +143,7 @@ void run_debate_eval(RunContext &ctx) {
                 if (w) w->poll();
         });
     int64_t tokens = 0, extractor_tokens = 0, answers = 0;
-    Scheduler<DebateEpisode> scheduler(admission, {ctx.node.name, s.config.first_tokens()});
+    Scheduler<DebateEpisode> scheduler(admission, {ctx.node.name, s.config.first_tokens(), {}});
     auto make = [&](size_t i) {
         const WorkUnit &u = plan.unit(i);
         const PlanDomain &pd = plan.domain(u);

@@ -131,7 +131,7 @@ void run_samples(const RunContext &ctx, const ScSettings &s, const WorkPlan &pla
         if (s.config.extraction.llm()) admission.watch(*s.config.extraction.backend);
     }
     const int32_t most = k.empty() ? 1 : *std::max_element(k.begin(), k.end());
-    Scheduler<SelfConsistencyEpisode> scheduler(admission, {ctx.node.name, int64_t{s.config.sampler.max_tokens} * most});
+    Scheduler<SelfConsistencyEpisode> scheduler(admission, {ctx.node.name, int64_t{s.config.sampler.max_tokens} * most, {}});
     auto make = [&](size_t i) {
         const WorkUnit &u = plan.unit(i);
         const PlanDomain &pd = plan.domain(u);

@@ -71,10 +71,10 @@ json viewer_turn(const json &node, const rec::RaterNames &names, bool hide) {
 
 struct Collector {
     const ReportOptions &o;
-    ReportData data;
+    ReportData data{};
     std::string chunk = "[";
     size_t in_chunk = 0;
-    std::vector<std::string> domains;
+    std::vector<std::string> domains{};
 
     size_t domain_index(const std::string &d) {
         for (size_t i = 0; i < domains.size(); ++i)
@@ -200,7 +200,7 @@ struct Collector {
 
 ReportData collect(const ReportOptions &options) {
     if (options.chunk == 0) throw std::invalid_argument("report: chunk size 0");
-    Collector c{options, {}, "[", 0, {}};
+    Collector c{options};
     for (const char *k : {"node", "domain", "id", "trial", "turns", "tokens", "agree", "correct", "success", "err", "sib"})
         c.data.index[k] = json::array();
     c.run();
