@@ -10,8 +10,8 @@
 // It is written straight against the C ABI (of the SDK only the constexpr parameter specs) and
 // copies only what it needs from a request (the last message and a few numbers), so orchestration
 // benchmarks measure the host, not this.
-#include <parley/params.hpp>
 #include <parley/plugin.h>
+#include <parley/sdk.hpp> // parley::param only: the specs are constexpr
 
 #include <atomic>
 #include <chrono>
