@@ -504,12 +504,18 @@ TEST_CASE("a run resumes from its latest checkpoint and ends where an uninterrup
     CHECK_THROWS_WITH(run_training(lora, dir + "/pairs.jsonl", dir + "/split"), Catch::Contains("lora_rank"));
 }
 
-TEST_CASE("trainer/train's parameter defaults are TrainOptions' defaults", "[torch]") {
-    parley::testing::TestHost host;
+// libparley-trainer.so opened as the host opens it.
+static const parley_plugin_desc *load_trainer_plugin(parley::testing::TestHost &host) {
     std::string why;
     const parley_plugin_desc *desc = parley::testing::load_plugin(std::string(PARLEY_PLUGIN_DIR) + "/libparley-trainer.so", host, &why);
     INFO(why);
     REQUIRE(desc);
+    return desc;
+}
+
+TEST_CASE("trainer/train's parameter defaults are TrainOptions' defaults", "[torch]") {
+    parley::testing::TestHost host;
+    const parley_plugin_desc *desc = load_trainer_plugin(host);
     const parley_component *comp = desc->components[0];
     const TrainOptions o; // what run_training and the tools use when nothing is said
     auto spec = [&](const char *key) {
@@ -548,10 +554,7 @@ TEST_CASE("trainer/train's parameter defaults are TrainOptions' defaults", "[tor
 
 TEST_CASE("the plugin trains through the C ABI (trainer/train)", "[torch]") {
     parley::testing::TestHost host;
-    std::string why;
-    const parley_plugin_desc *desc = parley::testing::load_plugin(std::string(PARLEY_PLUGIN_DIR) + "/libparley-trainer.so", host, &why);
-    INFO(why);
-    REQUIRE(desc);
+    const parley_plugin_desc *desc = load_trainer_plugin(host);
     parley_error err{};
     CHECK(std::string(desc->name) == "trainer");
     REQUIRE(desc->n_components == 1);
