@@ -40,16 +40,8 @@ if [[ "$WITH_TORCH" == ON ]]; then APT_PACKAGES+=(libtorch-dev); fi
 # node/npm may come from elsewhere (NodeSource ships npm inside nodejs): only ask apt when absent.
 command -v npm >/dev/null 2>&1 || APT_PACKAGES+=(nodejs npm)
 
-missing=()
-for p in "${APT_PACKAGES[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if ((${#missing[@]})); then
-  say "installing Debian packages: ${missing[*]}"
-  SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO=sudo
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+source "$REPO/scripts/lib/apt.sh"
+apt_install "${APT_PACKAGES[@]}"
 
 # --- 2. llama.cpp from the npm package's bundled source ---------------------------------------------
 # Keyed by version and CPU flags: the build uses -march=native, so a cache must not move between

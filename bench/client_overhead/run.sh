@@ -7,17 +7,17 @@
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 HERE="$REPO/bench/client_overhead"
-BUILD="${PARLEY_BUILD:-$REPO/build}"
 WORK="${BENCH_WORK:-$REPO/bench/work/client_overhead}"
 REQUESTS="${1:-20000}"
 PY_REQUESTS="${2:-5000}"
 LEVELS="${LEVELS:-1000,10000}"
 mkdir -p "$WORK"
 
-cmake --build "$BUILD" --target parley_plugin_openai >/dev/null
+source "$REPO/bench/tools/need.sh"
+need_python aiohttp python3-aiohttp # the Coral-style client
+need_build parley_plugin_openai
 c++ -O2 -std=c++20 -Wall -Wextra -o "$WORK/stub_server" "$HERE/stub_server.cpp"
 c++ -O2 -std=c++20 -Wall -Wextra -I "$REPO/sdk/include" -o "$WORK/client_overhead" "$HERE/client_overhead.cpp" -ldl -lpthread
-/usr/bin/python3 -c "import aiohttp" 2>/dev/null || { sudo=""; [[ $EUID -ne 0 ]] && sudo=sudo; $sudo apt-get install -y -qq python3-aiohttp; }
 
 RUNS="${RUNS:-2}"
 COMMAND="LEVELS=$LEVELS RUNS=$RUNS bench/client_overhead/run.sh $REQUESTS $PY_REQUESTS"

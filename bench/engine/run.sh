@@ -13,7 +13,7 @@
 #                                         WEIGHTS [q8_0] THREADS [2]
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-BUILD=${PARLEY_BUILD:-$ROOT/build}
+REPO=$ROOT; source "$ROOT/bench/tools/need.sh" # sets BUILD
 SHARED=${PARLEY_SHARED_DIR:-$ROOT/../shared}
 PARALLEL=${PARALLEL:-16}
 MAX_TURNS=${MAX_TURNS:-6}
@@ -29,7 +29,7 @@ WORK=$(mktemp -d); trap 'rm -rf "$WORK"' EXIT
 if [ ! -x "$MT/build/multiturn" ] || [ ! -f "$GGUF" ]; then
   MODEL=$MODEL WEIGHTS=$WEIGHTS SUITES="" "$ROOT/bench/multiturn/run.sh"
 fi
-cmake --build "$BUILD" --target parley parley_plugin_llama_cpp parley_plugin_mmlu_pro >/dev/null
+need_build parley parley_plugin_llama_cpp parley_plugin_mmlu_pro
 
 # One engine configuration for both runs: a slot per agent view (and one spare per conversation),
 # each with room for a whole conversation.

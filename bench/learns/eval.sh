@@ -4,7 +4,8 @@
 #   bench/learns/eval.sh [KEY=VALUE ...]      (run from anywhere; PARLEY_BUILD: the build folder)
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-BUILD="${PARLEY_BUILD:-$REPO/build}"
+source "$REPO/bench/tools/need.sh" # sets BUILD
+need_build parley parley_plugin_arithmetic parley_plugin_llama_cpp
 OUT="$BUILD/learns-eval"
 rm -rf "$OUT"
 "$BUILD/bin/parley" run "$REPO/bench/learns/eval.toml" graph.output_dir="$OUT" "$@"

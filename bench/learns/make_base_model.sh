@@ -10,12 +10,13 @@
 # THREADS, N_EMBD, N_LAYER, N_HEAD, N_FF, OUT, PARLEY_BUILD.
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-BUILD="${PARLEY_BUILD:-$REPO/build}"
+source "$REPO/bench/tools/need.sh" # sets BUILD
 SEED="${SEED:-1}" ROWS="${ROWS:-12000}" STEPS="${STEPS:-300}" BATCH="${BATCH:-48}" LR="${LR:-4e-3}" THREADS="${THREADS:-2}"
 N_EMBD="${N_EMBD:-64}" N_LAYER="${N_LAYER:-4}" N_HEAD="${N_HEAD:-4}" N_FF="${N_FF:-192}"
 OUT="${OUT:-$REPO/models/arith-base.gguf}"
 WORK="$BUILD/learns-base"
-cmake --build "$BUILD" --target parley-arith-data make_arith_model -j2 >/dev/null
+need_torch_build
+need_build parley-arith-data make_arith_model
 DATA="$BUILD/plugins/arithmetic/parley-arith-data"
 MAKE="$BUILD/bench/learns/make_arith_model"
 rm -rf "$WORK" && mkdir -p "$WORK" "$(dirname "$OUT")"

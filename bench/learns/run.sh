@@ -6,7 +6,9 @@
 #   bench/learns/run.sh [KEY=VALUE ...]       (PARLEY_BUILD: the build folder)
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-BUILD="${PARLEY_BUILD:-$REPO/build}"
+source "$REPO/bench/tools/need.sh" # sets BUILD
+need_torch_build
+need_build parley parley_plugin_arithmetic parley_plugin_llama_cpp parley_plugin_filters parley_plugin_trainer
 PARLEY="$BUILD/bin/parley"
 OUT="$BUILD/learns-loop"
 rm -rf "$OUT"

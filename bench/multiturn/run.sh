@@ -23,11 +23,9 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 HERE=$ROOT/bench/multiturn
-DEPS=${PARLEY_DEPS:-$HOME/.cache/parley}
-LLAMA=${PARLEY_LLAMA_DIR:-$(ls -d "$DEPS"/llama.cpp-* 2>/dev/null | head -n1)}
-[ -d "$LLAMA/prefix" ] || { echo "run.sh: no llama.cpp prefix under $DEPS (run scripts/quickstart.sh first)" >&2; exit 1; }
+REPO=$ROOT; source "$ROOT/bench/tools/need.sh" # sets BUILD
+need_llama                                     # sets LLAMA (scripts/setup.sh builds it when missing)
 TOOLS=${PARLEY_LLAMA_TOOLS_DIR:-$LLAMA/tools/bin}
-BUILD=${PARLEY_BUILD:-$ROOT/build}
 WORK=${BENCH_WORK:-$ROOT/bench/work/multiturn}
 PARALLEL=${PARALLEL:-16}
 MODEL=${MODEL:-smollm2-135m}
@@ -47,24 +45,11 @@ for t in llama-server llama-batched-bench; do
 done
 
 # The Python baseline needs aiohttp (Debian: python3-aiohttp).
-PY=${PYTHON:-}
-if [ -z "$PY" ]; then
-  for p in /usr/bin/python3 python3; do
-    if "$p" -c 'import aiohttp' 2>/dev/null; then PY=$p; break; fi
-  done
-fi
-if [ -z "$PY" ]; then
-  echo "run.sh: installing python3-aiohttp for the Coral-style baseline client" >&2
-  apt-get install -y python3-aiohttp >/dev/null
-  PY=/usr/bin/python3
-fi
+PY=${PYTHON:-/usr/bin/python3}
+[[ -n "${PYTHON:-}" ]] || need_python aiohttp python3-aiohttp
 
 # 1. The two backend plugins (only their targets: other work in progress cannot break this).
-if [ ! -f "$BUILD/CMakeCache.txt" ]; then
-  cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$LLAMA/prefix" \
-        -DPARLEY_LLAMA_TOOLS_DIR="$TOOLS" -DPARLEY_PLUGINS="llama_cpp;openai"
-fi
-cmake --build "$BUILD" --target parley_plugin_llama_cpp parley_plugin_openai -j2
+need_build parley_plugin_llama_cpp parley_plugin_openai
 PLUGINS=$BUILD/plugins
 
 # 2. The benchmark programs (a standalone CMake project).

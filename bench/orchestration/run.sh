@@ -10,7 +10,8 @@
 #   bench/orchestration/run.sh [CONVERSATIONS] [PYTHON_CONVERSATIONS] [DEBATES] [PYTHON_DEBATES]
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-BUILD="${PARLEY_BUILD:-$REPO/build}"
+source "$REPO/bench/tools/need.sh" # sets BUILD
+need_build parley parley_plugin_mmlu_pro parley_plugin_scripted # the Python loop needs only the standard library
 N="${1:-102000}"          # conversations (a multiple of 60: the MMLU-Pro sample x trials)
 DEBATES="${3:-12000}"     # debates (items x trials; a multiple of 60)
 # The Python loop runs as many conversations (debates) in flight as Parley by default: both pay

@@ -15,15 +15,19 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 HERE=$ROOT/bench/serve
-BUILD=${PARLEY_BUILD:-$ROOT/build}
+REPO=$ROOT; source "$ROOT/bench/tools/need.sh" # sets BUILD
+need_python aiohttp python3-aiohttp # the Coral-style client, HTTP overhead
+need_python grpc python3-grpcio     # gRPC overhead (Matrix's proto, compiled below)
+need_packages protobuf-compiler-grpc # protoc and grpc_python_plugin
+need_build parley parley_plugin_llama_cpp parley_plugin_scripted
+need_llama
 PARLEY=$BUILD/bin/parley
-LLAMA=$(ls -d "${PARLEY_DEPS:-$HOME/.cache/parley}"/llama.cpp-* | head -n1)
 SERVER=$LLAMA/tools/bin/llama-server
 SHARED=${PARLEY_SHARED_DIR:-$ROOT/../shared}
 WORK=${BENCH_WORK:-$ROOT/bench/work/serve}
 PARALLEL=${PARALLEL:-16}; CONVERSATIONS=${CONVERSATIONS:-32}; TURNS=${TURNS:-4}; TURN=${TURN:-64}
 SLOTS=${SLOTS:-$((3 * PARALLEL))}; THREADS=${THREADS:-2}; MODEL=${MODEL:-smollm2-135m}; REQUESTS=${REQUESTS:-10000}; IN_FLIGHT=${IN_FLIGHT:-1000}
-PY=/usr/bin/python3 # Debian's aiohttp and grpcio
+PY=/usr/bin/python3 # with Debian's aiohttp and grpcio
 mkdir -p "$WORK"
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done; }

@@ -120,6 +120,12 @@ int main(int argc, char **argv) {
         }
     }
     if (quick) steps = 3, warmup = 1, rounds = 1;
+    // The PyTorch side needs Debian's python3-torch: say so before minutes of libtorch work.
+    if (use_python && std::system((quote(python) + " -c 'import torch, numpy' 2>/dev/null").c_str()) != 0) {
+        std::cerr << python << " cannot import torch and numpy: install python3-torch (bench/training/run.sh does), "
+                  << "or pass --no-python\n";
+        return 1;
+    }
     llama_log_set([](ggml_log_level, const char *, void *) {}, nullptr);
     llama_backend_init();
     const std::string stories = shared_dir() + "/models/stories260K.gguf";

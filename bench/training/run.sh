@@ -7,14 +7,12 @@
 # (defaults here: --threads 2 --steps 5 --rounds 3; later options win)
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-BUILD="${PARLEY_BUILD:-$REPO/build}"
-if [[ " $* " != *" --no-python "* ]] && ! /usr/bin/python3 -c 'import torch' 2>/dev/null; then
-  echo "run.sh: installing python3-torch for the PyTorch side" >&2
-  apt-get install -y python3-torch > /dev/null
+source "$REPO/bench/tools/need.sh"
+if [[ " $* " != *" --no-python "* ]]; then
+  need_python torch python3-torch # the PyTorch side (pytorch_dpo.py)
+  need_python numpy python3-numpy
 fi
-[[ -f "$BUILD/CMakeCache.txt" ]] || "$REPO/scripts/setup.sh"
-grep -q "PARLEY_WITH_TORCH:BOOL=ON" "$BUILD/CMakeCache.txt" \
-  || { echo "run.sh: $BUILD was configured with PARLEY_WITH_TORCH=OFF; run scripts/setup.sh (default ON)" >&2; exit 1; }
-cmake --build "$BUILD" --target parley_bench_training -j"${PARLEY_JOBS:-2}" > /dev/null
+need_torch_build
+need_build parley_bench_training
 PARLEY_BENCH_COMMAND="bench/training/run.sh${*:+ $*}" \
   "$BUILD/bench/training/parley_bench_training" --threads 2 --steps 5 --rounds 3 "$@"

@@ -7,7 +7,8 @@
 #   bench/tree_sampling/run.sh [K] [QUESTIONS]
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-BUILD="${PARLEY_BUILD:-$REPO/build}"
+source "$REPO/bench/tools/need.sh" # sets BUILD
+need_build parley parley_plugin_mmlu_pro parley_plugin_llama_cpp parley_plugin_scripted
 K="${1:-5}"; Q="${2:-8}"
 SHARED="${PARLEY_SHARED_DIR:-$REPO/../shared}"
 WORK="$(mktemp -d)"; trap 'rm -rf "$WORK"' EXIT

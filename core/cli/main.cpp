@@ -97,7 +97,7 @@ Args parse_args(int argc, char **argv) {
                  s == "--fail-if-worse" || s == "--resamples" || s == "--seed")
             a.flags[s.substr(2)] = value(s.c_str());
         else if (s == "-o") a.flags["out"] = value("-o");
-        else if (s == "--allow-unpaired" || s == "--show-sensitive") a.flags[s.substr(2)] = "1";
+        else if (s == "--allow-unpaired" || s == "--show-sensitive") a.flags[s.substr(2)] = std::string("1");
         else if (s == "--set") a.sets.push_back(value("--set"));
         else if (s.size() > 1 && s[0] == '-') throw std::runtime_error(fmt::format("unknown option '{}' (see parley --help)", s));
         else if (a.command.empty()) a.command = s;

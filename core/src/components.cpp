@@ -161,7 +161,7 @@ void on_complete(void *user, const parley_completion *c) {
     r.status = c->status;
     r.error = copy(c->error_message);
     for (size_t i = 0; i < c->n_choices; ++i)
-        r.choices.push_back({copy(c->choices[i].text), c->choices[i].finish_reason, c->choices[i].completion_tokens});
+        r.choices.push_back({copy(c->choices[i].text), c->choices[i].finish_reason, c->choices[i].completion_tokens, {}});
     r.prompt_tokens = c->prompt_tokens;
     r.cached_tokens = c->cached_tokens;
     r.completion_tokens = c->completion_tokens;

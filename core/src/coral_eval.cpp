@@ -54,7 +54,7 @@ void bind_roles(const RunContext &ctx, const toml::table &c, CoralConfig &k) {
         return it == inputs.end() ? fallback : ctx.backends.at(it->second.front());
     };
     Backend *teacher = backend_of("teacher", nullptr);
-    k.roles = {{"teacher", teacher}, {"student", backend_of("student", teacher)}}; // (turns index roles with one byte)
+    k.roles = {{"teacher", teacher, {}}, {"student", backend_of("student", teacher), {}}}; // (turns index roles with one byte)
     k.extractor = backend_of("extractor", teacher);
     for (auto &r : k.roles) {
         r.system_prompt = c[r.name + "_system_prompt"].value_or(bound<std::string>(c, "system_prompt"));

@@ -16,9 +16,10 @@
 
 namespace parley::arithmetic {
 
+// The domains' `profile` key (common::parse_profile reads it) with this domain's doc.
 inline constexpr parley_param kParams[] = {
-    {"profile", PARLEY_TYPE_STRING, 0, "coral",
-     "coral: MATH's extraction and matcher as Coral has them; fixed: only valid beliefs score, integers compared exactly"},
+    parley::param::choice("profile", common::kProfiles, "coral",
+                          "coral: MATH's extraction and matcher as Coral has them; fixed: only valid beliefs score, integers compared exactly"),
 };
 
 inline constexpr const char *kTaskName = "arithmetic";

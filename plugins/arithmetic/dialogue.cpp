@@ -104,11 +104,11 @@ std::vector<std::string> phrases(ArithmeticDomain &domain) {
         const std::string t = domain.render(0, what, {});
         out.push_back(t.substr(0, t.find(" " + p.expression)));
     }
-    const std::string sol = " " + solution(p);
+    const std::string sol = std::string(1, ' ').append(solution(p));
     for (const std::string &t : {agree_turn(p), challenge_turn(p), revise_turn(p), stand_turn(p)})
         out.push_back(t.substr(0, t.size() - sol.size()));
     const std::string a = answer_sentence(7);
-    out.push_back(" " + a.substr(0, a.find('7')));
+    out.push_back(std::string(1, ' ').append(a, 0, a.find('7'))); // not " " + a temporary: GCC 12's bogus -Wrestrict (bug 105651)
     out.push_back(a.substr(a.find('7') + 1));
     return out;
 }

@@ -7,9 +7,11 @@
 // backend; token counts are whitespace-separated words. `requests_log` writes what each request
 // asked for (sampling, seed, n, agent) as JSON lines, so tests can check what the host sends.
 //
-// It is written straight against the C ABI (no SDK) and copies only what it needs from a request
-// (the last message and a few numbers), so orchestration benchmarks measure the host, not this.
+// It is written straight against the C ABI (of the SDK only the constexpr parameter specs) and
+// copies only what it needs from a request (the last message and a few numbers), so orchestration
+// benchmarks measure the host, not this.
 #include <parley/plugin.h>
+#include <parley/sdk.hpp> // parley::param only: the specs are constexpr
 
 #include <atomic>
 #include <chrono>
@@ -340,18 +342,21 @@ parley_status apply_template(void *, const parley_message *m, size_t n, parley_b
     return PARLEY_OK;
 }
 
-const parley_param kParams[] = {
-    {"default_reply", PARLEY_TYPE_STRING, 0, "The correct answer is (A).", "reply when no rule matches"},
-    {"reasoning", PARLEY_TYPE_STRING, 0, "", "every choice's reasoning (a thinking model's, apart from the text; its words counted as reasoning tokens)"},
-    {"match", PARLEY_TYPE_STRING_ARRAY, 0, "[]", "substrings looked for in the last message, in order"},
-    {"reply", PARLEY_TYPE_STRING_ARRAY, 0, "[]", "reply for each entry of `match` ({turn}, {agent}, {conversation}, {n}, {letter})"},
-    {"latency_ms", PARLEY_TYPE_FLOAT, 0, "0", "delay before each batch of completions"},
-    {"fail_every", PARLEY_TYPE_INT, 0, "0", "fail every k-th request with PARLEY_ERR_UNAVAILABLE; 0 = never"},
-    {"choice_tokens", PARLEY_TYPE_BOOL, 0, "true", "count tokens per choice; false: -1 (unknown) when n > 1, as OpenAI servers"},
-    {"requests_log", PARLEY_TYPE_STRING, 0, "", "write each request's sampling, seed, n and agent to this file as JSON lines"},
+namespace ps = parley::param;
+// The defaults are Scripted's member initialisers; create() keeps them for a key a test host leaves out.
+constexpr parley_param kParams[] = {
+    ps::string("default_reply", "The correct answer is (A).", "reply when no rule matches"),
+    ps::string("reasoning", "", "every choice's reasoning (a thinking model's, apart from the text; its words counted as reasoning tokens)"),
+    ps::computed("match", PARLEY_TYPE_STRING_ARRAY, "[]", "substrings looked for in the last message, in order"),
+    ps::computed("reply", PARLEY_TYPE_STRING_ARRAY, "[]", "reply for each entry of `match` ({turn}, {agent}, {conversation}, {n}, {letter})"),
+    ps::number("latency_ms", 0.0, "delay before each batch of completions", parley::at_least(0)),
+    ps::integer("fail_every", 0, "fail every k-th request with PARLEY_ERR_UNAVAILABLE; 0 = never", parley::at_least(0)),
+    ps::flag("choice_tokens", true, "count tokens per choice; false: -1 (unknown) when n > 1, as OpenAI servers"),
+    ps::string("requests_log", "", "write each request's sampling, seed, n and agent to this file as JSON lines"),
 };
 
-const parley_backend_vtable kVtable = {sizeof(parley_backend_vtable), create, destroy, submit, cancel, get_info, apply_template, nullptr};
+const parley_backend_vtable kVtable = {sizeof(parley_backend_vtable), create, destroy, submit, cancel, get_info, apply_template,
+                                       /* get_proc_address */ nullptr, /* get_load: reports no load */ nullptr};
 const parley_component kBackend = {sizeof(parley_component), PARLEY_KIND_BACKEND, "backend", 4,
                                    "Instant rule-based replies (test double, no model)", kParams,
                                    sizeof kParams / sizeof kParams[0], &kVtable, sizeof(parley_param)};

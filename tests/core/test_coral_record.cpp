@@ -104,11 +104,11 @@ TEST_CASE("agree_after: Coral needs the last two turns, Matrix each role's lates
     // t:A, s:none, t:A — Coral looks at the last two turns only; Matrix at s's latest valid one.
     CHECK_FALSE(agree_after(3, role, belief, AgreementProfile::Coral));
     CHECK_FALSE(agree_after(3, role, belief, AgreementProfile::Matrix)); // s holds no valid belief
-    beliefs[2] = "A";
+    beliefs[2] = std::string("A"); // (a literal assigned in place: GCC 12's bogus -Wrestrict, bug 105651)
     CHECK(agree_after(2, role, belief, AgreementProfile::Coral));
     CHECK(agree_after(2, role, belief, AgreementProfile::Matrix));
-    beliefs[2] = "B";
-    beliefs[3] = "B";
+    beliefs[2] = std::string("B");
+    beliefs[3] = std::string("B");
     CHECK(agree_after(3, role, belief, AgreementProfile::Coral));
     beliefs = {std::nullopt, "A", "A", std::nullopt};
     CHECK_FALSE(agree_after(3, role, belief, AgreementProfile::Coral));

@@ -49,7 +49,7 @@ Backend *handle(int i) {
 
 GenerationResult reply(std::vector<std::string> texts, int64_t tokens = 5) {
     GenerationResult r;
-    for (auto &t : texts) r.choices.push_back({t, PARLEY_FINISH_STOP, tokens});
+    for (auto &t : texts) r.choices.push_back({t, PARLEY_FINISH_STOP, tokens, {}});
     r.prompt_tokens = 100;
     r.completion_tokens = tokens * static_cast<int64_t>(texts.size());
     return r;
@@ -100,6 +100,16 @@ CoralConfig coral_config(bool llm, int beam = 1, int max_turns = 4) {
     return c;
 }
 
+CotConfig cot_config(bool coral, bool llm, bool system_prompt) {
+    CotConfig c;
+    c.backend = handle(0);
+    c.extractor = handle(2);
+    c.coral = coral;
+    c.llm_extraction = llm;
+    c.system_prompt = system_prompt;
+    return c;
+}
+
 } // namespace
 
 TEST_CASE("coral protocol: the agents agree, the conversation stops", "[protocols][coral]") {
@@ -137,7 +147,7 @@ TEST_CASE("coral protocol: max_turns ends a conversation that never agrees", "[p
     CoralEpisode e(shared, kDomainNode, *m.domain, 0, 0, kItem, 77);
     RecordingOutbox out;
     e.start(out);
-    for (const std::string &letter : {"A", "B", "A"}) {
+    for (const char *letter : {"A", "B", "A"}) {
         REQUIRE_FALSE(e.done());
         e.on_result(0, reply({m.answer(letter)}), out);
     }
@@ -250,7 +260,7 @@ TEST_CASE("coral protocol: tree sampling keeps Python random's pick, the rest as
 
 TEST_CASE("cot protocol: one answer, read by rule", "[protocols][cot]") {
     MmluDomain m;
-    CotShared shared{{handle(0), handle(2), false, false, true}, FailureLog("test")};
+    CotShared shared{cot_config(false, false, true), FailureLog("test"), {}};
     CotEpisode e(shared, kDomainNode, *m.domain, 0, 1, 1234);
     RecordingOutbox out;
     e.start(out);
@@ -271,7 +281,7 @@ TEST_CASE("cot protocol: one answer, read by rule", "[protocols][cot]") {
 TEST_CASE("cot protocol: LLM extraction, and a failed answer under each profile", "[protocols][cot]") {
     MmluDomain m;
     for (bool coral : {true, false}) {
-        CotShared shared{{handle(0), handle(2), coral, true, false}, FailureLog("test")};
+        CotShared shared{cot_config(coral, true, false), FailureLog("test"), {}};
         CotEpisode e(shared, kDomainNode, *m.domain, 0, 0, 1);
         RecordingOutbox out;
         e.start(out);

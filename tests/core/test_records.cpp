@@ -20,14 +20,14 @@ TEST_CASE("a torn last line left by a crash is cut off on resume", "[records]") 
     { std::ofstream(p, std::ios::app) << "{\"id\": \"c\", \"resp"; } // killed mid-write
     auto rows = read_jsonl_for_resume(p);
     REQUIRE(rows.size() == 2);
-    CHECK(rows[1]["id"] == "b");
+    CHECK(rows[1]["id"].get<std::string>() == "b");
     {
         JsonlAppender w(p);
         w.append({{"id", "c"}});
     }
     rows = read_jsonl_for_resume(p);
     REQUIRE(rows.size() == 3);
-    CHECK(rows[2]["id"] == "c");
+    CHECK(rows[2]["id"].get<std::string>() == "c");
     fs::remove(p);
 }
 

@@ -78,7 +78,7 @@ class ItemDouble final : public Item {
 
 inline GenerationResult reply(const std::string &text, int64_t completion_tokens = 10, int64_t prompt_tokens = 20) {
     GenerationResult r;
-    r.choices.push_back({text, PARLEY_FINISH_STOP, completion_tokens});
+    r.choices.push_back({text, PARLEY_FINISH_STOP, completion_tokens, {}});
     r.completion_tokens = completion_tokens;
     r.prompt_tokens = prompt_tokens;
     return r;

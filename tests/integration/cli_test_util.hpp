@@ -37,7 +37,7 @@ inline std::string shared_dir() {
     return e && *e ? e : PARLEY_SHARED_DIR;
 }
 
-inline std::string quote(const std::filesystem::path &p) { return "'" + p.string() + "'"; }
+inline std::string quote(const std::filesystem::path &p) { return std::string(1, '\'').append(p.string()).append(1, '\''); }
 
 // A fresh folder under the system's temporary folder, removed afterwards.
 struct TempDir {

@@ -11,7 +11,7 @@ using nlohmann::json;
 namespace {
 core::GenerationResult result(std::vector<std::string> texts) {
     core::GenerationResult r;
-    for (auto &t : texts) r.choices.push_back({t, PARLEY_FINISH_STOP, 3});
+    for (auto &t : texts) r.choices.push_back({t, PARLEY_FINISH_STOP, 3, {}});
     r.prompt_tokens = 10;
     r.cached_tokens = 4;
     r.completion_tokens = 3 * static_cast<int64_t>(texts.size());

@@ -41,7 +41,7 @@ std::vector<json> events(const std::string &body, bool *done) {
 
 serve::Outcome ok(std::vector<std::string> texts) {
     serve::Outcome o;
-    for (auto &t : texts) o.result.choices.push_back({t, PARLEY_FINISH_STOP, 2});
+    for (auto &t : texts) o.result.choices.push_back({t, PARLEY_FINISH_STOP, 2, {}});
     o.result.completion_tokens = 2;
     return o;
 }

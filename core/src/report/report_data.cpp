@@ -70,6 +70,8 @@ json viewer_turn(const json &node, const rec::RaterNames &names, bool hide) {
 }
 
 struct Collector {
+    explicit Collector(const ReportOptions &options) : o(options) {}
+
     const ReportOptions &o;
     ReportData data;
     std::string chunk = "[";
@@ -92,7 +94,7 @@ struct Collector {
         if (!in_chunk) return;
         chunk += ']';
         data.chunks.push_back(base64(gzip(chunk)));
-        chunk = "[";
+        chunk.assign(1, '['); // not = "[": GCC 12's bogus -Wrestrict (bug 105651)
         in_chunk = 0;
     }
     void index_row(size_t node, size_t domain, const std::string &id, int64_t trial, double turns, double tokens, int agree,
@@ -200,7 +202,7 @@ struct Collector {
 
 ReportData collect(const ReportOptions &options) {
     if (options.chunk == 0) throw std::invalid_argument("report: chunk size 0");
-    Collector c{options, {}, "[", 0, {}};
+    Collector c(options);
     for (const char *k : {"node", "domain", "id", "trial", "turns", "tokens", "agree", "correct", "success", "err", "sib"})
         c.data.index[k] = json::array();
     c.run();

@@ -227,8 +227,8 @@ void FilterBase::keep(std::string_view text, Emitter &out) {
 // ---- filters/question -------------------------------------------------------------------------------
 
 QuestionFilter::QuestionFilter(const parley::Config &cfg)
-    : FilterBase("filters/question"), hard_(cfg.get("hard_threshold", 1.0)), min_(cfg.get("min_threshold", 0.0)),
-      metric_(cfg.get("metric", "agreement_correctness")) {
+    : FilterBase("filters/question"), hard_(cfg.get<double>(kHardThreshold)), min_(cfg.get<double>(kMinThreshold)),
+      metric_(cfg.get<std::string>(kMetric)) {
     if (!std::isfinite(hard_) || !std::isfinite(min_) || min_ > hard_)
         throw Error(PARLEY_ERR_INVALID_ARGUMENT, "filters/question: need finite min_threshold <= hard_threshold");
     if (metric_.empty()) throw Error(PARLEY_ERR_INVALID_ARGUMENT, "filters/question: 'metric' is empty");
@@ -276,7 +276,7 @@ void QuestionFilter::finish(Emitter &out) {
 // ---- filters/belief ---------------------------------------------------------------------------------
 
 BeliefFilter::BeliefFilter(const parley::Config &cfg) : FilterBase("filters/belief") {
-    std::string m = cfg.get("mode", "success");
+    const std::string m = cfg.get<std::string>(kBeliefMode); // one of kBeliefModes
     if (m == "success") mode_ = Mode::Success;
     else if (m == "any_correct") mode_ = Mode::AnyCorrect;
     else if (m == "contrastive") mode_ = Mode::Contrastive;
@@ -376,8 +376,8 @@ static uint64_t wordhash64(std::string_view s) {
 Digest128 digest128(std::string_view s) { return Digest128{fnv1a64(s) ^ (s.size() * 0xc2b2ae3d27d4eb4full), wordhash64(s)}; }
 
 DedupeFilter::DedupeFilter(const parley::Config &cfg)
-    : FilterBase("filters/dedupe"), fields_(cfg.get("fields", std::vector<std::string>{})),
-      normalize_(cfg.get("normalize_whitespace", false)), exact_(cfg.get("exact", true)) {
+    : FilterBase("filters/dedupe"), fields_(cfg.get(kFields.key, std::vector<std::string>{})),
+      normalize_(cfg.get<bool>(kNormalizeWhitespace)), exact_(cfg.get<bool>(kExact)) {
     for (auto &f : fields_)
         if (f.empty()) throw Error(PARLEY_ERR_INVALID_ARGUMENT, "filters/dedupe: an entry of 'fields' is empty");
 }
@@ -476,23 +476,18 @@ void DedupeFilter::push(std::string_view record_json, Emitter &out) {
 // ---- filters/length ---------------------------------------------------------------------------------
 
 LengthFilter::LengthFilter(const parley::Config &cfg) : FilterBase("filters/length") {
-    auto opt = [&](const char *k) -> std::optional<int64_t> {
-        if (!cfg.has(k)) return std::nullopt;
-        int64_t v = cfg.get(k, int64_t{0});
-        if (v < 0) throw Error(PARLEY_ERR_INVALID_ARGUMENT, std::string("filters/length: '") + k + "' is negative");
-        return v;
+    auto opt = [&](const parley_param &p) -> std::optional<int64_t> { // range (>= 0) checked by get
+        if (!cfg.has(p.key)) return std::nullopt;
+        return cfg.get<int64_t>(p);
     };
-    tokens_ = {opt("min_tokens"), opt("max_tokens")};
-    chars_ = {opt("min_chars"), opt("max_chars")};
-    turns_ = {opt("min_turns"), opt("max_turns")};
+    tokens_ = {opt(kLengthBounds[0]), opt(kLengthBounds[1])};
+    chars_ = {opt(kLengthBounds[2]), opt(kLengthBounds[3])};
+    turns_ = {opt(kLengthBounds[4]), opt(kLengthBounds[5])};
     const std::pair<const Bound *, const char *> bounds[] = {{&tokens_, "tokens"}, {&chars_, "chars"}, {&turns_, "turns"}};
     for (auto [b, name] : bounds)
         if (b->lo && b->hi && *b->lo > *b->hi)
             throw Error(PARLEY_ERR_INVALID_ARGUMENT, std::string("filters/length: min_") + name + " > max_" + name);
-    std::string m = cfg.get("mode", "all");
-    if (m == "mean") mean_ = true;
-    else if (m != "all")
-        throw Error(PARLEY_ERR_INVALID_ARGUMENT, "filters/length: mode '" + m + "' is not one of all, mean");
+    mean_ = cfg.get<std::string>(kLengthMode) == "mean"; // one of kLengthModes
 }
 
 std::string LengthFilter::check(const Bound &b, const char *lo_reason, const char *hi_reason,

@@ -116,12 +116,14 @@ void emit_line(Emitter &out, std::string_view text);
 
 // ---- filters/question --------------------------------------------------------------------------
 
-inline constexpr parley_param kQuestionParams[] = {
-    {"hard_threshold", PARLEY_TYPE_FLOAT, 0, "1.0", "keep a question if the mean of its metric over its trees is <= this"},
-    {"min_threshold", PARLEY_TYPE_FLOAT, 0, "0.0", "... and >= this"},
-    {"metric", PARLEY_TYPE_STRING, 0, "\"agreement_correctness\"",
-     "per-record metric: the metrics key equal to it or ending in \"-<metric>\""},
-};
+namespace ps = parley::param;
+
+inline constexpr parley_param kHardThreshold =
+    ps::number("hard_threshold", 1.0, "keep a question if the mean of its metric over its trees is <= this");
+inline constexpr parley_param kMinThreshold = ps::number("min_threshold", 0.0, "... and >= this");
+inline constexpr parley_param kMetric =
+    ps::string("metric", "agreement_correctness", "per-record metric: the metrics key equal to it or ending in \"-<metric>\"");
+inline constexpr parley_param kQuestionParams[] = {kHardThreshold, kMinThreshold, kMetric};
 
 class QuestionFilter final : public FilterBase {
   public:
@@ -143,10 +145,9 @@ class QuestionFilter final : public FilterBase {
 
 // ---- filters/belief ----------------------------------------------------------------------------
 
-inline constexpr parley_param kBeliefParams[] = {
-    {"mode", PARLEY_TYPE_STRING, 0, "\"success\"",
-     "success | any_correct | contrastive | valid (see README)"},
-};
+inline constexpr const char *kBeliefModes[] = {"success", "any_correct", "contrastive", "valid"};
+inline constexpr parley_param kBeliefMode = ps::choice("mode", kBeliefModes, "success", "which trees to keep (see README)");
+inline constexpr parley_param kBeliefParams[] = {kBeliefMode};
 
 class BeliefFilter final : public FilterBase {
   public:
@@ -160,13 +161,13 @@ class BeliefFilter final : public FilterBase {
 
 // ---- filters/dedupe ----------------------------------------------------------------------------
 
-inline constexpr parley_param kDedupeParams[] = {
-    {"fields", PARLEY_TYPE_STRING_ARRAY, 0, nullptr,
-     "key fields (dotted paths allowed); default by row kind (see README)"},
-    {"normalize_whitespace", PARLEY_TYPE_BOOL, 0, "false", "collapse whitespace runs and trim before comparing"},
-    {"exact", PARLEY_TYPE_BOOL, 0, "true",
-     "true: remember full keys (no false positives); false: a 128-bit digest per key (16 bytes)"},
-};
+inline constexpr parley_param kFields = ps::computed("fields", PARLEY_TYPE_STRING_ARRAY, "by row kind",
+                                                     "key fields (dotted paths allowed); default by row kind (see README)");
+inline constexpr parley_param kNormalizeWhitespace =
+    ps::flag("normalize_whitespace", false, "collapse whitespace runs and trim before comparing");
+inline constexpr parley_param kExact =
+    ps::flag("exact", true, "true: remember full keys (no false positives); false: a 128-bit digest per key (16 bytes)");
+inline constexpr parley_param kDedupeParams[] = {kFields, kNormalizeWhitespace, kExact};
 
 struct Digest128 {
     uint64_t a, b;
@@ -193,15 +194,23 @@ class DedupeFilter final : public FilterBase {
 
 // ---- filters/length ----------------------------------------------------------------------------
 
-inline constexpr parley_param kLengthParams[] = {
-    {"min_tokens", PARLEY_TYPE_INT, 0, nullptr, "lower bound on target tokens (rows: parley.*_tokens; records: turn completion_tokens)"},
-    {"max_tokens", PARLEY_TYPE_INT, 0, nullptr, "upper bound on target tokens"},
-    {"min_chars", PARLEY_TYPE_INT, 0, nullptr, "lower bound on target text length in characters (code points)"},
-    {"max_chars", PARLEY_TYPE_INT, 0, nullptr, "upper bound on target text length in characters"},
-    {"min_turns", PARLEY_TYPE_INT, 0, nullptr, "records: lower bound on answer turns (turn 0 not counted)"},
-    {"max_turns", PARLEY_TYPE_INT, 0, nullptr, "records: upper bound on answer turns (turn 0 not counted)"},
-    {"mode", PARLEY_TYPE_STRING, 0, "\"all\"", "records: all = every answer turn within bounds; mean = their mean"},
+// Bounds are optional (no default: absent means unbounded) and never negative.
+constexpr parley_param length_bound(const char *key, const char *doc) {
+    return ps::computed(key, PARLEY_TYPE_INT, nullptr, doc, parley::at_least(0));
+}
+inline constexpr parley_param kLengthBounds[] = {
+    length_bound("min_tokens", "lower bound on target tokens (rows: parley.*_tokens; records: turn completion_tokens)"),
+    length_bound("max_tokens", "upper bound on target tokens"),
+    length_bound("min_chars", "lower bound on target text length in characters (code points)"),
+    length_bound("max_chars", "upper bound on target text length in characters"),
+    length_bound("min_turns", "records: lower bound on answer turns (turn 0 not counted)"),
+    length_bound("max_turns", "records: upper bound on answer turns (turn 0 not counted)"),
 };
+inline constexpr const char *kLengthModes[] = {"all", "mean"};
+inline constexpr parley_param kLengthMode =
+    ps::choice("mode", kLengthModes, "all", "records: all = every answer turn within bounds; mean = their mean");
+inline constexpr parley_param kLengthParams[] = {kLengthBounds[0], kLengthBounds[1], kLengthBounds[2], kLengthBounds[3],
+                                                 kLengthBounds[4], kLengthBounds[5], kLengthMode};
 
 class LengthFilter final : public FilterBase {
   public:

@@ -1,4 +1,5 @@
 #include "grpc_backend.hpp"
+#include "params.hpp"
 
 #include "openai.grpc.pb.h"
 #include "common/replica_list.hpp"
@@ -127,23 +128,22 @@ struct GrpcBackend::Impl {
     std::thread worker;
 
     explicit Impl(const parley::Config &cfg) {
-        static_targets = common::grpc_targets(cfg.get("url", std::vector<std::string>{}));
-        replicas_from = cfg.get("replicas_from", "");
+        // Ranges are the specs' (params.hpp), checked by the host and again by get<T>.
+        static_targets = common::grpc_targets(cfg.get(kUrl.key, std::vector<std::string>{}));
+        replicas_from = cfg.get(kReplicasFrom.key, "");
         if (static_targets.empty() && replicas_from.empty()) bad_config("give `url` (host:port, one or more) or `replicas_from`");
-        model = cfg.get("model", "");
-        application = cfg.get("application", "");
-        if (const char *k = std::getenv(cfg.get("api_key_env", "PARLEY_API_KEY").c_str()); k && *k) api_key = k;
-        timeout_s = cfg.get("timeout_s", 600.0);
-        max_retries = static_cast<int>(cfg.get("max_retries", int64_t{3}));
-        backoff_initial_s = cfg.get("backoff_initial_s", 0.5);
-        backoff_factor = cfg.get("backoff_factor", 2.0);
-        max_in_flight = cfg.get("max_in_flight", int64_t{256});
-        affinity = cfg.get("affinity", true);
-        load_factor = cfg.get("load_factor", 1.25);
-        cooldown_s = cfg.get("cooldown_s", 1.0);
-        discovery_interval_s = cfg.get("discovery_interval_s", 1.0);
-        if (max_retries < 0 || max_in_flight < 1 || backoff_factor < 1 || load_factor < 1 || discovery_interval_s <= 0)
-            bad_config("max_retries >= 0, max_in_flight >= 1, backoff_factor >= 1, load_factor >= 1, discovery_interval_s > 0");
+        model = cfg.get<std::string>(kModel);
+        application = cfg.get<std::string>(kApplication);
+        if (const char *k = std::getenv(cfg.get<std::string>(kApiKeyEnv).c_str()); k && *k) api_key = k;
+        timeout_s = cfg.get<double>(kTimeout);
+        max_retries = cfg.get<int>(kMaxRetries);
+        backoff_initial_s = cfg.get<double>(kBackoffInitial);
+        backoff_factor = cfg.get<double>(kBackoffFactor);
+        max_in_flight = cfg.get<int64_t>(kMaxInFlight);
+        affinity = cfg.get<bool>(kAffinity);
+        load_factor = cfg.get<double>(kLoadFactor);
+        cooldown_s = cfg.get<double>(kCooldown);
+        discovery_interval_s = cfg.get<double>(kDiscoveryInterval);
         {
             std::lock_guard<std::mutex> lock(mu);
             refresh_replicas();
@@ -341,10 +341,10 @@ struct GrpcBackend::Impl {
         const pb::Usage *u = nullptr;
         if (c->chat()) {
             for (auto &ch : c->chat_resp.choices())
-                out.choices.push_back({ch.message().content(), finish_code(ch.finish_reason()), 0});
+                out.choices.push_back({ch.message().content(), finish_code(ch.finish_reason()), 0, {}});
             u = &c->chat_resp.usage();
         } else {
-            for (auto &ch : c->comp_resp.choices()) out.choices.push_back({ch.text(), finish_code(ch.finish_reason()), 0});
+            for (auto &ch : c->comp_resp.choices()) out.choices.push_back({ch.text(), finish_code(ch.finish_reason()), 0, {}});
             u = &c->comp_resp.usage();
         }
         out.prompt_tokens = u->prompt_tokens();

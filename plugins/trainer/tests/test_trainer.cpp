@@ -504,12 +504,57 @@ TEST_CASE("a run resumes from its latest checkpoint and ends where an uninterrup
     CHECK_THROWS_WITH(run_training(lora, dir + "/pairs.jsonl", dir + "/split"), Catch::Contains("lora_rank"));
 }
 
-TEST_CASE("the plugin trains through the C ABI (trainer/train)", "[torch]") {
-    parley::testing::TestHost host;
+// libparley-trainer.so opened as the host opens it.
+static const parley_plugin_desc *load_trainer_plugin(parley::testing::TestHost &host) {
     std::string why;
     const parley_plugin_desc *desc = parley::testing::load_plugin(std::string(PARLEY_PLUGIN_DIR) + "/libparley-trainer.so", host, &why);
     INFO(why);
     REQUIRE(desc);
+    return desc;
+}
+
+TEST_CASE("trainer/train's parameter defaults are TrainOptions' defaults", "[torch]") {
+    parley::testing::TestHost host;
+    const parley_plugin_desc *desc = load_trainer_plugin(host);
+    const parley_component *comp = desc->components[0];
+    const TrainOptions o; // what run_training and the tools use when nothing is said
+    auto spec = [&](const char *key) {
+        const parley_param *p = parley::testing::find_param(comp, key);
+        INFO(key);
+        REQUIRE(p);
+        REQUIRE((p->flags & PARLEY_PARAM_HAS_DEFAULT) != 0);
+        return *p;
+    };
+    auto number = [&](const char *key) {
+        const parley_param p = spec(key);
+        return p.type == PARLEY_TYPE_FLOAT ? p.default_float : static_cast<double>(p.default_int);
+    };
+    CHECK(std::string(spec("method").default_string) == "dpo");
+    CHECK(o.method == Method::Dpo);
+    CHECK(number("beta") == o.beta);
+    CHECK(number("nll_scale") == o.nll_scale);
+    CHECK((spec("length_normalize").default_int != 0) == o.length_normalize);
+    CHECK(number("final_lr_scale") == o.final_lr_scale);
+    CHECK(std::string(spec("lr_schedule").default_string) == o.lr_schedule);
+    CHECK(number("warmup_steps") == static_cast<double>(o.warmup_steps));
+    CHECK(number("steps") == static_cast<double>(o.steps));
+    CHECK(number("batch_size") == o.batch_size);
+    CHECK(number("grad_accum") == o.grad_accum);
+    CHECK(number("max_seq_len") == o.max_seq_len);
+    CHECK(number("grad_clip") == o.grad_clip);
+    CHECK(number("weight_decay") == o.weight_decay);
+    CHECK(number("seed") == static_cast<double>(o.seed));
+    CHECK(number("lora_rank") == o.lora_rank);
+    CHECK(number("lora_alpha") == o.lora_alpha);
+    CHECK(number("threads") == o.threads);
+    CHECK(std::string(spec("device").default_string) == o.device);
+    CHECK(number("checkpoint_every") == static_cast<double>(o.checkpoint_every));
+    CHECK(number("log_every") == static_cast<double>(o.log_every));
+}
+
+TEST_CASE("the plugin trains through the C ABI (trainer/train)", "[torch]") {
+    parley::testing::TestHost host;
+    const parley_plugin_desc *desc = load_trainer_plugin(host);
     parley_error err{};
     CHECK(std::string(desc->name) == "trainer");
     REQUIRE(desc->n_components == 1);

@@ -205,7 +205,7 @@ inline const json *find_metric(const json &record, std::string_view name) {
     const json &m = field(record, "metrics");
     if (!m.is_object()) return nullptr;
     if (auto it = m.find(std::string(name)); it != m.end()) return &*it;
-    const std::string suffix = "-" + std::string(name);
+    const std::string suffix = std::string(1, '-').append(name); // not "-" + std::string: GCC 12 -Wrestrict (bug 105651)
     for (auto it = m.begin(); it != m.end(); ++it) {
         const std::string &k = it.key();
         if (k.size() >= suffix.size() && k.compare(k.size() - suffix.size(), suffix.size(), suffix) == 0) return &*it;
