@@ -29,17 +29,14 @@ parley_fuzz_entry(load_hitom LINK parley_hitom_domain)
 parley_fuzz_entry(graph_validate LINK parley_core)
 parley_fuzz_entry(answer_extraction LINK parley_hitom_domain parley_math_domain)
 parley_fuzz_entry(math_equivalence LINK parley_math_domain)
-parley_fuzz_entry(coral_records LINK parley_core)
-parley_fuzz_entry(openai_response LINK parley_openai_backend nlohmann_json::nlohmann_json)
+parley_fuzz_entry(coral_records LINK parley_core_records)
+parley_fuzz_entry(openai_response LINK parley_openai_response)
 
 if(TARGET parley_fuzz_graph_validate)
   # Schemas come from the plugins this build makes (loaded once per process).
   target_compile_definitions(parley_fuzz_graph_validate PRIVATE PARLEY_FUZZ_PLUGIN_DIR="${PARLEY_PLUGIN_BUILD_DIR}")
   get_property(_fuzz_plugins GLOBAL PROPERTY PARLEY_PLUGIN_TARGETS)
   add_dependencies(parley_fuzz_graph_validate ${_fuzz_plugins})
-endif()
-if(TARGET parley_fuzz_openai_response)
-  target_include_directories(parley_fuzz_openai_response PRIVATE ${PROJECT_SOURCE_DIR}/plugins/openai/src)
 endif()
 
 # The trainer's GGUF reader needs only ggml (not libtorch): its source is compiled in directly.

@@ -13,7 +13,7 @@ import struct
 import sys
 from pathlib import Path
 
-MAX_SEED = 16384  # run.sh's -max_len for the loaders
+MAX_SEED = 16384  # larger seeds are left out; run.sh cuts inputs at -max_len (8192 for the loaders)
 
 
 def put(out, target, name, data):

@@ -6,8 +6,10 @@
 
 PARLEY_FUZZ_ENTRY(load_gpqa) {
     using parley::gpqa::Gpqa;
-    static Gpqa coral(parley::fuzz::host().config({{"profile", std::string("coral")}}));
-    static Gpqa fixed(parley::fuzz::host().config({{"profile", std::string("fixed")}}));
+    static const parley::Config coral_cfg = parley::fuzz::host().config({{"profile", std::string("coral")}});
+    Gpqa coral(coral_cfg);
+    static const parley::Config fixed_cfg = parley::fuzz::host().config({{"profile", std::string("fixed")}});
+    Gpqa fixed(fixed_cfg);
     const std::string path = parley::fuzz::write_file("gpqa.csv", parley::fuzz::bytes(data, size));
     for (Gpqa *d : {&coral, &fixed}) parley::fuzz::load_and_use(*d, path);
     return 0;

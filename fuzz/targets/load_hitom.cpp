@@ -6,9 +6,12 @@
 
 PARLEY_FUZZ_ENTRY(load_hitom) {
     using parley::hitom::HiTom;
-    static HiTom coral(parley::fuzz::host().config({{"profile", std::string("coral")}}));
-    static HiTom fixed_mc(parley::fuzz::host().config({{"profile", std::string("fixed")}, {"multiple_choice", true}}));
-    static HiTom coral_mc(parley::fuzz::host().config({{"profile", std::string("coral")}, {"multiple_choice", true}}));
+    static const parley::Config coral_cfg = parley::fuzz::host().config({{"profile", std::string("coral")}});
+    HiTom coral(coral_cfg);
+    static const parley::Config fixed_mc_cfg = parley::fuzz::host().config({{"profile", std::string("fixed")}, {"multiple_choice", true}});
+    HiTom fixed_mc(fixed_mc_cfg);
+    static const parley::Config coral_mc_cfg = parley::fuzz::host().config({{"profile", std::string("coral")}, {"multiple_choice", true}});
+    HiTom coral_mc(coral_mc_cfg);
     const std::string path = parley::fuzz::write_file("hitom.json", parley::fuzz::bytes(data, size));
     for (HiTom *d : {&coral, &fixed_mc, &coral_mc}) {
         parley::fuzz::load_and_use(*d, path);

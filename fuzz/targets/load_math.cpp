@@ -6,8 +6,10 @@
 
 PARLEY_FUZZ_ENTRY(load_math) {
     using parley::math::MathDomain;
-    static MathDomain coral(parley::fuzz::host().config({{"profile", std::string("coral")}}));
-    static MathDomain fixed(parley::fuzz::host().config({{"profile", std::string("fixed")}}));
+    static const parley::Config coral_cfg = parley::fuzz::host().config({{"profile", std::string("coral")}});
+    MathDomain coral(coral_cfg);
+    static const parley::Config fixed_cfg = parley::fuzz::host().config({{"profile", std::string("fixed")}});
+    MathDomain fixed(fixed_cfg);
     const auto text = parley::fuzz::bytes(data, size);
     parley::fuzz::write_file("math/test/algebra/1.json", text);
     const std::string dir = (parley::fuzz::scratch() / "math/test").string();

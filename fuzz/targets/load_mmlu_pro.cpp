@@ -5,8 +5,10 @@
 
 PARLEY_FUZZ_ENTRY(load_mmlu_pro) {
     using parley::mmlu_pro::MmluPro;
-    static MmluPro coral(parley::fuzz::host().config({{"profile", std::string("coral")}}));
-    static MmluPro fixed(parley::fuzz::host().config({{"profile", std::string("fixed")}}));
+    static const parley::Config coral_cfg = parley::fuzz::host().config({{"profile", std::string("coral")}});
+    MmluPro coral(coral_cfg);
+    static const parley::Config fixed_cfg = parley::fuzz::host().config({{"profile", std::string("fixed")}});
+    MmluPro fixed(fixed_cfg);
     const std::string path = parley::fuzz::write_file("mmlu_pro.jsonl", parley::fuzz::bytes(data, size));
     for (MmluPro *d : {&coral, &fixed}) parley::fuzz::load_and_use(*d, path);
     return 0;
