@@ -22,6 +22,17 @@ std::string reasoning_of(const json &message) {
 
 bool is_number(const json &j, const char *k) { return j.is_object() && j.contains(k) && j[k].is_number(); }
 
+// A count the server sent: an integer, or a float within int64_t's range (truncated, as before).
+// nullopt otherwise: converting 1e300 to an integer is undefined behaviour (found by fuzz/).
+std::optional<int64_t> count(const json &j, const char *k) {
+    if (!is_number(j, k)) return std::nullopt;
+    const json &v = j[k];
+    if (v.is_number_integer()) return v.get<int64_t>();
+    const double d = v.get<double>();
+    if (!(d > -9.2e18 && d < 9.2e18)) return std::nullopt; // also NaN
+    return static_cast<int64_t>(d);
+}
+
 std::string truncate(std::string s, size_t n) {
     if (s.size() > n) {
         s.resize(n);
@@ -108,7 +119,7 @@ bool parse_success(const std::string &text, parley::Completion &c, std::string &
                 choice.text = ch["text"].get<std::string>();
             }
             choice.finish_reason = ch.contains("finish_reason") ? finish_code(ch["finish_reason"]) : PARLEY_FINISH_NONE;
-            int64_t idx = is_number(ch, "index") ? ch["index"].get<int64_t>() : pos;
+            int64_t idx = count(ch, "index").value_or(pos);
             got.emplace_back(idx, std::move(choice));
             ++pos;
         }
@@ -118,24 +129,26 @@ bool parse_success(const std::string &text, parley::Completion &c, std::string &
         const json empty = json::object();
         const json &usage = j.contains("usage") && j["usage"].is_object() ? j["usage"] : empty;
         const json &timings = j.contains("timings") && j["timings"].is_object() ? j["timings"] : empty;
-        if (is_number(usage, "prompt_tokens")) c.prompt_tokens = usage["prompt_tokens"].get<int64_t>();
-        if (is_number(usage, "completion_tokens")) c.completion_tokens = usage["completion_tokens"].get<int64_t>();
+        if (auto n = count(usage, "prompt_tokens")) c.prompt_tokens = *n;
+        if (auto n = count(usage, "completion_tokens")) c.completion_tokens = *n;
         // Reasoning tokens: OpenAI's and SGLang's completion_tokens_details; a server that
         // returns reasoning without counting it leaves them unknown, one without reasoning 0.
         bool any_reasoning = false;
         for (auto &ch : c.choices) any_reasoning |= !ch.reasoning.empty();
-        if (usage.contains("completion_tokens_details") && is_number(usage["completion_tokens_details"], "reasoning_tokens"))
-            c.reasoning_tokens = usage["completion_tokens_details"]["reasoning_tokens"].get<int64_t>();
+        const json &completion_details = usage.contains("completion_tokens_details") ? usage["completion_tokens_details"] : empty;
+        if (auto n = count(completion_details, "reasoning_tokens"))
+            c.reasoning_tokens = *n;
         else
             c.reasoning_tokens = any_reasoning ? -1 : 0;
-        if (usage.contains("prompt_tokens_details") && is_number(usage["prompt_tokens_details"], "cached_tokens"))
-            c.cached_tokens = usage["prompt_tokens_details"]["cached_tokens"].get<int64_t>();
-        else if (is_number(timings, "cache_n"))
-            c.cached_tokens = timings["cache_n"].get<int64_t>();
-        else if (is_number(usage, "tokens_cached"))
-            c.cached_tokens = usage["tokens_cached"].get<int64_t>();
-        else if (is_number(j, "tokens_cached"))
-            c.cached_tokens = j["tokens_cached"].get<int64_t>();
+        const json &prompt_details = usage.contains("prompt_tokens_details") ? usage["prompt_tokens_details"] : empty;
+        if (auto n = count(prompt_details, "cached_tokens"))
+            c.cached_tokens = *n;
+        else if (auto n = count(timings, "cache_n"))
+            c.cached_tokens = *n;
+        else if (auto n = count(usage, "tokens_cached"))
+            c.cached_tokens = *n;
+        else if (auto n = count(j, "tokens_cached"))
+            c.cached_tokens = *n;
         if (is_number(timings, "prompt_ms")) c.prefill_s = timings["prompt_ms"].get<double>() / 1000.0;
         if (c.choices.size() == 1) c.choices[0].completion_tokens = c.completion_tokens;
         return true;
@@ -147,8 +160,7 @@ bool parse_success(const std::string &text, parley::Completion &c, std::string &
 
 std::optional<int64_t> total_slots(const std::string &body) {
     json j = json::parse(body, nullptr, false);
-    if (is_number(j, "total_slots")) return j["total_slots"].get<int64_t>();
-    return std::nullopt;
+    return count(j, "total_slots");
 }
 
 std::optional<ListedModel> first_model(const std::string &body) {
@@ -158,8 +170,9 @@ std::optional<ListedModel> first_model(const std::string &body) {
     const json &m = j["data"][0];
     if (!m.contains("id") || !m["id"].is_string()) return std::nullopt;
     ListedModel out{m["id"].get<std::string>(), 0};
-    if (is_number(m, "max_model_len")) out.context = m["max_model_len"].get<int64_t>();               // vLLM
-    else if (m.contains("meta") && is_number(m["meta"], "n_ctx")) out.context = m["meta"]["n_ctx"].get<int64_t>(); // llama-server
+    const json none = json::object();
+    if (auto n = count(m, "max_model_len")) out.context = *n;                                        // vLLM
+    else if (auto n = count(m.contains("meta") ? m["meta"] : none, "n_ctx")) out.context = *n; // llama-server
     return out;
 }
 
