@@ -219,30 +219,13 @@ int cmd_metrics(Args &a) {
     if (a.positional.empty()) throw std::runtime_error("usage: parley metrics RECORDS.jsonl [--profile coral|matrix] [--max-turns N]");
     auto profile = core::parse_profile(a.flags.count("profile") ? a.flags["profile"] : "coral");
     // max_turns: the flag, else what Parley's records say they ran with, else Coral's 20.
-    const bool max_turns_given = a.flags.count("max-turns") > 0;
-    int max_turns = max_turns_given ? std::stoi(a.flags["max-turns"]) : 20;
+    std::optional<int> max_turns;
+    if (a.flags.count("max-turns")) max_turns = std::stoi(a.flags["max-turns"]);
     core::MetricsAccumulator acc;
     for (auto &file : a.positional) {
         std::ifstream in(file);
         if (!in) throw std::runtime_error(fmt::format("cannot open {}", file));
-        std::string line;
-        size_t line_no = 0;
-        while (std::getline(in, line)) {
-            ++line_no;
-            if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-            json record;
-            try {
-                record = json::parse(line);
-            } catch (const json::exception &e) {
-                throw std::runtime_error(fmt::format("{}:{}: not JSON ({})", file, line_no, e.what()));
-            }
-            if (!record.contains("conv_result") || !record["conv_result"].is_array())
-                throw std::runtime_error(fmt::format("{}:{}: field 'conv_result' is missing (not a Coral record)", file, line_no));
-            int turns = max_turns;
-            if (!max_turns_given && record.contains("parley") && record["parley"].contains("max_turns"))
-                turns = record["parley"]["max_turns"].get<int>();
-            acc.add(core::conversation_metrics(record, turns, profile));
-        }
+        core::add_records(in, file, max_turns, profile, acc);
     }
     std::cout << acc.means().dump(2) << "\n";
     std::cerr << fmt::format("{} conversations\n", acc.count());

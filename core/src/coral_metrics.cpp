@@ -1,7 +1,9 @@
 #include <parley/core/coral_metrics.hpp>
 #include <parley/core/json_writer.hpp>
 
+#include <climits>
 #include <cmath>
+#include <istream>
 #include <memory>
 #include <mutex>
 #include <stdexcept>
@@ -315,6 +317,41 @@ const std::vector<double> &MetricsAccumulator::values(const std::string &key) co
     static const std::vector<double> none;
     auto it = sums_.find(key);
     return it == sums_.end() ? none : it->second.values;
+}
+
+} // namespace parley::core
+
+namespace parley::core {
+
+size_t add_records(std::istream &in, const std::string &file, std::optional<int> max_turns, AgreementProfile profile,
+                   MetricsAccumulator &acc) {
+    std::string line;
+    size_t line_no = 0, n = 0;
+    while (std::getline(in, line)) {
+        ++line_no;
+        if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+        json record;
+        try {
+            record = json::parse(line);
+        } catch (const json::exception &e) {
+            throw std::runtime_error(file + ":" + std::to_string(line_no) + ": not JSON (" + e.what() + ")");
+        }
+        if (!record.contains("conv_result") || !record["conv_result"].is_array())
+            throw std::runtime_error(file + ":" + std::to_string(line_no) + ": field 'conv_result' is missing (not a Coral record)");
+        int turns = 20;
+        if (max_turns) {
+            turns = *max_turns;
+        } else if (record.contains("parley") && record["parley"].contains("max_turns")) {
+            const json &m = record["parley"]["max_turns"];
+            if (!m.is_number_integer() || (m.is_number_unsigned() ? m.get<uint64_t>() > uint64_t(INT_MAX) : m.get<int64_t>() < 0))
+                throw std::runtime_error(file + ":" + std::to_string(line_no) + ": field 'parley.max_turns' is not a whole number from 0 to " +
+                                         std::to_string(INT_MAX) + " (" + m.dump().substr(0, 40) + ")");
+            turns = m.get<int>();
+        }
+        acc.add(conversation_metrics(record, turns, profile));
+        ++n;
+    }
+    return n;
 }
 
 } // namespace parley::core

@@ -346,7 +346,8 @@ void check_chat_template(const Graph &g, NodeSpec &n, const Locator &loc, const 
     toml::node *v = n.config.get("chat_template");
     if (v && v->is_string() && !chat::Template::is_inline(v->as_string()->get())) {
         fs::path path(v->as_string()->get());
-        if (path.is_relative() && fs::exists(base / path)) *v->as_string() = (base / path).lexically_normal().string();
+        std::error_code ec; // a name the file system refuses (too long, ...) is not a file here: no throw (fuzz/)
+        if (path.is_relative() && fs::exists(base / path, ec)) *v->as_string() = (base / path).lexically_normal().string();
     }
     if (n.plugin != "core" || n.component != "pairs") return;
     const std::string value = v && v->is_string() ? v->as_string()->get() : "backend";
@@ -423,7 +424,8 @@ void validate_graph(Graph &g, const SchemaResolver &resolve) {
                 fs::path path(v.as_string()->get());
                 if (!path.is_absolute()) path = (base / path).lexically_normal();
                 *v.as_string() = path.string();
-                if ((p->flags & PARLEY_PARAM_MUST_EXIST) && !fs::exists(path) && !((key == "model" || key == "lora") && n.inputs.count("model")))
+                std::error_code ec; // a name the file system refuses is reported as missing, not thrown (fuzz/)
+                if ((p->flags & PARLEY_PARAM_MUST_EXIST) && !fs::exists(path, ec) && !((key == "model" || key == "lora") && n.inputs.count("model")))
                     problems.push_back(fmt::format("{}: file not found: {} (set it in the graph or on the command line: "
                                                    "{}.{}=PATH)",
                                                    loc.at_key(src, key, where + "." + key), path.string(), where, key));

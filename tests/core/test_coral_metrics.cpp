@@ -3,6 +3,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <sstream>
+
 using nlohmann::json;
 using parley::core::AgreementProfile;
 using parley::core::conversation_metrics;
@@ -178,4 +180,20 @@ TEST_CASE("an unknown per-candidate count makes the lengths null, never 0", "[me
     acc.add(conversation_metrics(conv({"A", "B"}), 20, AgreementProfile::Coral));
     CHECK(acc.means()["t_len"].get<double>() == 11.0); // only the conversation that knew it
     CHECK(acc.means()["s_len"].get<double>() == 12.0);
+}
+
+TEST_CASE("parley metrics' reader: a record's max_turns that is not a whole number is an error naming file and line", "[metrics][fuzz]") {
+    // Found with fuzz/targets/coral_records.cpp: a string escaped as nlohmann's type_error (no
+    // file, no line) and 1e30 converted to int was undefined behaviour.
+    using parley::core::add_records;
+    for (const char *bad : {R"("x")", "1e30", "-3", "2.5", "4294967296"}) {
+        std::istringstream in(std::string("{\"conv_result\": []}\n{\"conv_result\": [], \"parley\": {\"max_turns\": ") + bad + "}}\n");
+        parley::core::MetricsAccumulator acc;
+        INFO(bad);
+        CHECK_THROWS_WITH(add_records(in, "r.jsonl", std::nullopt, AgreementProfile::Coral, acc),
+                          Catch::Matchers::StartsWith("r.jsonl:2: field 'parley.max_turns'"));
+    }
+    std::istringstream ok("{\"conv_result\": [], \"parley\": {\"max_turns\": 4}}\n\n");
+    parley::core::MetricsAccumulator acc;
+    CHECK(add_records(ok, "r.jsonl", std::nullopt, AgreementProfile::Coral, acc) == 1);
 }

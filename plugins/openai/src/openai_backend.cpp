@@ -1,5 +1,6 @@
 #include "openai_backend.hpp"
 #include "params.hpp"
+#include "response.hpp"
 
 #include "common/replica_list.hpp"
 #include "rate_limit.hpp"
@@ -123,76 +124,6 @@ json read_extra_body(const parley::Config &cfg) {
     if (!into.is_object()) into = json::object();
     for (auto &[k, v] : kwargs.items()) into[k] = v;
     return body;
-}
-
-// A choice's reasoning, as vLLM (`reasoning_content`; `reasoning` from v0.10.2 on), SGLang and
-// DeepSeek's API (`reasoning_content`) return it beside the content.
-std::string reasoning_of(const json &message) {
-    for (const char *k : {"reasoning_content", "reasoning"})
-        if (message.contains(k) && message[k].is_string()) return message[k].get<std::string>();
-    return {};
-}
-
-bool is_number(const json &j, const char *k) { return j.is_object() && j.contains(k) && j[k].is_number(); }
-
-std::string truncate(std::string s, size_t n) {
-    if (s.size() > n) {
-        s.resize(n);
-        s += "...";
-    }
-    return s;
-}
-
-// FastAPI's own validation body: {"detail": [{"loc": [...], "msg": ...}, ...]} -> "loc.path: msg; ...".
-std::string fastapi_detail(const json &detail) {
-    std::string out;
-    for (const json &d : detail) {
-        if (!d.is_object() || !d.contains("msg") || !d["msg"].is_string()) return detail.dump();
-        std::string loc;
-        if (d.contains("loc") && d["loc"].is_array())
-            for (const json &part : d["loc"]) loc += (loc.empty() ? "" : ".") + (part.is_string() ? part.get<std::string>() : part.dump());
-        out += (out.empty() ? "" : "; ") + (loc.empty() ? "" : loc + ": ") + d["msg"].get<std::string>();
-    }
-    return out;
-}
-
-// The server's own error text from an error body: vLLM >= 0.10.1 and OpenAI
-// {"error": {"message", "type", "param", "code"}}, older vLLM and SGLang
-// {"object": "error", "message", ...}, llama-server {"error": {"code", "message", "type"}},
-// FastAPI {"detail": ...}, or plain text. Trimmed and capped (a validation message may quote the
-// whole request).
-std::string server_message(const std::string &body) {
-    std::string m;
-    json j = json::parse(body, nullptr, false);
-    if (j.is_object()) {
-        const json *e = j.contains("error") ? &j["error"] : nullptr;
-        if (e && e->is_object() && e->contains("message") && (*e)["message"].is_string()) m = (*e)["message"].get<std::string>();
-        else if (e && e->is_string()) m = e->get<std::string>();
-        else if (j.contains("message") && j["message"].is_string()) m = j["message"].get<std::string>();
-        else if (j.contains("detail") && j["detail"].is_string()) m = j["detail"].get<std::string>();
-        else if (j.contains("detail") && j["detail"].is_array()) m = fastapi_detail(j["detail"]);
-        else if (j.contains("detail")) m = j["detail"].dump();
-    }
-    if (m.empty()) m = body;
-    while (!m.empty() && std::isspace(static_cast<unsigned char>(m.back()))) m.pop_back();
-    return m.empty() ? std::string("(empty body)") : truncate(m, 2000);
-}
-
-bool mentions_context_overflow(std::string m) {
-    std::transform(m.begin(), m.end(), m.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    for (const char *k : {"context length", "context_length", "exceed_context", "context size", "maximum context",
-                          "context window", "too many tokens", "prompt is too long"})
-        if (m.find(k) != std::string::npos) return true;
-    return false;
-}
-
-int finish_code(const json &fr) {
-    if (!fr.is_string()) return PARLEY_FINISH_NONE;
-    const auto &s = fr.get_ref<const std::string &>();
-    if (s == "length") return PARLEY_FINISH_LENGTH;
-    if (s == "abort") return PARLEY_FINISH_CANCELLED; // vLLM V1: the engine aborted the sequence
-    if (s == "error") return PARLEY_FINISH_ERROR;     // vLLM V1: the engine failed it
-    return PARLEY_FINISH_STOP; // "stop", "eos", "tool_calls", "content_filter", ...
 }
 
 bool retryable_curl(CURLcode rc) {
@@ -1042,67 +973,6 @@ struct OpenAIBackend::Impl {
         }
     }
 
-    static bool parse_success(const std::string &text, parley::Completion &c, std::string &err) {
-        try {
-            json j = json::parse(text, nullptr, false);
-            if (j.is_discarded() || !j.is_object()) {
-                err = "malformed JSON body";
-                return false;
-            }
-            if (!j.contains("choices") || !j["choices"].is_array()) {
-                err = j.contains("error") ? server_message(text) : "no `choices` in the response";
-                return false;
-            }
-            std::vector<std::pair<int64_t, parley::Choice>> got;
-            int64_t pos = 0;
-            for (const json &ch : j["choices"]) {
-                parley::Choice choice;
-                choice.completion_tokens = -1; // unknown: servers count tokens per request, not per choice
-                if (ch.contains("message") && ch["message"].is_object()) {
-                    const json &m = ch["message"];
-                    if (m.contains("content") && m["content"].is_string()) choice.text = m["content"].get<std::string>();
-                    choice.reasoning = reasoning_of(m);
-                } else if (ch.contains("text") && ch["text"].is_string()) {
-                    choice.text = ch["text"].get<std::string>();
-                }
-                choice.finish_reason = ch.contains("finish_reason") ? finish_code(ch["finish_reason"]) : PARLEY_FINISH_NONE;
-                int64_t idx = is_number(ch, "index") ? ch["index"].get<int64_t>() : pos;
-                got.emplace_back(idx, std::move(choice));
-                ++pos;
-            }
-            std::stable_sort(got.begin(), got.end(), [](auto &a, auto &b) { return a.first < b.first; });
-            for (auto &g : got) c.choices.push_back(std::move(g.second));
-
-            const json empty = json::object();
-            const json &usage = j.contains("usage") && j["usage"].is_object() ? j["usage"] : empty;
-            const json &timings = j.contains("timings") && j["timings"].is_object() ? j["timings"] : empty;
-            if (is_number(usage, "prompt_tokens")) c.prompt_tokens = usage["prompt_tokens"].get<int64_t>();
-            if (is_number(usage, "completion_tokens")) c.completion_tokens = usage["completion_tokens"].get<int64_t>();
-            // Reasoning tokens: OpenAI's and SGLang's completion_tokens_details; a server that
-            // returns reasoning without counting it leaves them unknown, one without reasoning 0.
-            bool any_reasoning = false;
-            for (auto &ch : c.choices) any_reasoning |= !ch.reasoning.empty();
-            if (usage.contains("completion_tokens_details") && is_number(usage["completion_tokens_details"], "reasoning_tokens"))
-                c.reasoning_tokens = usage["completion_tokens_details"]["reasoning_tokens"].get<int64_t>();
-            else
-                c.reasoning_tokens = any_reasoning ? -1 : 0;
-            if (usage.contains("prompt_tokens_details") && is_number(usage["prompt_tokens_details"], "cached_tokens"))
-                c.cached_tokens = usage["prompt_tokens_details"]["cached_tokens"].get<int64_t>();
-            else if (is_number(timings, "cache_n"))
-                c.cached_tokens = timings["cache_n"].get<int64_t>();
-            else if (is_number(usage, "tokens_cached"))
-                c.cached_tokens = usage["tokens_cached"].get<int64_t>();
-            else if (is_number(j, "tokens_cached"))
-                c.cached_tokens = j["tokens_cached"].get<int64_t>();
-            if (is_number(timings, "prompt_ms")) c.prefill_s = timings["prompt_ms"].get<double>() / 1000.0;
-            if (c.choices.size() == 1) c.choices[0].completion_tokens = c.completion_tokens;
-            return true;
-        } catch (const std::exception &e) {
-            err = std::string("unexpected response shape: ") + e.what();
-            return false;
-        }
-    }
-
     // A GET on the multi handle (health probes, model discovery): the body lands in `body`, the
     // handle carries `tag`. Null if it could not be started.
     template <class Tag> CURL *start_get(const std::string &url, double timeout_s, std::string &body, Tag *tag, bool fresh_connection) {
@@ -1192,9 +1062,8 @@ struct OpenAIBackend::Impl {
         curl_easy_cleanup(rep.props);
         rep.props = nullptr;
         if (rc == CURLE_OK && http == 200) {
-            json j = json::parse(rep.props_body, nullptr, false);
-            if (is_number(j, "total_slots")) {
-                int64_t slots = j["total_slots"].get<int64_t>();
+            if (auto total = total_slots(rep.props_body)) {
+                int64_t slots = *total;
                 if (slots > 0 && slots != rep.limit.load()) {
                     rep.limit = std::min(slots, max_in_flight);
                     parley::log_info(kLog, "replica " + rep.url + ": llama-server with " + std::to_string(slots) +
@@ -1258,16 +1127,9 @@ struct OpenAIBackend::Impl {
         if (discovery_done) return;
         if (rc == CURLE_OK && http > 0) discovery_answered = true;
         if (rc == CURLE_OK && http >= 200 && http < 300) {
-            json j = json::parse(rep.models_body, nullptr, false);
-            if (j.is_object() && j.contains("data") && j["data"].is_array() && !j["data"].empty() && j["data"][0].is_object()) {
-                const json &m = j["data"][0];
-                int64_t ctx = 0;
-                if (is_number(m, "max_model_len")) ctx = m["max_model_len"].get<int64_t>();               // vLLM
-                else if (m.contains("meta") && is_number(m["meta"], "n_ctx")) ctx = m["meta"]["n_ctx"].get<int64_t>(); // llama-server
-                if (m.contains("id") && m["id"].is_string()) {
-                    settle_model(m["id"].get<std::string>(), ctx, "");
-                    return;
-                }
+            if (auto m = first_model(rep.models_body)) {
+                settle_model(m->id, m->context, "");
+                return;
             }
         }
         if (discovery_pending > 0) return;

@@ -124,6 +124,14 @@ const TensorInfo &GgufFile::at(const std::string &name) const {
 
 std::vector<uint8_t> GgufFile::read_raw(const std::string &name) const {
     const TensorInfo &t = at(name);
+    // The header's claim is checked against the file before allocating (fuzz/: a corrupt size
+    // asked for petabytes and escaped as std::bad_alloc).
+    std::error_code ec;
+    const uint64_t size = std::filesystem::file_size(path_, ec);
+    if (ec || t.nbytes > size || t.file_offset > size - t.nbytes)
+        throw Error(PARLEY_ERR_PARSE, "'" + path_ + "': tensor '" + name + "' claims " + std::to_string(t.nbytes) +
+                                          " bytes at offset " + std::to_string(t.file_offset) + ", past the end of the file (" +
+                                          std::to_string(size) + " bytes)");
     std::vector<uint8_t> buf(t.nbytes);
     File f(path_, "rb");
     if (!f.f) throw Error(PARLEY_ERR_IO, "cannot open '" + path_ + "'");

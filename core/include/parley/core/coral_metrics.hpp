@@ -9,7 +9,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include <iosfwd>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -59,6 +61,14 @@ Metrics compute_metrics(const std::vector<TurnFacts> &turns, const RaterNames &n
 
 // The per-conversation metrics dict of a Coral record.
 nlohmann::json conversation_metrics(const nlohmann::json &record, int max_turns, AgreementProfile profile);
+
+class MetricsAccumulator;
+
+// `parley metrics`: the conversations of a file of Coral records (Parley's or the official code's),
+// one JSON object per line, into `acc`. No `max_turns`: each record's parley.max_turns, else
+// Coral's 20. Blank lines are skipped; a line that is not a Coral record throws
+// std::runtime_error "<file>:<line>: ...". Returns the number of records read.
+size_t add_records(std::istream &in, const std::string &file, std::optional<int> max_turns, AgreementProfile profile, MetricsAccumulator &acc);
 
 // Means (and standard errors) of metric dicts over conversations; bools count as 0/1.
 class MetricsAccumulator {
