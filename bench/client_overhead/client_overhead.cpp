@@ -7,6 +7,7 @@
 //
 // usage: client_overhead --plugins DIR --stub PATH --out FILE [--levels 1000,10000]
 //                        [--requests N] [--python-requests N] [--python PATH] [--here DIR] [--command TEXT]
+//                        [--plugin-only]   (no Python clients: for profiling the plugin)
 #include "../tools/plugin_host.hpp"
 
 #include <sys/resource.h>
@@ -25,6 +26,7 @@ struct Args {
     std::string here = "bench/client_overhead"; // request.json and coral_style_client.py
     std::vector<int> levels = {1000, 10000};
     int requests = 50000, python_requests = 10000;
+    bool plugin_only = false; // --plugin-only: skip the Python clients (for profiling the plugin)
 };
 
 Args parse(int argc, char **argv) {
@@ -43,6 +45,7 @@ Args parse(int argc, char **argv) {
         else if (k == "--command") a.command = value();
         else if (k == "--requests") a.requests = std::stoi(value());
         else if (k == "--python-requests") a.python_requests = std::stoi(value());
+        else if (k == "--plugin-only") a.plugin_only = true;
         else if (k == "--levels") {
             a.levels.clear();
             std::stringstream in(value());
@@ -192,6 +195,12 @@ int main(int argc, char **argv) {
     for (int level : a.levels) {
         std::fprintf(stderr, "client_overhead: %d in flight: openai plugin (%d requests)...\n", level, a.requests);
         Phase plugin = run_plugin(a, url, level, a.requests);
+        if (a.plugin_only) {
+            std::fprintf(stderr, "client_overhead: %d in flight: plugin %.0f req/s, %.3f CPU s/1000, stub %.0f%% of wall\n", level,
+                         plugin.ok / plugin.wall_s, 1000 * plugin.cpu_s / std::max(plugin.ok, 1L), 100 * plugin.stub_cpu_s / plugin.wall_s);
+            levels.push_back({{"in_flight", level}, {"openai_plugin", plugin.to_json()}});
+            continue;
+        }
         std::fprintf(stderr, "client_overhead: %d in flight: Coral-style Python, session per call (%d requests)...\n", level, a.python_requests);
         Phase coral = run_python(a, url, level, a.python_requests, "per_call");
         std::fprintf(stderr, "client_overhead: %d in flight: Python, one pooled session (%d requests)...\n", level, a.python_requests);
@@ -223,6 +232,8 @@ int main(int argc, char **argv) {
                    {"requests_per_s_vs_python", at_1000["requests_per_s_vs_python"]},
                    {"in_flight_of_headline", at_1000["in_flight"]},
                    {"cores", std::thread::hardware_concurrency()},
+                   // run.sh links jemalloc with the host's options (core/cli/allocator.cpp) when installed
+                   {"allocator", dlsym(RTLD_DEFAULT, "mallctl") ? "jemalloc" : "libc"},
                    {"levels", levels}};
     std::ofstream(a.out) << result.dump(2) << "\n";
     std::printf("%s\n", result.dump(2).c_str());

@@ -16,7 +16,14 @@ mkdir -p "$WORK"
 
 cmake --build "$BUILD" --target parley_plugin_openai >/dev/null
 c++ -O2 -std=c++20 -Wall -Wextra -o "$WORK/stub_server" "$HERE/stub_server.cpp"
-c++ -O2 -std=c++20 -Wall -Wextra -I "$REPO/sdk/include" -o "$WORK/client_overhead" "$HERE/client_overhead.cpp" -ldl -lpthread
+# The driver loads the plugin as `parley` does, so it also gets the allocator `parley` runs with:
+# jemalloc with the host's start-up options (core/cli/allocator.cpp), when jemalloc is installed
+# (as core/CMakeLists.txt links it); otherwise the C library's, as `parley` then has.
+ALLOC=()
+if [[ -n "$(/sbin/ldconfig -p 2>/dev/null | grep -F 'libjemalloc.so ')" ]]; then
+  ALLOC=("$REPO/core/cli/allocator.cpp" -ljemalloc)
+fi
+c++ -O2 -std=c++20 -Wall -Wextra -I "$REPO/sdk/include" -o "$WORK/client_overhead" "$HERE/client_overhead.cpp" "${ALLOC[@]}" -ldl -lpthread
 /usr/bin/python3 -c "import aiohttp" 2>/dev/null || { sudo=""; [[ $EUID -ne 0 ]] && sudo=sudo; $sudo apt-get install -y -qq python3-aiohttp; }
 
 RUNS="${RUNS:-2}"
