@@ -45,6 +45,9 @@ for key in ("cpu_per_request_vs_python", "requests_per_s_vs_python"):
     res[key] = statistics.median(r[key] for r in runs)
     res[key + "_runs"] = [r[key] for r in runs]
 res["runs"] = [r["levels"] for r in runs]
+res["load_average_runs"] = [{"start": r.get("load_average_start"), "end": r.get("load_average_end")} for r in runs]
+res.pop("load_average_start", None)
+res.pop("load_average_end", None)
 json.dump(res, open(out, "w"), indent=2)
 print(json.dumps({k: res[k] for k in ("cpu_per_request_vs_python", "requests_per_s_vs_python",
                                        "cpu_per_request_vs_python_runs", "requests_per_s_vs_python_runs")}))

@@ -121,6 +121,22 @@ class LlamaServer {
             PARLEY_SKIP("no llama-server at " + llama_server_bin() + " or no " + stories());       \
     } while (0)
 
+// A listening TCP socket on 127.0.0.1, a port of the kernel's choosing (the test doubles' own).
+int listen_loopback(int flags, int backlog, int *port) {
+    int fd = ::socket(AF_INET, SOCK_STREAM | flags, 0);
+    int one = 1;
+    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::bind(fd, reinterpret_cast<sockaddr *>(&a), sizeof a) == 0);
+    REQUIRE(::listen(fd, backlog) == 0);
+    socklen_t len = sizeof a;
+    ::getsockname(fd, reinterpret_cast<sockaddr *>(&a), &len);
+    *port = ntohs(a.sin_port);
+    return fd;
+}
+
 // ---------------------------------------------------------------------------------------------
 // FakeOpenAIServer — a TEST DOUBLE: a tiny blocking HTTP/1.1 server (one connection at a time,
 // Connection: close) answering POSTs from a script, GET /health and GET /v1/models. It never
@@ -150,17 +166,7 @@ class FakeOpenAIServer {
 
     explicit FakeOpenAIServer(std::vector<Reply> script = {}, Reply fallback = ok())
         : script_(script.begin(), script.end()), fallback_(std::move(fallback)) {
-        fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-        int one = 1;
-        ::setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-        sockaddr_in a{};
-        a.sin_family = AF_INET;
-        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        REQUIRE(::bind(fd_, reinterpret_cast<sockaddr *>(&a), sizeof a) == 0);
-        REQUIRE(::listen(fd_, 64) == 0);
-        socklen_t len = sizeof a;
-        ::getsockname(fd_, reinterpret_cast<sockaddr *>(&a), &len);
-        port_ = ntohs(a.sin_port);
+        fd_ = listen_loopback(0, 64, &port_);
         thread_ = std::thread([this] { loop(); });
     }
     ~FakeOpenAIServer() {
@@ -259,17 +265,7 @@ class FakeOpenAIServer {
 class KeepAliveServer {
   public:
     KeepAliveServer() {
-        fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-        int one = 1;
-        ::setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-        sockaddr_in a{};
-        a.sin_family = AF_INET;
-        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        REQUIRE(::bind(fd_, reinterpret_cast<sockaddr *>(&a), sizeof a) == 0);
-        REQUIRE(::listen(fd_, 256) == 0);
-        socklen_t len = sizeof a;
-        ::getsockname(fd_, reinterpret_cast<sockaddr *>(&a), &len);
-        port_ = ntohs(a.sin_port);
+        fd_ = listen_loopback(SOCK_NONBLOCK, 256, &port_);
         thread_ = std::thread([this] { loop(); });
     }
     ~KeepAliveServer() {
