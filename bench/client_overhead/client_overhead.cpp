@@ -7,6 +7,7 @@
 //
 // usage: client_overhead --plugins DIR --stub PATH --out FILE [--levels 1000,10000]
 //                        [--requests N] [--python-requests N] [--python PATH] [--here DIR] [--command TEXT]
+//                        [--plugin-only]   (no Python clients: for profiling the plugin)
 #include "../tools/plugin_host.hpp"
 
 #include <sys/resource.h>
@@ -25,6 +26,7 @@ struct Args {
     std::string here = "bench/client_overhead"; // request.json and coral_style_client.py
     std::vector<int> levels = {1000, 10000};
     int requests = 50000, python_requests = 10000;
+    bool plugin_only = false; // --plugin-only: skip the Python clients (for profiling the plugin)
 };
 
 Args parse(int argc, char **argv) {
@@ -43,6 +45,7 @@ Args parse(int argc, char **argv) {
         else if (k == "--command") a.command = value();
         else if (k == "--requests") a.requests = std::stoi(value());
         else if (k == "--python-requests") a.python_requests = std::stoi(value());
+        else if (k == "--plugin-only") a.plugin_only = true;
         else if (k == "--levels") {
             a.levels.clear();
             std::stringstream in(value());
@@ -76,12 +79,29 @@ int start_stub(const std::string &stub) {
     die("the stub server did not start");
 }
 
+// Seconds this process's threads have run and have waited runnable for a core (the kernel's
+// /proc/self/task/*/schedstat: on-CPU and run-queue nanoseconds): where wall time above CPU
+// time goes when the machine is shared.
+std::pair<double, double> sched_s() {
+    double run = 0, wait = 0;
+    for (auto &t : fs::directory_iterator("/proc/self/task")) {
+        std::ifstream f(t.path() / "schedstat");
+        double r = 0, w = 0;
+        if (f >> r >> w) {
+            run += r * 1e-9;
+            wait += w * 1e-9;
+        }
+    }
+    return {run, wait};
+}
+
 struct Phase {
     int in_flight = 0;
     long requests = 0, ok = 0;
     double wall_s = 0, cpu_s = 0, stub_cpu_s = 0;
+    double runqueue_wait_s = -1; // the plugin's process only (-1: not measured)
     json to_json() const {
-        return {{"in_flight", in_flight},
+        json j = {{"in_flight", in_flight},
                 {"requests", requests},
                 {"ok", ok},
                 {"wall_s", wall_s},
@@ -90,6 +110,8 @@ struct Phase {
                 {"cpu_s_per_1000_requests", 1000 * cpu_s / std::max(ok, 1L)},
                 {"stub_cpu_s", stub_cpu_s},
                 {"stub_cpu_share_of_wall", stub_cpu_s / wall_s}};
+        if (runqueue_wait_s >= 0) j["runqueue_wait_s"] = runqueue_wait_s;
+        return j;
     }
 };
 
@@ -140,7 +162,7 @@ Phase run_plugin(const Args &a, const std::string &url, int in_flight, long requ
     Phase p;
     p.in_flight = in_flight;
     p.requests = requests;
-    const double c0 = process_cpu_s(), s0 = child_cpu_s(g_child);
+    const double c0 = process_cpu_s(), s0 = child_cpu_s(g_child), q0 = sched_s().second;
     const auto t0 = Clock::now();
     {
         std::unique_lock<std::mutex> lock(mu);
@@ -150,6 +172,7 @@ Phase run_plugin(const Args &a, const std::string &url, int in_flight, long requ
     p.wall_s = since(t0);
     p.cpu_s = process_cpu_s() - c0;
     p.stub_cpu_s = child_cpu_s(g_child) - s0;
+    p.runqueue_wait_s = sched_s().second - q0;
     p.ok = ok;
     return p;
 }
@@ -187,11 +210,26 @@ int main(int argc, char **argv) {
     nofile.rlim_cur = nofile.rlim_max;
     setrlimit(RLIMIT_NOFILE, &nofile);
     const std::string url = "http://127.0.0.1:" + std::to_string(start_stub(a.stub));
+    // The machine's load (1, 5, 15 minutes) at the start and the end: absolute rates on a shared
+    // machine depend on it; the ratios are measured back to back within the run.
+    auto load_average = [] {
+        double l[3] = {0, 0, 0};
+        getloadavg(l, 3);
+        return json::array({l[0], l[1], l[2]});
+    };
+    const json load_start = load_average();
 
     json levels = json::array();
     for (int level : a.levels) {
         std::fprintf(stderr, "client_overhead: %d in flight: openai plugin (%d requests)...\n", level, a.requests);
         Phase plugin = run_plugin(a, url, level, a.requests);
+        if (a.plugin_only) {
+            std::fprintf(stderr, "client_overhead: %d in flight: plugin %.0f req/s, %.3f CPU s/1000, wall %.2f s, CPU %.2f s, waiting for a core %.2f s, stub %.0f%% of wall\n", level,
+                         plugin.ok / plugin.wall_s, 1000 * plugin.cpu_s / std::max(plugin.ok, 1L), plugin.wall_s, plugin.cpu_s,
+                         plugin.runqueue_wait_s, 100 * plugin.stub_cpu_s / plugin.wall_s);
+            levels.push_back({{"in_flight", level}, {"openai_plugin", plugin.to_json()}});
+            continue;
+        }
         std::fprintf(stderr, "client_overhead: %d in flight: Coral-style Python, session per call (%d requests)...\n", level, a.python_requests);
         Phase coral = run_python(a, url, level, a.python_requests, "per_call");
         std::fprintf(stderr, "client_overhead: %d in flight: Python, one pooled session (%d requests)...\n", level, a.python_requests);
@@ -222,7 +260,11 @@ int main(int argc, char **argv) {
                    {"cpu_per_request_vs_python", at_1000["cpu_per_request_vs_python"]},
                    {"requests_per_s_vs_python", at_1000["requests_per_s_vs_python"]},
                    {"in_flight_of_headline", at_1000["in_flight"]},
+                   {"load_average_start", load_start},
+                   {"load_average_end", load_average()},
                    {"cores", std::thread::hardware_concurrency()},
+                   // run.sh links jemalloc with the host's options (core/cli/allocator.cpp) when installed
+                   {"allocator", dlsym(RTLD_DEFAULT, "mallctl") ? "jemalloc" : "libc"},
                    {"levels", levels}};
     std::ofstream(a.out) << result.dump(2) << "\n";
     std::printf("%s\n", result.dump(2).c_str());

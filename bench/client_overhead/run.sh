@@ -17,7 +17,14 @@ source "$REPO/bench/tools/need.sh"
 need_python aiohttp python3-aiohttp # the Coral-style client
 need_build parley_plugin_openai
 c++ -O2 -std=c++20 -Wall -Wextra -o "$WORK/stub_server" "$HERE/stub_server.cpp"
-c++ -O2 -std=c++20 -Wall -Wextra -I "$REPO/sdk/include" -o "$WORK/client_overhead" "$HERE/client_overhead.cpp" -ldl -lpthread
+# The driver loads the plugin as `parley` does, so it also gets the allocator `parley` runs with:
+# jemalloc with the host's start-up options (core/cli/allocator.cpp), when jemalloc is installed
+# (as core/CMakeLists.txt links it); otherwise the C library's, as `parley` then has.
+ALLOC=()
+if [[ -n "$(/sbin/ldconfig -p 2>/dev/null | grep -F 'libjemalloc.so ')" ]]; then
+  ALLOC=("$REPO/core/cli/allocator.cpp" -ljemalloc)
+fi
+c++ -O2 -std=c++20 -Wall -Wextra -I "$REPO/sdk/include" -o "$WORK/client_overhead" "$HERE/client_overhead.cpp" "${ALLOC[@]}" -ldl -lpthread
 
 RUNS="${RUNS:-2}"
 COMMAND="LEVELS=$LEVELS RUNS=$RUNS bench/client_overhead/run.sh $REQUESTS $PY_REQUESTS"
@@ -38,6 +45,9 @@ for key in ("cpu_per_request_vs_python", "requests_per_s_vs_python"):
     res[key] = statistics.median(r[key] for r in runs)
     res[key + "_runs"] = [r[key] for r in runs]
 res["runs"] = [r["levels"] for r in runs]
+res["load_average_runs"] = [{"start": r.get("load_average_start"), "end": r.get("load_average_end")} for r in runs]
+res.pop("load_average_start", None)
+res.pop("load_average_end", None)
 json.dump(res, open(out, "w"), indent=2)
 print(json.dumps({k: res[k] for k in ("cpu_per_request_vs_python", "requests_per_s_vs_python",
                                        "cpu_per_request_vs_python_runs", "requests_per_s_vs_python_runs")}))

@@ -121,6 +121,22 @@ class LlamaServer {
             PARLEY_SKIP("no llama-server at " + llama_server_bin() + " or no " + stories());       \
     } while (0)
 
+// A listening TCP socket on 127.0.0.1, a port of the kernel's choosing (the test doubles' own).
+int listen_loopback(int flags, int backlog, int *port) {
+    int fd = ::socket(AF_INET, SOCK_STREAM | flags, 0);
+    int one = 1;
+    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::bind(fd, reinterpret_cast<sockaddr *>(&a), sizeof a) == 0);
+    REQUIRE(::listen(fd, backlog) == 0);
+    socklen_t len = sizeof a;
+    ::getsockname(fd, reinterpret_cast<sockaddr *>(&a), &len);
+    *port = ntohs(a.sin_port);
+    return fd;
+}
+
 // ---------------------------------------------------------------------------------------------
 // FakeOpenAIServer — a TEST DOUBLE: a tiny blocking HTTP/1.1 server (one connection at a time,
 // Connection: close) answering POSTs from a script, GET /health and GET /v1/models. It never
@@ -150,17 +166,7 @@ class FakeOpenAIServer {
 
     explicit FakeOpenAIServer(std::vector<Reply> script = {}, Reply fallback = ok())
         : script_(script.begin(), script.end()), fallback_(std::move(fallback)) {
-        fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-        int one = 1;
-        ::setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-        sockaddr_in a{};
-        a.sin_family = AF_INET;
-        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        REQUIRE(::bind(fd_, reinterpret_cast<sockaddr *>(&a), sizeof a) == 0);
-        REQUIRE(::listen(fd_, 64) == 0);
-        socklen_t len = sizeof a;
-        ::getsockname(fd_, reinterpret_cast<sockaddr *>(&a), &len);
-        port_ = ntohs(a.sin_port);
+        fd_ = listen_loopback(0, 64, &port_);
         thread_ = std::thread([this] { loop(); });
     }
     ~FakeOpenAIServer() {
@@ -248,6 +254,88 @@ class FakeOpenAIServer {
     std::deque<Reply> script_;
     Reply fallback_;
     std::vector<Seen> seen_;
+    std::thread thread_;
+};
+
+// ---------------------------------------------------------------------------------------------
+// KeepAliveServer — a TEST DOUBLE: HTTP/1.1 with keep-alive (many connections, each answering
+// request after request with FakeOpenAIServer::ok()), which can close every idle connection on
+// demand, as servers do after their keep-alive timeout (llama-server: 5 s).
+// ---------------------------------------------------------------------------------------------
+class KeepAliveServer {
+  public:
+    KeepAliveServer() {
+        fd_ = listen_loopback(SOCK_NONBLOCK, 256, &port_);
+        thread_ = std::thread([this] { loop(); });
+    }
+    ~KeepAliveServer() {
+        stop_ = true;
+        thread_.join();
+        for (auto &[c, in] : conns_) ::close(c);
+        ::close(fd_);
+    }
+    std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+    int accepted() const { return accepted_.load(); }
+    int posts() const { return posts_.load(); }
+    // Closes every connection with no request in progress; returns once done.
+    void close_idle() {
+        close_idle_ = true;
+        while (close_idle_) std::this_thread::sleep_for(2ms);
+    }
+
+  private:
+    void loop() {
+        const std::string body = FakeOpenAIServer::ok().body;
+        const std::string reply = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+        char buf[65536];
+        while (!stop_) {
+            std::vector<pollfd> fds{{fd_, POLLIN, 0}};
+            for (auto &[c, in] : conns_) fds.push_back({c, POLLIN, 0});
+            ::poll(fds.data(), fds.size(), 5);
+            for (int c; (c = ::accept(fd_, nullptr, nullptr)) >= 0;) {
+                conns_[c];
+                accepted_++;
+            }
+            for (size_t i = 1; i < fds.size(); ++i) {
+                if (!(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+                const int c = fds[i].fd;
+                std::string &in = conns_[c];
+                ssize_t n = ::recv(c, buf, sizeof buf, MSG_DONTWAIT);
+                if (n <= 0) {
+                    ::close(c);
+                    conns_.erase(c);
+                    continue;
+                }
+                in.append(buf, static_cast<size_t>(n));
+                for (size_t end; (end = in.find("\r\n\r\n")) != std::string::npos;) {
+                    std::string lower = in.substr(0, end);
+                    for (auto &ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+                    size_t length = 0;
+                    if (auto k = lower.find("content-length:"); k != std::string::npos) length = std::strtoul(lower.c_str() + k + 15, nullptr, 10);
+                    if (in.size() < end + 4 + length) break;
+                    posts_ += in.rfind("POST ", 0) == 0;
+                    in.erase(0, end + 4 + length);
+                    ::send(c, reply.data(), reply.size(), MSG_NOSIGNAL);
+                }
+            }
+            if (close_idle_) {
+                for (auto it = conns_.begin(); it != conns_.end();) {
+                    if (it->second.empty()) {
+                        ::close(it->first);
+                        it = conns_.erase(it);
+                    } else {
+                        ++it;
+                    }
+                }
+                close_idle_ = false;
+            }
+        }
+    }
+
+    int fd_ = -1, port_ = 0;
+    std::atomic<bool> stop_{false}, close_idle_{false};
+    std::atomic<int> accepted_{0}, posts_{0};
+    std::map<int, std::string> conns_; // the server thread's: connection -> bytes of a request in progress
     std::thread thread_;
 };
 
@@ -647,6 +735,30 @@ TEST_CASE("replicas_from: replicas that join and leave a folder while the backen
     std::ofstream(dir + "/a.url") << a.url() << "\n"; // and comes back
     CHECK(wait_until([&] { return be.replica_stats()[0].up; }));
     std::system(("rm -rf " + dir).c_str());
+}
+
+TEST_CASE("keep-alive: connections are reused, and replaced after the server closes them while idle", "[openai][fake][keepalive]") {
+    parley::testing::TestHost host;
+    KeepAliveServer server;
+    OpenAIBackend b(host.config({{"url", server.url()}, {"model", std::string("m")}, {"max_in_flight", int64_t{64}}, {"timeout_s", 20.0}}));
+    // One request at a time: one connection, however many requests (the start-up GET
+    // /v1/models may have opened one more).
+    CHECK(text_of(run(b, chat("first"))) == "fake reply");
+    const int connections = server.accepted();
+    for (int i = 0; i < 10; ++i) CHECK(text_of(run(b, chat("one at a time"))) == "fake reply");
+    CHECK(server.accepted() == connections);
+    // Rounds of 24 at once, the server closing every idle connection between rounds: each round
+    // opens its connections afresh (their descriptors' numbers come back) and none waits for its
+    // deadline.
+    for (int round = 0; round < 4; ++round) {
+        server.close_idle();
+        std::this_thread::sleep_for(20ms); // the closes reach the client
+        std::vector<Pending> ps;
+        for (int i = 0; i < 24; ++i) ps.push_back(submit(b, chat("round " + std::to_string(round))));
+        for (auto &p : ps) CHECK(text_of(p.get(15s)) == "fake reply");
+    }
+    CHECK(server.posts() == 11 + 4 * 24);
+    CHECK(server.accepted() >= connections + 4);
 }
 
 TEST_CASE("cancel: in flight and queued requests call back once with CANCELLED", "[openai][fake][cancel]") {
