@@ -7,7 +7,8 @@
 # reports from third-party frames are suppressed in scripts/sanitizers/<tool>.supp, each with its
 # reason. Figures of the clean runs and what is excluded: scripts/sanitizers/README.md.
 #
-# Environment: PARLEY_JOBS (default 2), PARLEY_TEST_JOBS (default 2); setup.sh's variables apply.
+# Environment: PARLEY_JOBS (default 2), PARLEY_TEST_JOBS (default 2); setup.sh's variables apply
+# (PARLEY_BUILD_TARGETS="test_core parley ..." builds a subset: then choose its tests with -R/-L).
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 SUPP="$REPO/scripts/sanitizers"

@@ -10,6 +10,7 @@
 #   PARLEY_WITH_TORCH ON/OFF: the libtorch trainer   (default: ON; OFF skips libtorch, ~670 MB of packages)
 #   PARLEY_JOBS       parallel build jobs            (default: nproc)
 #   PARLEY_CMAKE_ARGS more -D options for Parley's configure, applied at every run (scripts/sanitize.sh)
+#   PARLEY_BUILD_TARGETS build only these targets    (default: all)
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -115,4 +116,5 @@ if [[ ! -f "$BUILD/CMakeCache.txt" ]] || ! grep -q "PARLEY_WITH_TORCH:BOOL=$WITH
     -DPARLEY_WITH_TORCH="$WITH_TORCH" "${extra_cmake_args[@]}" >/dev/null
 fi
 say "building Parley"
-cmake --build "$BUILD" -j"$JOBS"
+read -ra build_targets <<<"${PARLEY_BUILD_TARGETS:-}"
+cmake --build "$BUILD" -j"$JOBS" ${build_targets[@]:+--target "${build_targets[@]}"}
