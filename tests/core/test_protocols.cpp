@@ -72,7 +72,7 @@ struct MmluDomain {
         std::ofstream(dir / "g.toml") << "[nodes.q]\nuse = \"mmlu_pro/domain\"\ndata = \"" << shared
                                       << "/data/mmlu_pro/test_sample_60.jsonl\"\n";
         graph = parse_graph(dir / "g.toml");
-        validate_graph(graph, make_resolver(loader));
+        validate_graph(graph, resolver);
         domain = Domain::create(*graph.find("q"));
         domain->load(graph.find("q")->config["data"].value_or(std::string()), false);
     }
@@ -83,6 +83,7 @@ struct MmluDomain {
 
     fs::path dir;
     PluginLoader loader{{PARLEY_PLUGIN_DIR}};
+    SchemaResolver resolver = make_resolver(loader); // owns the schemas graph's nodes point at
     Graph graph;
     std::unique_ptr<Domain> domain;
 };
