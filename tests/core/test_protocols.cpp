@@ -41,10 +41,11 @@ struct RecordingOutbox final : Outbox {
 };
 
 // Backends are opaque handles to a protocol (it passes them to the Outbox, never calls them):
-// distinct addresses stand in for them, never dereferenced.
+// distinct addresses stand in for them, never dereferenced. Aligned and sized as a Backend: the
+// episodes bind references to them (a misaligned one is undefined behaviour; UBSan reports it).
 Backend *handle(int i) {
-    static unsigned char storage[4];
-    return reinterpret_cast<Backend *>(&storage[i]);
+    alignas(Backend) static unsigned char storage[3][sizeof(Backend)];
+    return reinterpret_cast<Backend *>(storage[i]);
 }
 
 GenerationResult reply(std::vector<std::string> texts, int64_t tokens = 5) {
