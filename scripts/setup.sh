@@ -9,6 +9,8 @@
 #   PARLEY_BUILD_TYPE CMake build type               (default: Release)
 #   PARLEY_WITH_TORCH ON/OFF: the libtorch trainer   (default: ON; OFF skips libtorch, ~670 MB of packages)
 #   PARLEY_JOBS       parallel build jobs            (default: nproc)
+#   PARLEY_CMAKE_ARGS more -D options for Parley's configure, applied at every run (scripts/sanitize.sh)
+#   PARLEY_BUILD_TARGETS build only these targets    (default: all)
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -97,11 +99,14 @@ if [[ ! -f "$LLAMA_TOOLS/.parley-ok" ]]; then
 fi
 
 # --- 3. Parley ---------------------------------------------------------------------------------------
-if [[ ! -f "$BUILD/CMakeCache.txt" ]] || ! grep -q "PARLEY_WITH_TORCH:BOOL=$WITH_TORCH" "$BUILD/CMakeCache.txt"; then
+read -ra extra_cmake_args <<<"${PARLEY_CMAKE_ARGS:-}"
+if [[ ! -f "$BUILD/CMakeCache.txt" ]] || ! grep -q "PARLEY_WITH_TORCH:BOOL=$WITH_TORCH" "$BUILD/CMakeCache.txt" \
+   || ((${#extra_cmake_args[@]})); then
   say "configuring Parley in $BUILD"
   cmake -S "$REPO" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE="$BUILD_TYPE" "${launcher[@]}" \
     -DCMAKE_PREFIX_PATH="$LLAMA_PREFIX" -DPARLEY_LLAMA_TOOLS_DIR="$LLAMA_TOOLS/bin" -DPARLEY_LLAMA_SOURCE_DIR="$LLAMA_SRC" \
-    -DPARLEY_WITH_TORCH="$WITH_TORCH" >/dev/null
+    -DPARLEY_WITH_TORCH="$WITH_TORCH" "${extra_cmake_args[@]}" >/dev/null
 fi
 say "building Parley"
-cmake --build "$BUILD" -j"$JOBS"
+read -ra build_targets <<<"${PARLEY_BUILD_TARGETS:-}"
+cmake --build "$BUILD" -j"$JOBS" ${build_targets[@]:+--target "${build_targets[@]}"}

@@ -41,10 +41,11 @@ struct RecordingOutbox final : Outbox {
 };
 
 // Backends are opaque handles to a protocol (it passes them to the Outbox, never calls them):
-// distinct addresses stand in for them, never dereferenced.
+// distinct addresses stand in for them, never dereferenced. Aligned and sized as a Backend: the
+// episodes bind references to them (a misaligned one is undefined behaviour; UBSan reports it).
 Backend *handle(int i) {
-    static unsigned char storage[4];
-    return reinterpret_cast<Backend *>(&storage[i]);
+    alignas(Backend) static unsigned char storage[3][sizeof(Backend)];
+    return reinterpret_cast<Backend *>(storage[i]);
 }
 
 GenerationResult reply(std::vector<std::string> texts, int64_t tokens = 5) {
@@ -72,7 +73,7 @@ struct MmluDomain {
         std::ofstream(dir / "g.toml") << "[nodes.q]\nuse = \"mmlu_pro/domain\"\ndata = \"" << shared
                                       << "/data/mmlu_pro/test_sample_60.jsonl\"\n";
         graph = parse_graph(dir / "g.toml");
-        validate_graph(graph, make_resolver(loader));
+        validate_graph(graph, resolver);
         domain = Domain::create(*graph.find("q"));
         domain->load(graph.find("q")->config["data"].value_or(std::string()), false);
     }
@@ -83,6 +84,7 @@ struct MmluDomain {
 
     fs::path dir;
     PluginLoader loader{{PARLEY_PLUGIN_DIR}};
+    SchemaResolver resolver = make_resolver(loader); // owns the schemas graph's nodes point at
     Graph graph;
     std::unique_ptr<Domain> domain;
 };
