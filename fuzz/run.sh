@@ -26,15 +26,8 @@ die() { printf '\033[1;31m[fuzz] error:\033[0m %s\n' "$*" >&2; exit 1; }
 [[ "$SECONDS_PER_TARGET" =~ ^[0-9]+$ ]] || die "SECONDS_PER_TARGET must be a whole number, got '$SECONDS_PER_TARGET'"
 
 # --- 1. clang with libFuzzer and the sanitizer runtimes (Debian's) -------------------------------
-need=()
-command -v clang++ >/dev/null 2>&1 || need+=(clang)
-ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a >/dev/null 2>&1 || need+=(libclang-rt-dev)
-if ((${#need[@]})); then
-  say "installing ${need[*]}"
-  SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO=sudo
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-fi
+source "$REPO/scripts/lib/apt.sh"
+apt_install clang libclang-rt-dev
 
 # --- 2. the build (its own folder; never build/) --------------------------------------------------
 # The plugins graph_validate loads for their schemas (grpc, the slowest to build, left out).

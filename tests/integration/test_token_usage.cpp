@@ -55,6 +55,20 @@ std::string parley(const std::string &verb, const fs::path &g, const fs::path &o
 
 json results_of(const fs::path &out) { return json::parse(std::ifstream(out / "coral/results.json")); }
 
+// Runs `cmd` again (at most 30 times) until `count()` reaches `want`, checking each run adds to it;
+// returns the final count.
+template <class Count> size_t rerun_until(const std::string &cmd, size_t have, size_t want, Count count) {
+    for (int i = 0; i < 30 && have < want; ++i) {
+        auto again = run(cmd);
+        INFO(again.output);
+        REQUIRE(again.code == 0);
+        const size_t now = count();
+        CHECK(now > have);
+        have = now;
+    }
+    return have;
+}
+
 } // namespace
 
 TEST_CASE("results.json counts tokens by role and reports the request cache", "[e2e][budget][usage]") {
@@ -109,15 +123,8 @@ TEST_CASE("a budgeted run stops early and cleanly; re-runs resume it to an unbud
     for (auto &[k, rec] : part) CHECK(rec == expected.at(k)); // finished conversations are whole
 
     // Each re-run with the same budget resumes and adds conversations until the plan is done.
-    size_t have = part.size();
-    for (int i = 0; i < 30 && have < 24; ++i) {
-        auto again = run(parley("run", d.path / "budget.toml", d.path / "b"));
-        INFO(again.output);
-        REQUIRE(again.code == 0);
-        const size_t now = records_of(d.path / "b/coral/records_mmlu_pro.jsonl").size();
-        CHECK(now > have);
-        have = now;
-    }
+    rerun_until(parley("run", d.path / "budget.toml", d.path / "b"), part.size(), 24,
+                [&] { return records_of(d.path / "b/coral/records_mmlu_pro.jsonl").size(); });
     CHECK(records_of(d.path / "b/coral/records_mmlu_pro.jsonl") == expected);
     CHECK(results_of(d.path / "b")["usage"]["budget"]["stopped_early"] == false);
 }
@@ -229,15 +236,8 @@ TEST_CASE("debate and self-consistency count tokens by role and stop at a budget
             CHECK(b["stopped_early"] == true);
             CHECK(b["spent_tokens"].get<int64_t>() >= 3000);
             for (auto &[k, rec] : part) CHECK(rec == expected.at(k));
-            size_t have = part.size();
-            for (int i = 0; i < 30 && have < 12; ++i) {
-                auto again = run(parley("run", d.path / "budget.toml", d.path / "b"));
-                INFO(again.output);
-                REQUIRE(again.code == 0);
-                const size_t now = protocol_records(d.path / "b/eval/records_mmlu_pro.jsonl").size();
-                CHECK(now > have);
-                have = now;
-            }
+            rerun_until(parley("run", d.path / "budget.toml", d.path / "b"), part.size(), 12,
+                        [&] { return protocol_records(d.path / "b/eval/records_mmlu_pro.jsonl").size(); });
             CHECK(protocol_records(d.path / "b/eval/records_mmlu_pro.jsonl") == expected);
         }
     }
