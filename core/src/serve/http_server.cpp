@@ -8,8 +8,10 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <fmt/format.h>
+#include <sys/socket.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <deque>
 #include <mutex>
 #include <sstream>
@@ -101,13 +103,19 @@ class Session : public std::enable_shared_from_this<Session> {
 
     // While a reply is pending nothing is read from the socket, so a client that closes its
     // connection would go unnoticed until the reply is written. Wait for the socket to turn
-    // readable instead: with nothing to read, that is the client's FIN or RST; with bytes, a
-    // pipelined next request (left for the next read; the watch ends there).
+    // readable instead, then look without reading: end of stream or an error is the client's FIN
+    // or RST; bytes are a pipelined next request (left for the next read; the watch ends there);
+    // nothing yet is a stale readiness event (the request's own bytes, already read, can still
+    // wake this wait when they arrived before the socket was registered): wait again.
     void watch_client(std::shared_ptr<DisconnectWatch> w) {
         stream_.socket().async_wait(tcp::socket::wait_read, [self = shared_from_this(), w](beast::error_code ec) {
             if (ec == net::error::operation_aborted || w != self->watch_) return;
-            beast::error_code ec2;
-            if (!ec && self->stream_.socket().available(ec2) > 0 && !ec2) return;
+            if (!ec) {
+                char byte;
+                const ssize_t n = ::recv(self->stream_.socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+                if (n > 0) return;
+                if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return self->watch_client(w);
+            }
             w->client_gone();
         });
     }
