@@ -655,8 +655,7 @@ struct Engine::Impl {
     // A request without a conversation id (a server's client that sends no affinity hint) looks for
     // the idle unkeyed sequence sharing the longest prefix with its prompt, whichever request left it
     // there: {slot, shared tokens}, slot -1 when none shares kMinShared tokens. The caller continues
-    // that sequence when the prompt extends all of it (the next turn of a conversation), and
-    // otherwise copies the shared prefix into a fresh sequence, so the donor's history survives.
+    // that sequence or copies the shared prefix into another one (continue_in_place).
     std::pair<int, int64_t> longest_prefix_slot(const Req &r) const {
         int best_slot = -1;
         int64_t best = kMinShared - 1;
@@ -668,6 +667,23 @@ struct Engine::Impl {
         return {best_slot, best_slot < 0 ? 0 : best};
     }
 
+    // An unkeyed request whose best idle sequence `i` shares `shared` tokens with it: continue that
+    // sequence (its divergent tail trimmed) rather than copy the shared part into another one?
+    // Yes when the prompt covers most of it (three quarters: the next turn of a conversation), and
+    // when the tail it drops is shorter than what the copy would evict: nothing while a sequence is
+    // free, else the least recently used idle history. (Coral's extractor calls share the system
+    // prompt, question and options with their conversation's previous call, about three quarters of
+    // it: copying them once every sequence was taken evicted the agents' histories, whose next turns
+    // then copied and evicted in turn, so that no agent reused its own history.)
+    bool continue_in_place(int i, int64_t shared) const {
+        const auto have = static_cast<int64_t>(slots[static_cast<size_t>(i)].tokens.size());
+        if (shared * 4 >= have * 3) return true;
+        for (const Slot &s : slots)
+            if (s.state == Slot::State::Free) return false;
+        const std::vector<int> idle = idle_lru(i);
+        return idle.empty() || have - shared < static_cast<int64_t>(slots[static_cast<size_t>(idle.front())].tokens.size());
+    }
+
     // Try to give `r` its sequences (FIFO admission). False: wait for running requests to finish.
     bool try_admit(const ReqPtr &r) {
         const int n = r->q.n;
@@ -675,8 +691,7 @@ struct Engine::Impl {
         int64_t donor_shared = 0;
         if (!r->keyed) {
             auto [i, shared] = longest_prefix_slot(*r);
-            // Most of its history is this prompt's: continue it (a divergent tail is trimmed).
-            if (i >= 0 && shared * 4 >= static_cast<int64_t>(slots[static_cast<size_t>(i)].tokens.size()) * 3) primary = i;
+            if (i >= 0 && continue_in_place(i, shared)) primary = i;
             else donor = i, donor_shared = shared;
         }
         if (r->keyed) {

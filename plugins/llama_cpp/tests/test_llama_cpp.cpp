@@ -828,3 +828,22 @@ TEST_CASE("a request sharing only part of an idle history copies that part and l
     fresh.conversation = 77;
     CHECK(text_of(c3) == text_of(run(e, fresh)));
 }
+
+TEST_CASE("with every sequence taken, a request continues the history it mostly shares instead of evicting another", "[llama]") {
+    // Coral without hints, once the sequences run out: an extractor call shares its system prompt,
+    // question and options (about three quarters) with its conversation's previous call. Copying
+    // that into a new sequence would evict the least recently used history — an agent's, needed
+    // for its next turn; continuing the previous extractor call loses only its short tail.
+    parley::testing::TestHost host;
+    Engine e(opts(stories(), 2048, 3));
+    const std::string agent = "Tom had a red ball and a blue kite. He went to the beach every summer with his dad.";
+    auto a1 = run(e, raw(agent, 40)); // the oldest idle history
+    const std::string shared = "Once upon a time, there was a little girl named Lily. She loved to play outside in the park.";
+    auto b1 = run(e, raw(shared + " One day she saw a cat.", 12));
+    auto c1 = run(e, raw("The sun was hot and the sky was blue. A bird sang in the tall green tree.", 30));
+    auto b2 = run(e, raw(shared + " One day she saw a big dog and ran home.", 4));
+    CHECK(b2.cached_tokens >= 16);
+    auto a2 = run(e, raw(agent + text_of(a1) + " The end.", 4));
+    CHECK(a2.cached_tokens > 40); // the agent's whole history was still there
+    (void)c1;
+}
