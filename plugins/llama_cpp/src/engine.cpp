@@ -3,6 +3,7 @@
 
 #include "chat_template.hpp"
 #include "reasoning.hpp"
+#include "state_cache.hpp"
 
 #include <llama.h>
 #if defined(_OPENMP)
@@ -227,6 +228,7 @@ struct Engine::Impl {
     int n_batch = 0;
     int64_t n_ctx = 0;
     bool log_acquired = false;
+    StateCache host{0}; // worker-owned: states dropped from the sequences (cache_ram_mib)
 
     // --- shared with callers, under mu ---
     mutable std::mutex mu;
@@ -279,7 +281,8 @@ struct Engine::Impl {
                 parley::log_info(kLog, "engine: " + std::to_string(stats.decode_calls) + " decode steps, " + fmt_s(stats.decode_s) +
                                            " s decoding, " + fmt_s(stats.sample_s) + " s sampling, " +
                                            std::to_string(stats.evictions) + " evictions, " + std::to_string(stats.preemptions) +
-                                           " preemptions");
+                                           " preemptions, " + std::to_string(stats.host_restores) + " prompts restored from host memory (" +
+                                           std::to_string(stats.host_saves) + " states saved)");
         }
         if (batch.token) llama_batch_free(batch);
         if (ctx) llama_free(ctx);
@@ -296,6 +299,7 @@ struct Engine::Impl {
         if (opt.n_parallel < 1 || opt.n_parallel > kMaxSeq)
             throw Error(PARLEY_ERR_INVALID_ARGUMENT, "llama_cpp: n_parallel must be in 1.." + std::to_string(kMaxSeq));
         if (opt.n_ctx != 0 && opt.n_ctx < 16) throw Error(PARLEY_ERR_INVALID_ARGUMENT, "llama_cpp: n_ctx must be 0 (auto) or >= 16");
+        if (opt.cache_ram_mib < 0) throw Error(PARLEY_ERR_INVALID_ARGUMENT, "llama_cpp: cache_ram_mib must be >= 0");
         if (opt.n_batch < 1 || opt.n_ubatch < 1)
             throw Error(PARLEY_ERR_INVALID_ARGUMENT, "llama_cpp: n_batch and n_ubatch must be >= 1");
         if (opt.max_tokens < 1) throw Error(PARLEY_ERR_INVALID_ARGUMENT, "llama_cpp: max_tokens must be >= 1");
@@ -366,6 +370,7 @@ struct Engine::Impl {
                                        "); long prompts may degrade");
         batch = llama_batch_init(n_batch, 0, 1);
         slots.resize(static_cast<size_t>(opt.n_parallel));
+        host = StateCache(static_cast<size_t>(opt.cache_ram_mib) << 20);
 
         resolve_template();
         try {
@@ -589,7 +594,53 @@ struct Engine::Impl {
         return v;
     }
 
+    // Copies sequence `i`'s state to host memory, for a later prompt that shares its prefix.
+    void save_to_host(int i) {
+        const Slot &s = slots[static_cast<size_t>(i)];
+        if (!host.enabled() || static_cast<int64_t>(s.tokens.size()) < kMinShared) return;
+        const size_t size = llama_state_seq_get_size(ctx, i);
+        if (!host.fits(size)) return;
+        std::vector<uint8_t> state(size);
+        if (llama_state_seq_get_data(ctx, state.data(), size, i) != size) return;
+        if (host.put(std::vector<int32_t>(s.tokens.begin(), s.tokens.end()), std::move(state))) {
+            std::lock_guard<std::mutex> lock(mu);
+            ++stats.host_saves;
+        }
+    }
+
+    // Starts `target` (empty) from the first `m.shared` tokens of a state in host memory. The state
+    // leaves host memory when it is mostly this prompt's (the next turn of its conversation), and
+    // stays for others when only a prefix is (a shared system prompt). Returns the tokens now in
+    // `target` (0 if llama.cpp refused the state).
+    int64_t restore_from_host(const Req &r, const StateCache::Match &m, int target) {
+        const bool own = m.shared * 4 >= m.entry_tokens * 3;
+        StateCache::Entry taken;
+        const StateCache::Entry &e = own ? (taken = host.take(m.id)) : host.get(m.id);
+        llama_memory_seq_rm(mem, target, -1, -1);
+        Slot &t = slots[static_cast<size_t>(target)];
+        t.shared = 0;
+        if (llama_state_seq_set_data(ctx, e.state.data(), e.state.size(), target) != e.state.size()) {
+            llama_memory_seq_rm(mem, target, -1, -1);
+            t.tokens.clear();
+            return 0;
+        }
+        llama_memory_seq_rm(mem, target, static_cast<llama_pos>(m.shared), -1);
+        t.tokens.assign(r.prompt.begin(), r.prompt.begin() + m.shared);
+        std::lock_guard<std::mutex> lock(mu);
+        ++stats.host_restores;
+        return m.shared;
+    }
+
+    // The state in host memory sharing the longest prefix with `r`'s prompt (less its last token),
+    // when that beats `resident` (what a resident sequence offers) by kMinShared tokens.
+    std::optional<StateCache::Match> host_match(const Req &r, int64_t resident) const {
+        if (!host.enabled() || host.size() == 0) return std::nullopt;
+        auto m = host.best(r.prompt, r.prompt.size() - 1, resident + kMinShared);
+        return m;
+    }
+
     void evict(int i) {
+        save_to_host(i);
         clear_slot(i);
         std::lock_guard<std::mutex> lock(mu);
         ++stats.evictions;
@@ -642,6 +693,10 @@ struct Engine::Impl {
     // A conversation's first turn for an agent starts from the longest prompt prefix another agent
     // of the same conversation holds resident (system prompt, task).
     int64_t seed_from_partner(const Req &r, int target) {
+        auto [donor, best] = partner_prefix(r, target);
+        return donor < 0 || best < kMinShared ? 0 : copy_prefix(r, donor, target, best);
+    }
+    std::pair<int, int64_t> partner_prefix(const Req &r, int target) const {
         int donor = -1;
         int64_t best = 0;
         for (int i = 0; i < static_cast<int>(slots.size()); ++i) {
@@ -649,7 +704,7 @@ struct Engine::Impl {
             if (i == target || s.state != Slot::State::Idle || !s.keyed || s.conversation != r.q.conversation) continue;
             if (int64_t l = common_prefix(r, i); l > best) best = l, donor = i;
         }
-        return donor < 0 || best < kMinShared ? 0 : copy_prefix(r, donor, target, best);
+        return {donor, best};
     }
 
     // A request without a conversation id (a server's client that sends no affinity hint) looks for
@@ -691,7 +746,8 @@ struct Engine::Impl {
         int64_t donor_shared = 0;
         if (!r->keyed) {
             auto [i, shared] = longest_prefix_slot(*r);
-            if (i >= 0 && continue_in_place(i, shared)) primary = i;
+            // A state in host memory that shares more: a fresh sequence, restored from it.
+            if (i >= 0 && !host_match(*r, shared) && continue_in_place(i, shared)) primary = i;
             else donor = i, donor_shared = shared;
         }
         if (r->keyed) {
@@ -755,6 +811,8 @@ struct Engine::Impl {
         if (primary >= 0) {
             Slot &s = slots[static_cast<size_t>(primary)];
             if (static_cast<size_t>(lcp) < s.tokens.size()) {
+                // Another prompt's history cut short (continue_in_place): its tail goes to host memory.
+                if (!r->keyed && static_cast<int64_t>(s.tokens.size()) - lcp >= kMinShared) save_to_host(primary);
                 if (llama_memory_seq_rm(mem, primary, static_cast<llama_pos>(lcp), -1)) {
                     s.tokens.resize(static_cast<size_t>(lcp));
                 } else {
@@ -767,9 +825,11 @@ struct Engine::Impl {
             primary = take.front();
             take.erase(take.begin());
             slots[static_cast<size_t>(primary)].shared = 0;
-            if (r->keyed) lcp = seed_from_partner(*r, primary);
-            else if (donor >= 0 && slots[static_cast<size_t>(donor)].state == Slot::State::Idle) // not evicted for room
-                lcp = copy_prefix(*r, donor, primary, donor_shared);
+            const bool donor_kept = donor >= 0 && slots[static_cast<size_t>(donor)].state == Slot::State::Idle; // not evicted for room
+            const int64_t resident = r->keyed ? partner_prefix(*r, primary).second : donor_kept ? donor_shared : 0;
+            if (auto m = host_match(*r, resident)) lcp = restore_from_host(*r, *m, primary);
+            else if (r->keyed) lcp = seed_from_partner(*r, primary);
+            else if (donor_kept) lcp = copy_prefix(*r, donor, primary, donor_shared);
         }
         Slot &ps = slots[static_cast<size_t>(primary)];
         ps.state = Slot::State::Busy;

@@ -34,6 +34,10 @@ struct EngineOptions {
     // shared buffer costs O(all tokens) per token: slices are much faster; shared suits few
     // sequences with very different lengths.
     bool kv_unified = false;
+    // Host memory (MiB) for the KV states of sequences dropped from the cache (evicted, or cut
+    // short for another prompt): a later prompt sharing their prefix restores it instead of
+    // prefilling it (llama-server's --cache-ram). 0: off.
+    int cache_ram_mib = 8192;
     std::string flash_attn = "auto";    // "auto", "on" or "off"
     std::string lora;                   // a LoRA adapter GGUF applied to every request (empty: none)
     float lora_scale = 1.0f;
@@ -51,6 +55,8 @@ struct EngineStats {
     uint64_t max_batch_seqs = 0; // the most distinct sequences decoded in one call
     uint64_t preemptions = 0;    // requests sent back to the queue because the KV cache was full
     uint64_t evictions = 0;      // idle resident sequences dropped for room
+    uint64_t host_saves = 0;     // sequence states copied to host memory (cache_ram_mib)
+    uint64_t host_restores = 0;  // prompts that started from a state restored from host memory
     double decode_s = 0;         // wall time in llama_decode
     double sample_s = 0;         // wall time drawing tokens (all sequences of a step in parallel)
 };

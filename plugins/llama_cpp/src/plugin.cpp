@@ -24,6 +24,10 @@ constexpr parley_param kNCtx = integer("n_ctx", 0,
 constexpr parley_param kKvUnified =
     flag("kv_unified", false, "one KV buffer for all sequences (attention then spans every cell in use: slower with many long conversations)");
 constexpr parley_param kNParallel = integer("n_parallel", 16, "sequence slots: requests decoded together or kept resident", parley::between(1, 256));
+constexpr parley_param kCacheRam = integer("cache_ram_mib", 8192,
+                                           "host memory (MiB) for the KV states of sequences dropped from the cache: a later prompt sharing "
+                                           "their prefix restores it instead of prefilling it (llama-server's --cache-ram); 0 = off",
+                                           parley::between(0, kMaxCells));
 constexpr parley_param kNBatch = integer("n_batch", 2048, "tokens per decode step (one per running sequence + prefill chunks)", parley::between(1, kMaxCells));
 constexpr parley_param kNUbatch = integer("n_ubatch", 512, "physical micro-batch size", parley::between(1, kMaxCells));
 constexpr parley_param kThreads = computed("threads", PARLEY_TYPE_INT, "physical cores", "CPU threads for decoding and prefill; 0 = physical cores",
@@ -35,8 +39,8 @@ constexpr parley_param kLoraScale = number("lora_scale", 1.0, "the adapter's sca
 constexpr parley_param kReasoningMarkers = string(
     "reasoning_markers", "auto",
     "think blocks split off chat replies as reasoning: \"auto\" (the chat template's own markers, e.g. <think>), \"none\", or \"OPEN|CLOSE\"");
-constexpr parley_param kParams[] = {kModel,   kChatTemplate, kNCtx,      kKvUnified,      kNParallel, kNBatch,         kNUbatch,
-                                    kThreads, kMaxTokens,    kFlashAttnParam, kLora,      kLoraScale, kReasoningMarkers};
+constexpr parley_param kParams[] = {kModel,     kChatTemplate, kNCtx,           kKvUnified, kNParallel, kNBatch,           kNUbatch,
+                                    kThreads,   kMaxTokens,    kFlashAttnParam, kLora,      kLoraScale, kReasoningMarkers, kCacheRam};
 
 parley::llama_cpp::EngineOptions options(const parley::Config &cfg) {
     parley::llama_cpp::EngineOptions o;
@@ -49,6 +53,7 @@ parley::llama_cpp::EngineOptions options(const parley::Config &cfg) {
     o.threads = cfg.get("threads", 0); // 0: physical cores
     o.max_tokens = cfg.get<int>(kMaxTokens);
     o.kv_unified = cfg.get<bool>(kKvUnified);
+    o.cache_ram_mib = cfg.get<int>(kCacheRam);
     o.flash_attn = cfg.get<std::string>(kFlashAttnParam);
     o.lora = cfg.get("lora", "");
     o.lora_scale = cfg.get<float>(kLoraScale);

@@ -847,3 +847,44 @@ TEST_CASE("with every sequence taken, a request continues the history it mostly 
     CHECK(a2.cached_tokens > 40); // the agent's whole history was still there
     (void)c1;
 }
+
+TEST_CASE("a history evicted for room comes back from host memory for its next turn, with the same text", "[llama]") {
+    // Two sequences, three conversations: the first one's history is evicted (least recently
+    // used) and its state kept in host memory (cache_ram_mib), so its next turn prefills only
+    // what is new — keyed (Parley's own graphs) or not (parley serve without hints).
+    parley::testing::TestHost host;
+    const std::string a = "Tom had a red ball and a blue kite. He went to the beach every summer with his dad.";
+    const std::string b = "The sun was hot and the sky was blue. A bird sang in the tall green tree.";
+    const std::string c = "Lily found a shiny key under a rock. She wondered what door it could open.";
+    for (bool keyed : {false, true}) {
+        for (int ram : {8, 0}) {
+            CAPTURE(keyed, ram);
+            EngineOptions o = opts(stories(), 2048, 2);
+            o.cache_ram_mib = ram;
+            Engine e(o);
+            auto turn = [&](const std::string &p, int n, uint64_t conv) {
+                Request r = raw(p, n);
+                if (keyed) r.conversation = conv;
+                return run(e, r);
+            };
+            auto a1 = turn(a, 30, 1);
+            turn(b, 30, 2);
+            turn(c, 30, 3); // evicts the first conversation's history
+            CHECK(e.stats().evictions >= 1);
+            const std::string next = a + text_of(a1) + " The end. Then";
+            auto a2 = turn(next, 8, 1);
+            Request fresh = raw(next, 8);
+            fresh.conversation = 99;
+            auto f = run(e, fresh);
+            CHECK(f.cached_tokens == 0);
+            CHECK(text_of(a2) == text_of(f)); // the restored state is the state the prompt would compute
+            if (ram > 0) {
+                CHECK(a2.cached_tokens > 30);
+                CHECK(e.stats().host_restores >= 1);
+            } else {
+                CHECK(a2.cached_tokens == 0);
+                CHECK(e.stats().host_restores == 0);
+            }
+        }
+    }
+}
