@@ -66,6 +66,15 @@ wait_health "http://127.0.0.1:$PORT"
 cpu_s "$P" > "$WORK/cpu-llama-server"
 stop "$P"
 
+# The hardware ceiling of this workload on this machine, as bench/multiturn computes it: every
+# generated token decoded at llama-batched-bench's S_TG and the fewer of the two servers' prefilled
+# tokens prefilled at its S_PP (PARALLEL sequences at the mean agent prompt depth).
+DEPTH=$("$PY" -c 'import json,sys; t=[r["prompt"] for r in json.load(open(sys.argv[1])) if r["kind"]=="agent"]; print(round(sum(t)/len(t)))' "$WORK/trace-parley.json")
+BB_CTX=$(( (PARALLEL * (DEPTH + TURN) + 256 + 255) / 256 * 256 ))
+BB_CMD="$LLAMA/tools/bin/llama-batched-bench -m $GGUF -c $BB_CTX -b 2048 -ub 512 -t $THREADS -npp $DEPTH -ntg $TURN -npl $PARALLEL --output-format jsonl"
+$BB_CMD 2>/dev/null | grep '^{' | tail -1 > "$WORK/batched-bench.json"
+echo "$BB_CMD" > "$WORK/batched-bench.cmd"
+
 # 2. Request overhead.
 protoc -I "$ROOT/core/src/serve/proto" --python_out="$WORK" --grpc_out="$WORK" \
   --plugin=protoc-gen-grpc="$(command -v grpc_python_plugin)" "$ROOT/core/src/serve/proto/openai.proto"
@@ -107,8 +116,19 @@ r = {"command": command, "commit": commit, "date": time.strftime("%Y-%m-%d %H:%M
      "request_overhead": {
          "instant_backend": {"http": load("instant-http"), "grpc": load("instant-grpc")},
          "stories260K_one_token_http": {"parley_serve": load("stories-parley"), "llama_server": load("stories-llama-server")}}}
+bb = json.load(open(f"{work}/batched-bench.json"))
+gen = parley["generated_tokens"]
+prefill = min(parley["prefilled_tokens"], server["prefilled_tokens"])
+ceiling = parley["conversations"] / (gen / bb["speed_tg"] + prefill / bb["speed_pp"])
+r["ceiling"] = {"conversations_per_s": round(ceiling, 4), "generated_tokens": gen, "prefilled_tokens": prefill,
+                "s_tg": bb["speed_tg"], "s_pp": bb["speed_pp"], "batched_bench": bb,
+                "batched_bench_command": open(f"{work}/batched-bench.cmd").read().strip(),
+                "parley_serve_over_ceiling": round(parley["conversations_per_s"] / ceiling, 3),
+                "llama_server_over_ceiling": round(server["conversations_per_s"] / ceiling, 3),
+                "ceiling_over_llama_server": round(ceiling / server["conversations_per_s"], 3)}
 r["http"] = {k: r["request_overhead"]["instant_backend"]["http"][k] for k in ("requests_per_s", "cpu_s_per_1000_requests")}
 r["grpc"] = {k: r["request_overhead"]["instant_backend"]["grpc"][k] for k in ("requests_per_s", "cpu_s_per_1000_requests")}
 json.dump(r, open(out, "w"), indent=2)
 print(json.dumps({k: r[k] for k in ("conversations_per_s_vs_llama_server", "server_cpu_s_vs_llama_server", "http", "grpc")}))
+print(json.dumps({k: v for k, v in r["ceiling"].items() if k != "batched_bench"}))
 PYEOF
