@@ -46,6 +46,8 @@ usage:
                                                      node) over an OpenAI-compatible HTTP API (and Matrix's gRPC with
                                                      --grpc-port); --register DIR lists it for clients; SIGTERM drains
   parley merge OUTPUT_DIR [--node NODE]              join a sharded run's outputs; every (item, trial) exactly once
+  parley merge OUTPUT_DIR GRAPH.toml [KEY=VALUE ...]  join them, then write each node's results.json as one whole
+                                                     run of the graph would (everything is finished: no requests)
   parley metrics RECORDS.jsonl [--profile coral|matrix] [--max-turns N]
                                                      recompute Coral's metrics.json from conversation records
                                                      (Parley's or the official code's; max_turns defaults to
@@ -244,6 +246,26 @@ int cmd_compare(Args &a) {
     return core::run_compare(o);
 }
 
+// Joins a sharded run; given the graph, then runs it over the joined folder as one whole run:
+// every (item, trial) is finished, so no request is sent and each evaluation node writes the
+// results.json an unsharded run would have written.
+int cmd_merge(Args &a) {
+    if (a.positional.empty()) throw std::runtime_error("usage: parley merge OUTPUT_DIR [GRAPH.toml [KEY=VALUE ...]] [--node NODE]");
+    const bool summarize = a.positional.size() > 1;
+    if (summarize && a.flags.count("node"))
+        throw std::runtime_error("parley merge: --node joins one node, a GRAPH.toml summarizes them all; give one of them");
+    std::vector<std::string> nodes;
+    if (a.flags.count("node")) nodes.push_back(a.flags["node"]);
+    const int rc = core::merge_shards(a.positional[0], nodes);
+    if (rc != 0 || !summarize) return rc;
+    core::RunOptions o;
+    o.plugin_paths = a.plugin_paths;
+    o.overrides.assign(a.positional.begin() + 2, a.positional.end());
+    o.overrides.push_back("graph.output_dir=" + a.positional[0]);
+    o.whole = true;
+    return core::run_graph(a.positional[1], o);
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
@@ -270,12 +292,7 @@ int main(int argc, char **argv) {
             fmt::print("{}: {} conversations, {} chunks, {:.1f} MB\n", o.out.string(), s.conversations, s.chunks, s.bytes / 1e6);
             return 0;
         }
-        if (a.command == "merge") {
-            if (a.positional.empty()) throw std::runtime_error("usage: parley merge OUTPUT_DIR [--node NODE]");
-            std::vector<std::string> nodes;
-            if (a.flags.count("node")) nodes.push_back(a.flags["node"]);
-            return core::merge_shards(a.positional[0], nodes);
-        }
+        if (a.command == "merge") return cmd_merge(a);
         if (a.command == "slurm") {
             const bool serve = a.flags.count("serve") > 0;
             if (serve ? !a.flags.count("register") : (a.positional.empty() || !a.flags.count("shards")))

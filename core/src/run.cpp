@@ -194,7 +194,7 @@ int run_graph(const fs::path &file, const RunOptions &options) {
     NodeOutputs outputs;
     std::vector<fs::path> ran; // node output folders, in run order: the end-of-run table reads them
     try {
-        auto shard = resolve_shard(graph.shard);
+        auto shard = options.whole ? std::nullopt : resolve_shard(graph.shard);
         // A shard writes under <output_dir>/shard-<i>-of-<n>/; `parley merge` joins them.
         const fs::path out_root = shard ? graph.output_dir / fmt::format("shard-{}-of-{}", shard->first, shard->second) : graph.output_dir;
         if (shard) logger().info("running shard {} of {} into {}", shard->first, shard->second, out_root.string());

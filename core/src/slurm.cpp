@@ -56,8 +56,11 @@ std::string slurm_script(const SlurmOptions &o) {
     s << "#!/bin/bash\n";
     s << "# Written by `parley slurm` for " << g.file.string() << ".\n";
     s << "# Each array task runs one shard of the graph (Parley reads SLURM_ARRAY_TASK_ID and\n";
-    s << "# SLURM_ARRAY_TASK_COUNT); a re-submitted task resumes where it stopped. When all are done:\n";
-    s << "#   " << exe << " merge " << shell_quote(g.output_dir.string()) << "\n";
+    s << "# SLURM_ARRAY_TASK_COUNT); a re-submitted task resumes where it stopped. When all are done,\n";
+    s << "# join the shards and write each node's results.json (no requests are sent):\n";
+    s << "#   " << exe << " merge " << shell_quote(g.output_dir.string()) << " " << shell_quote(g.file.string());
+    for (auto &a : args) s << " " << shell_quote(a);
+    s << "\n";
     s << "# Inference servers (vLLM, SGLang, llama-server) run as jobs of their own; point the shards at\n";
     s << "# them with --replicas URL,... (an openai/backend node's `url`).\n";
     s << "#SBATCH --job-name=" << (o.job_name.empty() ? "parley-" + g.name : o.job_name) << "\n";
@@ -157,7 +160,8 @@ int write_slurm_script(const SlurmOptions &o) {
         return 0;
     }
     write_script(o.out, script);
-    logger().info("wrote {}: sbatch {}  (then: parley merge {})", o.out.string(), o.out.string(), g.output_dir.string());
+    logger().info("wrote {}: sbatch {}  (then: parley merge {} {} ..., as the script says)", o.out.string(), o.out.string(),
+                  g.output_dir.string(), g.file.string());
     return 0;
 }
 

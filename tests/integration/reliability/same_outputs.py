@@ -3,8 +3,7 @@ records/samples JSONL as a set of lines (they are written in completion order) w
 fields, every metrics_*.json whole, each results.json's results/groups/configs/n-samples/statistics.
 Manifests and timelines (wall-clock history) are not compared.
 
-usage: same_outputs.py [--rows-only] REFERENCE_DIR OTHER_DIR NODE [NODE ...]
-  --rows-only: results.json is not compared (`parley merge` writes merged.json instead)
+usage: same_outputs.py REFERENCE_DIR OTHER_DIR NODE [NODE ...]
 """
 import json
 import os
@@ -28,17 +27,13 @@ def lines(path):
 
 
 def main():
-    args = sys.argv[1:]
-    rows_only = args[0] == "--rows-only"
-    if rows_only:
-        args = args[1:]
-    ref, other, nodes = args[0], args[1], args[2:]
+    ref, other, nodes = sys.argv[1], sys.argv[2], sys.argv[3:]
     bad = []
     for node in nodes:
         a_dir, b_dir = os.path.join(ref, node), os.path.join(other, node)
         for name in sorted(os.listdir(a_dir)):
             a, b = os.path.join(a_dir, name), os.path.join(b_dir, name)
-            if name in ("manifest.json", "timeline.jsonl") or (rows_only and name == "results.json"):
+            if name in ("manifest.json", "timeline.jsonl"):
                 continue
             if not os.path.exists(b):
                 bad.append(f"{node}/{name}: missing")

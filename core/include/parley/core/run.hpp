@@ -19,6 +19,7 @@ struct RunOptions {
     std::vector<fs::path> plugin_paths;  // --plugin-path
     std::vector<std::string> overrides;  // key=value
     bool validate_only = false;          // stop after validation
+    bool whole = false;                  // the whole graph, whatever graph.shard or a Slurm array task says (parley merge)
 };
 
 // Files each node wrote, by output name: outputs[node][output] = files.
