@@ -48,10 +48,13 @@ struct LateReplies {
             }
         });
     }
-    ~LateReplies() {
+    // Stops answering and drops what is left: before the server goes (a Reply must not outlive it).
+    void finish() {
         stop = true;
         if (replier.joinable()) replier.join();
+        due.clear();
     }
+    ~LateReplies() { finish(); }
 };
 
 int connect_loopback(int port) {
@@ -83,6 +86,7 @@ TEST_CASE("http server: clients waiting for a late reply are never reported gone
             });
         for (auto &t : clients) t.join();
     }
+    late.finish();
     CHECK(answered == kBatches * kClients);
     CHECK(late.gone == 0);
 }
@@ -91,7 +95,7 @@ TEST_CASE("http server: a client that closes before its reply is reported gone a
     std::mutex mu;
     std::condition_variable cv;
     int gone = 0;
-    std::vector<serve::Reply> held; // never answered before the client leaves
+    std::vector<serve::Reply> held; // never answered before the client leaves; gone before the server
     serve::HttpServer server("127.0.0.1", 0, 2, [&](serve::HttpRequest &&, serve::Reply reply) {
         reply.on_disconnect([&] {
             std::lock_guard<std::mutex> lock(mu);
@@ -112,6 +116,7 @@ TEST_CASE("http server: a client that closes before its reply is reported gone a
     std::unique_lock<std::mutex> lock(mu);
     CHECK(cv.wait_for(lock, 5s, [&] { return gone == 1; }));
     auto reply = held.front();
+    held.clear();
     lock.unlock();
     reply({200, "text/plain", "too late", {}}); // dropped: nobody is there
 }

@@ -38,6 +38,9 @@ struct HttpResponse {
 // overlap; they are written in the order made. Chunks of a client that has gone are dropped.
 // `on_disconnect(f)`: `f` runs once (on an I/O thread) if the client closes its connection before
 // the reply is complete, at once if it already has; never after a complete reply.
+// A Reply holds its connection: every copy must be gone before the HttpServer is destroyed (a
+// reply made after stop() is dropped; `parley serve` answers or cancels every backend request
+// between the two).
 class Reply {
   public:
     struct Sink {
