@@ -602,7 +602,7 @@ struct Engine::Impl {
         if (!host.fits(size)) return;
         std::vector<uint8_t> state(size);
         if (llama_state_seq_get_data(ctx, state.data(), size, i) != size) return;
-        if (host.put(std::vector<int32_t>(s.tokens.begin(), s.tokens.end()), std::move(state))) {
+        if (host.put(std::vector<int32_t>(s.tokens.begin(), s.tokens.end()), std::move(state), s.keyed ? s.conversation : 0)) {
             std::lock_guard<std::mutex> lock(mu);
             ++stats.host_saves;
         }
@@ -632,11 +632,11 @@ struct Engine::Impl {
     }
 
     // The state in host memory sharing the longest prefix with `r`'s prompt (less its last token),
-    // when that beats `resident` (what a resident sequence offers) by kMinShared tokens.
+    // when that beats `resident` (what a resident sequence offers) by kMinShared tokens: one of its
+    // own conversation's for a keyed request, an unkeyed one's for an unkeyed request.
     std::optional<StateCache::Match> host_match(const Req &r, int64_t resident) const {
         if (!host.enabled() || host.size() == 0) return std::nullopt;
-        auto m = host.best(r.prompt, r.prompt.size() - 1, resident + kMinShared);
-        return m;
+        return host.best(r.prompt, r.prompt.size() - 1, resident + kMinShared, r.keyed ? r.q.conversation : 0);
     }
 
     void evict(int i) {

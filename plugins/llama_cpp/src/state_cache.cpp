@@ -16,12 +16,15 @@ size_t common_prefix(const std::vector<int32_t> &a, const std::vector<int32_t> &
 
 } // namespace
 
-bool StateCache::put(std::vector<int32_t> tokens, std::vector<uint8_t> state) {
+bool StateCache::put(std::vector<int32_t> tokens, std::vector<uint8_t> state, uint64_t conversation) {
     if (!fits(state.size()) || tokens.empty()) return false;
     for (const Entry &e : entries_)
-        if (e.tokens.size() >= tokens.size() && common_prefix(e.tokens, tokens, tokens.size()) == tokens.size()) return false;
+        if (e.conversation == conversation && e.tokens.size() >= tokens.size() &&
+            common_prefix(e.tokens, tokens, tokens.size()) == tokens.size())
+            return false;
     for (auto it = entries_.begin(); it != entries_.end();) {
-        if (it->tokens.size() < tokens.size() && common_prefix(it->tokens, tokens, it->tokens.size()) == it->tokens.size()) {
+        if (it->conversation == conversation && it->tokens.size() < tokens.size() &&
+            common_prefix(it->tokens, tokens, it->tokens.size()) == it->tokens.size()) {
             bytes_ -= it->state.size();
             it = entries_.erase(it);
         } else {
@@ -33,13 +36,15 @@ bool StateCache::put(std::vector<int32_t> tokens, std::vector<uint8_t> state) {
         entries_.pop_front();
     }
     bytes_ += state.size();
-    entries_.push_back({next_id_++, std::move(tokens), std::move(state)});
+    entries_.push_back({next_id_++, conversation, std::move(tokens), std::move(state)});
     return true;
 }
 
-std::optional<StateCache::Match> StateCache::best(const std::vector<int32_t> &prompt, size_t limit, int64_t min_shared) const {
+std::optional<StateCache::Match> StateCache::best(const std::vector<int32_t> &prompt, size_t limit, int64_t min_shared,
+                                                  uint64_t conversation) const {
     std::optional<Match> m;
     for (const Entry &e : entries_) {
+        if (e.conversation != conversation) continue;
         const auto l = static_cast<int64_t>(common_prefix(e.tokens, prompt, limit));
         if (l >= min_shared && (!m || l > m->shared)) m = Match{e.id, l, static_cast<int64_t>(e.tokens.size())};
     }

@@ -17,6 +17,7 @@ class StateCache {
   public:
     struct Entry {
         uint64_t id = 0;
+        uint64_t conversation = 0;   // whose state: a keyed request's conversation id, 0 for unkeyed ones
         std::vector<int32_t> tokens; // positions 0..n-1 of the saved sequence
         std::vector<uint8_t> state;  // llama_state_seq_get_data's bytes
     };
@@ -32,14 +33,18 @@ class StateCache {
     // Whether a state of `bytes` could be kept at all.
     bool fits(size_t bytes) const { return bytes > 0 && bytes <= limit_; }
 
-    // Keeps `tokens` with their state. Nothing is stored when an entry already holds all of these
-    // tokens (and more); entries holding only a prefix of them are dropped, this one has it all.
-    // The oldest entries go until it fits. False when nothing was stored.
-    bool put(std::vector<int32_t> tokens, std::vector<uint8_t> state);
+    // Keeps `tokens` with their state, as `conversation`'s. Nothing is stored when an entry of the
+    // same conversation already holds all of these tokens (and more); its entries holding only a
+    // prefix of them are dropped, this one has it all. The oldest entries go until it fits. False
+    // when nothing was stored.
+    bool put(std::vector<int32_t> tokens, std::vector<uint8_t> state, uint64_t conversation = 0);
 
-    // The entry sharing the longest prefix with the first `limit` tokens of `prompt`, when it
-    // shares at least `min_shared`.
-    std::optional<Match> best(const std::vector<int32_t> &prompt, size_t limit, int64_t min_shared) const;
+    // Of `conversation`'s entries, the one sharing the longest prefix with the first `limit`
+    // tokens of `prompt`, when it shares at least `min_shared`. (The engine's keyed requests reuse
+    // only their own conversation's states, so that what they compute never depends on other
+    // conversations; unkeyed ones share among themselves.)
+    std::optional<Match> best(const std::vector<int32_t> &prompt, size_t limit, int64_t min_shared,
+                              uint64_t conversation = 0) const;
 
     // The entry `id` (from best()); take() removes it, get() leaves it for other prompts.
     Entry take(uint64_t id);

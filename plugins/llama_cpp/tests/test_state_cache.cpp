@@ -50,3 +50,13 @@ TEST_CASE("state cache: the byte limit drops the oldest; take removes, get keeps
     CHECK(c.bytes() == 40);
     CHECK(!StateCache(0).enabled());
 }
+
+TEST_CASE("state cache: entries belong to a conversation; unkeyed ones (0) to each other", "[llama]") {
+    StateCache c(1000);
+    REQUIRE(c.put({1, 2, 3, 4}, bytes(10), 7));
+    REQUIRE(c.put({1, 2, 3}, bytes(10), 0)); // another owner's: kept beside it
+    CHECK(c.size() == 2);
+    CHECK(c.best({1, 2, 3, 4, 5}, 4, 1, 7)->shared == 4);
+    CHECK(c.best({1, 2, 3, 4, 5}, 4, 1, 0)->shared == 3);
+    CHECK(!c.best({1, 2, 3, 4, 5}, 4, 1, 8));
+}
