@@ -1051,13 +1051,15 @@ TEST_CASE("llama-server: a replica killed mid-run loses no request", "[openai][l
         });
     }
     int victim = -1;
+    int done_at_kill = 0; // read under the lock: the backend's thread counts `done`
     {
         std::unique_lock<std::mutex> l(mu);
         REQUIRE(cv.wait_for(l, 30s, [&] { return done >= 6; }));
+        done_at_kill = done;
     }
     auto stats = b.replica_stats();
     victim = stats[0].outstanding >= stats[1].outstanding ? 0 : 1;
-    INFO("killing replica " << victim << " with " << stats[victim].outstanding << " in flight after " << done << " completions");
+    INFO("killing replica " << victim << " with " << stats[victim].outstanding << " in flight after " << done_at_kill << " completions");
     REQUIRE(stats[victim].outstanding > 0);
     servers[victim]->kill();
     double t_kill = since(t_start);
