@@ -24,6 +24,7 @@
 #include <random>
 #include <set>
 #include <thread>
+#include <tuple>
 #include <unordered_map>
 #include <utility>
 
@@ -613,7 +614,7 @@ struct Engine::Impl {
     // stays for others when only a prefix is (a shared system prompt). Returns the tokens now in
     // `target` (0 if llama.cpp refused the state).
     int64_t restore_from_host(const Req &r, const StateCache::Match &m, int target) {
-        const bool own = m.shared * 4 >= m.entry_tokens * 3;
+        const bool own = mostly(m.shared, m.entry_tokens);
         StateCache::Entry taken;
         const StateCache::Entry &e = own ? (taken = host.take(m.id)) : host.get(m.id);
         llama_memory_seq_rm(mem, target, -1, -1);
@@ -691,11 +692,8 @@ struct Engine::Impl {
     static constexpr int64_t kMinShared = 16; // below this a copy costs more than the prefill it saves
 
     // A conversation's first turn for an agent starts from the longest prompt prefix another agent
-    // of the same conversation holds resident (system prompt, task).
-    int64_t seed_from_partner(const Req &r, int target) {
-        auto [donor, best] = partner_prefix(r, target);
-        return donor < 0 || best < kMinShared ? 0 : copy_prefix(r, donor, target, best);
-    }
+    // of the same conversation holds resident (system prompt, task): {donor, shared tokens}, the
+    // donor -1 when none shares kMinShared tokens.
     std::pair<int, int64_t> partner_prefix(const Req &r, int target) const {
         int donor = -1;
         int64_t best = 0;
@@ -704,8 +702,12 @@ struct Engine::Impl {
             if (i == target || s.state != Slot::State::Idle || !s.keyed || s.conversation != r.q.conversation) continue;
             if (int64_t l = common_prefix(r, i); l > best) best = l, donor = i;
         }
-        return {donor, best};
+        return best < kMinShared ? std::pair<int, int64_t>{-1, 0} : std::pair<int, int64_t>{donor, best};
     }
+
+    // Whether `part` tokens are most (three quarters) of `whole`: a history the prompt mostly
+    // covers is the prompt's own earlier turn.
+    static bool mostly(int64_t part, int64_t whole) { return part * 4 >= whole * 3; }
 
     // A request without a conversation id (a server's client that sends no affinity hint) looks for
     // the idle unkeyed sequence sharing the longest prefix with its prompt, whichever request left it
@@ -732,7 +734,7 @@ struct Engine::Impl {
     // then copied and evicted in turn, so that no agent reused its own history.)
     bool continue_in_place(int i, int64_t shared) const {
         const auto have = static_cast<int64_t>(slots[static_cast<size_t>(i)].tokens.size());
-        if (shared * 4 >= have * 3) return true;
+        if (mostly(shared, have)) return true;
         for (const Slot &s : slots)
             if (s.state == Slot::State::Free) return false;
         const std::vector<int> idle = idle_lru(i);
@@ -826,10 +828,10 @@ struct Engine::Impl {
             take.erase(take.begin());
             slots[static_cast<size_t>(primary)].shared = 0;
             const bool donor_kept = donor >= 0 && slots[static_cast<size_t>(donor)].state == Slot::State::Idle; // not evicted for room
-            const int64_t resident = r->keyed ? partner_prefix(*r, primary).second : donor_kept ? donor_shared : 0;
-            if (auto m = host_match(*r, resident)) lcp = restore_from_host(*r, *m, primary);
-            else if (r->keyed) lcp = seed_from_partner(*r, primary);
-            else if (donor_kept) lcp = copy_prefix(*r, donor, primary, donor_shared);
+            if (r->keyed) std::tie(donor, donor_shared) = partner_prefix(*r, primary); // the partner's system prompt and task
+            else if (!donor_kept) donor = -1;
+            if (auto m = host_match(*r, donor >= 0 ? donor_shared : 0)) lcp = restore_from_host(*r, *m, primary);
+            else if (donor >= 0) lcp = copy_prefix(*r, donor, primary, donor_shared);
         }
         Slot &ps = slots[static_cast<size_t>(primary)];
         ps.state = Slot::State::Busy;
