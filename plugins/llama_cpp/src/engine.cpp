@@ -230,6 +230,7 @@ struct Engine::Impl {
     int64_t n_ctx = 0;
     bool log_acquired = false;
     StateCache host{0}; // worker-owned: states dropped from the sequences (cache_ram_mib)
+    StateBytes move_buf[2]; // worker-owned scratch of swap_sequences, kept: fresh pages fault slowly
 
     // --- shared with callers, under mu ---
     mutable std::mutex mu;
@@ -279,7 +280,8 @@ struct Engine::Impl {
             cv.notify_all();
             worker.join();
             if (stats.decode_calls)
-                parley::log_info(kLog, "engine: " + std::to_string(stats.decode_calls) + " decode steps, " + fmt_s(stats.decode_s) +
+                parley::log_info(kLog, "engine: " + std::to_string(stats.decode_calls) + " decode steps (" + std::to_string(stats.batch_runs) + " runs of sequence ids, " +
+                                           std::to_string(stats.moves) + " histories moved), " + fmt_s(stats.decode_s) +
                                            " s decoding, " + fmt_s(stats.sample_s) + " s sampling, " +
                                            std::to_string(stats.evictions) + " evictions, " + std::to_string(stats.preemptions) +
                                            " preemptions, " + std::to_string(stats.host_restores) + " prompts restored from host memory (" +
@@ -601,7 +603,7 @@ struct Engine::Impl {
         if (!host.enabled() || static_cast<int64_t>(s.tokens.size()) < kMinShared) return;
         const size_t size = llama_state_seq_get_size(ctx, i);
         if (!host.fits(size)) return;
-        std::vector<uint8_t> state(size);
+        StateBytes state(size);
         if (llama_state_seq_get_data(ctx, state.data(), size, i) != size) return;
         if (host.put(std::vector<int32_t>(s.tokens.begin(), s.tokens.end()), std::move(state), s.keyed ? s.conversation : 0)) {
             std::lock_guard<std::mutex> lock(mu);
@@ -741,6 +743,56 @@ struct Engine::Impl {
         return idle.empty() || have - shared < static_cast<int64_t>(slots[static_cast<size_t>(idle.front())].tokens.size());
     }
 
+    // Writes the KV cells sequence `i` holds into `out`, in llama.cpp's state format; `out` is
+    // left empty when it holds none (or llama.cpp could not write them).
+    void seq_state(int i, StateBytes &out) const {
+        out.clear();
+        if (slots[static_cast<size_t>(i)].tokens.empty()) return;
+        out.resize(llama_state_seq_get_size(ctx, i));
+        if (llama_state_seq_get_data(ctx, out.data(), out.size(), i) != out.size()) out.clear();
+    }
+
+    // Exchanges what sequences `a` and `b` hold, neither running: cells (through the state format,
+    // only the cells in use; llama_memory_seq_cp across slices copies a whole slice and overwrites
+    // the target) and bookkeeping. A state llama.cpp refuses leaves that sequence empty.
+    void swap_sequences(int a, int b) {
+        seq_state(a, move_buf[0]);
+        seq_state(b, move_buf[1]);
+        llama_memory_seq_rm(mem, a, -1, -1);
+        llama_memory_seq_rm(mem, b, -1, -1);
+        std::swap(slots[static_cast<size_t>(a)], slots[static_cast<size_t>(b)]);
+        uint64_t moved = 0;
+        for (auto [i, state] : {std::pair<int, const StateBytes *>{a, &move_buf[1]}, {b, &move_buf[0]}}) {
+            if (slots[static_cast<size_t>(i)].tokens.empty()) continue;
+            if (state->empty() || llama_state_seq_set_data(ctx, state->data(), state->size(), i) != state->size()) clear_slot(i);
+            else ++moved;
+        }
+        std::lock_guard<std::mutex> lock(mu);
+        stats.moves += moved;
+    }
+
+    // Where a request about to run decodes. With per-sequence KV slices llama.cpp decodes only
+    // consecutive sequence ids together (build_batch), and the histories a server's clients come
+    // back to lie anywhere: 16 running among 48 ran as ~11 micro-batches a step, a third of the
+    // speed of one. So what `i` holds moves, when that makes fewer runs of running ids, to the
+    // lowest id that makes fewest (a hole between two running ones first), and what that id held
+    // moves to `i`. `reserved` (the request's other sequences) follows an id that moved. Returns the
+    // id `i`'s contents are at now.
+    int place(int i, std::vector<int> &reserved) {
+        if (opt.kv_unified) return i; // one buffer: any ids decode together
+        const int n = static_cast<int>(slots.size());
+        auto busy = [&](int x) { return x >= 0 && x < n && slots[static_cast<size_t>(x)].state == Slot::State::Busy; };
+        auto new_runs = [&](int x) { return 1 - int(busy(x - 1)) - int(busy(x + 1)); }; // runs added by running at x
+        int best = i;
+        for (int x = 0; x < n; ++x)
+            if (!busy(x) && new_runs(x) < new_runs(best)) best = x;
+        if (best == i) return i;
+        swap_sequences(i, best);
+        for (int &x : reserved)
+            if (x == best) x = i;
+        return best;
+    }
+
     // Try to give `r` its sequences (FIFO admission). False: wait for running requests to finish.
     bool try_admit(const ReqPtr &r) {
         const int n = r->q.n;
@@ -833,6 +885,8 @@ struct Engine::Impl {
             if (auto m = host_match(*r, donor >= 0 ? donor_shared : 0)) lcp = restore_from_host(*r, *m, primary);
             else if (donor >= 0) lcp = copy_prefix(*r, donor, primary, donor_shared);
         }
+        primary = place(primary, take);
+        lcp = std::min(lcp, static_cast<int64_t>(slots[static_cast<size_t>(primary)].tokens.size())); // a refused move
         Slot &ps = slots[static_cast<size_t>(primary)];
         ps.state = Slot::State::Busy;
         ps.keyed = r->keyed;
@@ -841,7 +895,7 @@ struct Engine::Impl {
         r->choices.assign(static_cast<size_t>(n), Choice{});
         r->choices[0].slot = primary;
         for (int k = 1; k < n; ++k) {
-            int i = take[static_cast<size_t>(k - 1)];
+            const int i = place(take[static_cast<size_t>(k - 1)], take);
             Slot &s = slots[static_cast<size_t>(i)];
             s.state = Slot::State::Busy;
             s.keyed = false;
@@ -1043,36 +1097,53 @@ struct Engine::Impl {
         int64_t take;
     };
 
-    // One batch: a decode token per running sequence, then prefill chunks up to n_batch tokens.
+    // One batch: a decode token per running sequence, then prefill chunks up to n_batch tokens,
+    // laid out in sequence-id order. With per-sequence KV slices llama.cpp puts only ids that follow
+    // each other in the batch (5, 6, 7) into one micro-batch (split_equal, sequential), so the order
+    // here and the placement of sequences (place()) decide how many micro-batches a step costs.
     std::vector<Chunk> build_batch() {
         batch.n_tokens = 0;
-        std::vector<Chunk> chunks;
+        struct Item {
+            int seq;
+            Choice *c;        // a decode token, or
+            ReqPtr r;         // a prefill chunk of `take` tokens
+            int64_t take;
+        };
+        std::vector<Item> items;
+        int64_t budget = n_batch;
         for (auto &r : running) {
             if (r->phase != Req::Phase::Generate) continue;
             for (auto &c : r->choices) {
                 c.batch_idx = -1;
                 if (c.finished) continue;
-                const Slot &s = slots[static_cast<size_t>(c.slot)];
-                c.batch_idx = batch.n_tokens;
-                add_token(c.pending, static_cast<llama_pos>(s.tokens.size()), c.slot, true);
+                items.push_back({c.slot, &c, nullptr, 1});
+                --budget;
             }
         }
-        int64_t budget = n_batch - batch.n_tokens;
+        std::vector<Chunk> chunks;
         for (auto &r : running) {
             if (r->phase != Req::Phase::Prefill) continue;
             r->prefill_idx = -1;
             if (budget <= 0) continue;
-            const int64_t left = static_cast<int64_t>(r->prompt.size()) - r->n_past;
-            const int64_t take = std::min(budget, left);
-            const int seq = r->choices[0].slot;
-            for (int64_t k = 0; k < take; ++k) {
-                const int64_t p = r->n_past + k;
-                const bool last = p + 1 == static_cast<int64_t>(r->prompt.size());
-                if (last) r->prefill_idx = batch.n_tokens;
-                add_token(r->prompt[static_cast<size_t>(p)], static_cast<llama_pos>(p), seq, last);
-            }
+            const int64_t take = std::min(budget, static_cast<int64_t>(r->prompt.size()) - r->n_past);
+            items.push_back({r->choices[0].slot, nullptr, r, take});
             budget -= take;
             chunks.push_back({r, take});
+        }
+        std::sort(items.begin(), items.end(), [](const Item &a, const Item &b) { return a.seq < b.seq; });
+        for (auto &it : items) {
+            if (it.c) {
+                it.c->batch_idx = batch.n_tokens;
+                add_token(it.c->pending, static_cast<llama_pos>(slots[static_cast<size_t>(it.seq)].tokens.size()), it.seq, true);
+                continue;
+            }
+            Req &r = *it.r;
+            for (int64_t k = 0; k < it.take; ++k) {
+                const int64_t p = r.n_past + k;
+                const bool last = p + 1 == static_cast<int64_t>(r.prompt.size());
+                if (last) r.prefill_idx = batch.n_tokens;
+                add_token(r.prompt[static_cast<size_t>(p)], static_cast<llama_pos>(p), it.seq, last);
+            }
         }
         return chunks;
     }
@@ -1118,8 +1189,15 @@ struct Engine::Impl {
             ++stats.decode_calls;
             stats.decode_s += decode_time;
             std::set<int> seqs;
-            for (int i = 0; i < batch.n_tokens; ++i) seqs.insert(batch.seq_id[i][0]);
+            uint64_t runs = 0; // in batch order, as llama.cpp splits it (build_batch)
+            for (int i = 0; i < batch.n_tokens; ++i) {
+                const int q = batch.seq_id[i][0];
+                seqs.insert(q);
+                if (i == 0 || (q != batch.seq_id[i - 1][0] && q != batch.seq_id[i - 1][0] + 1)) ++runs;
+            }
             stats.max_batch_seqs = std::max<uint64_t>(stats.max_batch_seqs, seqs.size());
+            stats.max_batch_runs = std::max(stats.max_batch_runs, runs);
+            stats.batch_runs += runs;
         }
 
         // The decoded tokens are in the cache now.

@@ -53,6 +53,11 @@ int physical_cores();
 struct EngineStats {
     uint64_t decode_calls = 0;   // successful llama_decode calls
     uint64_t max_batch_seqs = 0; // the most distinct sequences decoded in one call
+    // The most runs of consecutive sequence ids (5, 6, 7), in batch order, in one call. With
+    // per-sequence KV slices (kv_unified = false) llama.cpp decodes each as its own micro-batch.
+    uint64_t max_batch_runs = 0;
+    uint64_t batch_runs = 0;     // those runs summed over all calls
+    uint64_t moves = 0;          // idle histories moved to another sequence id (placement)
     uint64_t preemptions = 0;    // requests sent back to the queue because the KV cache was full
     uint64_t evictions = 0;      // idle resident sequences dropped for room
     uint64_t host_saves = 0;     // sequence states copied to host memory (cache_ram_mib)

@@ -16,7 +16,7 @@ size_t common_prefix(const std::vector<int32_t> &a, const std::vector<int32_t> &
 
 } // namespace
 
-bool StateCache::put(std::vector<int32_t> tokens, std::vector<uint8_t> state, uint64_t conversation) {
+bool StateCache::put(std::vector<int32_t> tokens, StateBytes state, uint64_t conversation) {
     if (!fits(state.size()) || tokens.empty()) return false;
     for (const Entry &e : entries_)
         if (e.conversation == conversation && e.tokens.size() >= tokens.size() &&

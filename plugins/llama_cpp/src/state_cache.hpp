@@ -11,6 +11,8 @@
 #include <optional>
 #include <vector>
 
+#include "huge_pages.hpp"
+
 namespace parley::llama_cpp {
 
 class StateCache {
@@ -19,7 +21,7 @@ class StateCache {
         uint64_t id = 0;
         uint64_t conversation = 0;   // whose state: a keyed request's conversation id, 0 for unkeyed ones
         std::vector<int32_t> tokens; // positions 0..n-1 of the saved sequence
-        std::vector<uint8_t> state;  // llama_state_seq_get_data's bytes
+        StateBytes state;            // llama_state_seq_get_data's bytes
     };
     struct Match {
         uint64_t id = 0;
@@ -37,7 +39,7 @@ class StateCache {
     // same conversation already holds all of these tokens (and more); its entries holding only a
     // prefix of them are dropped, this one has it all. The oldest entries go until it fits. False
     // when nothing was stored.
-    bool put(std::vector<int32_t> tokens, std::vector<uint8_t> state, uint64_t conversation = 0);
+    bool put(std::vector<int32_t> tokens, StateBytes state, uint64_t conversation = 0);
 
     // Of `conversation`'s entries, the one sharing the longest prefix with the first `limit`
     // tokens of `prompt`, when it shares at least `min_shared`. (The engine's keyed requests reuse

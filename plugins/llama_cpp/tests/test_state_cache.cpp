@@ -7,7 +7,7 @@
 using parley::llama_cpp::StateCache;
 
 namespace {
-std::vector<uint8_t> bytes(size_t n) { return std::vector<uint8_t>(n, 7); }
+parley::llama_cpp::StateBytes bytes(size_t n) { return parley::llama_cpp::StateBytes(n, 7); }
 } // namespace
 
 TEST_CASE("state cache: the longest shared prefix wins, at least min_shared", "[llama]") {
