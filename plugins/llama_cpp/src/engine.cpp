@@ -198,6 +198,10 @@ struct Engine::Impl {
         int64_t n_past = 0; // prompt tokens in the primary sequence
         int64_t cached = 0; // of those, reused from a resident sequence
         int prefill_idx = -1;
+        // Started beside a running request whose prompt shares its first `follow` tokens and has
+        // not computed them all yet: they are copied from it once it has (follow_leaders).
+        std::shared_ptr<Req> leader;
+        int64_t follow = 0;
         std::vector<Choice> choices;
         // Streaming (q.on_delta): bytes of each choice's text already sent. Kept across a
         // preemption, so the regenerated text (same seed) is not sent twice.
@@ -680,15 +684,55 @@ struct Engine::Impl {
     int64_t copy_prefix(const Req &r, int donor, int target, int64_t n) {
         Slot &t = slots[static_cast<size_t>(target)];
         if (opt.kv_unified) {
+            llama_memory_seq_rm(mem, target, -1, -1);
             llama_memory_seq_cp(mem, donor, target, 0, static_cast<llama_pos>(n)); // cells shared, not copied
             t.shared = static_cast<size_t>(n);
         } else {
-            // Across streams llama.cpp copies a whole sequence; trim the copy to the common prefix.
-            llama_memory_seq_cp(mem, donor, target, -1, -1);
+            // Across slices through the state format: only the donor's cells in use (seq_cp would
+            // copy a whole slice), then trimmed to the common prefix.
+            seq_state(donor, move_buf[0]);
+            llama_memory_seq_rm(mem, target, -1, -1);
+            if (move_buf[0].empty() ||
+                llama_state_seq_set_data(ctx, move_buf[0].data(), move_buf[0].size(), target) != move_buf[0].size()) {
+                llama_memory_seq_rm(mem, target, -1, -1);
+                t.tokens.clear();
+                return 0;
+            }
             llama_memory_seq_rm(mem, target, static_cast<llama_pos>(n), -1);
         }
         t.tokens.assign(r.prompt.begin(), r.prompt.begin() + n);
         return n;
+    }
+
+    // An unkeyed request starting beside running ones (a burst of clients, all with the same
+    // system prompt and none of it resident yet): the running unkeyed request whose prompt shares
+    // the longest prefix with `r`'s, less its last token: {request, shared tokens}, {} when none
+    // shares kMinShared more than `have`. The first admitted wins a tie, so followers form no cycle.
+    std::pair<ReqPtr, int64_t> running_prefix(const Req &r, int64_t have) const {
+        ReqPtr best;
+        int64_t most = have + kMinShared - 1;
+        for (const auto &o : running) {
+            if (o->keyed || o->phase == Req::Phase::Queued) continue;
+            const size_t lim = std::min(o->prompt.size(), r.prompt.size() - 1);
+            int64_t l = 0;
+            while (static_cast<size_t>(l) < lim && o->prompt[static_cast<size_t>(l)] == r.prompt[static_cast<size_t>(l)]) ++l;
+            if (l > most) most = l, best = o;
+        }
+        return best ? std::pair<ReqPtr, int64_t>{best, most} : std::pair<ReqPtr, int64_t>{};
+    }
+
+    // Followers (Req::leader) whose leader has computed the shared prefix copy it and prefill the
+    // rest; a leader gone before that (cancelled, preempted) leaves its followers to prefill it.
+    void follow_leaders() {
+        for (auto &r : running) {
+            if (!r->leader) continue;
+            const Req &l = *r->leader;
+            const bool gone = l.phase == Req::Phase::Queued || l.choices.empty() || l.choices[0].slot < 0 ||
+                              std::find(running.begin(), running.end(), r->leader) == running.end();
+            if (!gone && l.n_past < r->follow) continue;
+            if (!gone && r->follow > r->n_past) r->n_past = r->cached = copy_prefix(*r, l.choices[0].slot, r->choices[0].slot, r->follow);
+            r->leader.reset();
+        }
     }
 
     static constexpr int64_t kMinShared = 16; // below this a copy costs more than the prefill it saves
@@ -904,6 +948,7 @@ struct Engine::Impl {
         for (int k = 0; k < n; ++k) r->choices[static_cast<size_t>(k)].smpl = make_sampler(r->q, r->seed + static_cast<uint64_t>(k));
         r->cached = lcp;
         r->n_past = lcp;
+        if (!r->keyed) std::tie(r->leader, r->follow) = running_prefix(*r, lcp);
         r->phase = Req::Phase::Prefill;
         if (!r->started) {
             r->started = true;
@@ -969,6 +1014,7 @@ struct Engine::Impl {
             c.queue_s = c.total_s;
         }
         release(*r, keep_cache);
+        r->leader.reset();
         running.erase(std::remove(running.begin(), running.end(), r), running.end());
         admission_blocked = false;
         finished.emplace_back(r, std::move(c));
@@ -977,6 +1023,7 @@ struct Engine::Impl {
     // Send a running request back to the head of the queue; it restarts from its prompt.
     void preempt(const ReqPtr &r) {
         release(*r, false);
+        r->leader.reset();
         r->choices.clear();
         r->phase = Req::Phase::Queued;
         r->n_past = 0;
@@ -1124,7 +1171,7 @@ struct Engine::Impl {
         for (auto &r : running) {
             if (r->phase != Req::Phase::Prefill) continue;
             r->prefill_idx = -1;
-            if (budget <= 0) continue;
+            if (budget <= 0 || r->leader) continue;
             const int64_t take = std::min(budget, static_cast<int64_t>(r->prompt.size()) - r->n_past);
             items.push_back({r->choices[0].slot, nullptr, r, take});
             budget -= take;
@@ -1152,6 +1199,7 @@ struct Engine::Impl {
     void step() {
         std::vector<Chunk> chunks;
         double decode_time = 0;
+        follow_leaders();
         for (;;) {
             chunks = build_batch();
             if (batch.n_tokens == 0) return;

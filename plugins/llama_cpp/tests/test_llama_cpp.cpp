@@ -890,6 +890,33 @@ TEST_CASE("a request sharing only part of an idle history copies that part and l
     CHECK(text_of(c3) == text_of(run(e, fresh)));
 }
 
+TEST_CASE("requests arriving together compute their shared prefix once: the others copy it", "[llama]") {
+    // A burst of clients with one system prompt and nothing resident yet (parley serve's first
+    // wave): the first prefills the prefix, the rest wait for it and copy it, with the same text.
+    parley::testing::TestHost host;
+    const std::string system = "Once upon a time, there was a little girl named Lily. She loved to play outside in the park. "
+                               "One day, she saw a big, red ball in the grass.";
+    const std::vector<std::string> ends = {" She ran to it.", " A dog came by.", " Her mom called her.", " It began to rain."};
+    for (bool unified : {true, false}) {
+        CAPTURE(unified);
+        auto o = opts(stories(), 8 * 256, 8);
+        o.kv_unified = unified;
+        Engine e(o);
+        std::vector<Pending> burst;
+        for (auto &end : ends) burst.push_back(submit(e, raw(system + end, 24)));
+        std::vector<Completion> done;
+        for (auto &p : burst) done.push_back(p.get());
+        int copied = 0;
+        for (size_t k = 0; k < ends.size(); ++k) {
+            copied += done[k].cached_tokens >= 30;
+            Request fresh = raw(system + ends[k], 24);
+            fresh.conversation = 50 + k;
+            CHECK(text_of(done[k]) == text_of(run(e, fresh)));
+        }
+        CHECK(copied == 3);
+    }
+}
+
 TEST_CASE("with every sequence taken, a request continues the history it mostly shares instead of evicting another", "[llama]") {
     // Coral without hints, once the sequences run out: an extractor call shares its system prompt,
     // question and options (about three quarters) with its conversation's previous call. Copying
