@@ -29,6 +29,7 @@ PARALLEL=${PARALLEL:-16}; CONVERSATIONS=${CONVERSATIONS:-32}; TURNS=${TURNS:-4};
 SLOTS=${SLOTS:-$((3 * PARALLEL))}; THREADS=${THREADS:-2}; MODEL=${MODEL:-smollm2-135m}; REQUESTS=${REQUESTS:-10000}; IN_FLIGHT=${IN_FLIGHT:-1000}
 PY=/usr/bin/python3 # with Debian's aiohttp and grpcio
 mkdir -p "$WORK"
+rm -f "$WORK/port" "$WORK/gport" # left by an interrupted run, they would be read as this run's ports
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done; }
 trap cleanup EXIT
