@@ -234,7 +234,7 @@ struct Engine::Impl {
     int64_t n_ctx = 0;
     bool log_acquired = false;
     StateCache host{0}; // worker-owned: states dropped from the sequences (cache_ram_mib)
-    StateBytes copy_buf; // worker-owned scratch of copy_prefix, kept: fresh pages fault slowly (huge_pages.hpp)
+    StateBytes move_buf[2]; // worker-owned scratch of swap_sequences, kept: fresh pages fault slowly
 
     // --- shared with callers, under mu ---
     mutable std::mutex mu;
@@ -284,7 +284,8 @@ struct Engine::Impl {
             cv.notify_all();
             worker.join();
             if (stats.decode_calls)
-                parley::log_info(kLog, "engine: " + std::to_string(stats.decode_calls) + " decode steps (" + std::to_string(stats.batch_runs) + " runs of sequence ids), " + fmt_s(stats.decode_s) +
+                parley::log_info(kLog, "engine: " + std::to_string(stats.decode_calls) + " decode steps (" + std::to_string(stats.batch_runs) + " runs of sequence ids, " +
+                                           std::to_string(stats.moves) + " histories moved), " + fmt_s(stats.decode_s) +
                                            " s decoding, " + fmt_s(stats.sample_s) + " s sampling, " +
                                            std::to_string(stats.evictions) + " evictions, " + std::to_string(stats.preemptions) +
                                            " preemptions, " + std::to_string(stats.host_restores) + " prompts restored from host memory (" +
@@ -689,10 +690,10 @@ struct Engine::Impl {
         } else {
             // Across slices through the state format: only the donor's cells in use (seq_cp would
             // copy a whole slice), then trimmed to the common prefix.
-            seq_state(donor, copy_buf);
+            seq_state(donor, move_buf[0]);
             llama_memory_seq_rm(mem, target, -1, -1);
-            if (copy_buf.empty() ||
-                llama_state_seq_set_data(ctx, copy_buf.data(), copy_buf.size(), target) != copy_buf.size()) {
+            if (move_buf[0].empty() ||
+                llama_state_seq_set_data(ctx, move_buf[0].data(), move_buf[0].size(), target) != move_buf[0].size()) {
                 llama_memory_seq_rm(mem, target, -1, -1);
                 t.tokens.clear();
                 return 0;
@@ -795,6 +796,47 @@ struct Engine::Impl {
         if (llama_state_seq_get_data(ctx, out.data(), out.size(), i) != out.size()) out.clear();
     }
 
+    // Exchanges what sequences `a` and `b` hold, neither running: cells (through the state format,
+    // only the cells in use; llama_memory_seq_cp across slices copies a whole slice and overwrites
+    // the target) and bookkeeping. A state llama.cpp refuses leaves that sequence empty.
+    void swap_sequences(int a, int b) {
+        seq_state(a, move_buf[0]);
+        seq_state(b, move_buf[1]);
+        llama_memory_seq_rm(mem, a, -1, -1);
+        llama_memory_seq_rm(mem, b, -1, -1);
+        std::swap(slots[static_cast<size_t>(a)], slots[static_cast<size_t>(b)]);
+        uint64_t moved = 0;
+        for (auto [i, state] : {std::pair<int, const StateBytes *>{a, &move_buf[1]}, {b, &move_buf[0]}}) {
+            if (slots[static_cast<size_t>(i)].tokens.empty()) continue;
+            if (state->empty() || llama_state_seq_set_data(ctx, state->data(), state->size(), i) != state->size()) clear_slot(i);
+            else ++moved;
+        }
+        std::lock_guard<std::mutex> lock(mu);
+        stats.moves += moved;
+    }
+
+    // Where a request about to run decodes. With per-sequence KV slices llama.cpp decodes only
+    // consecutive sequence ids together (build_batch), and the histories a server's clients come
+    // back to lie anywhere: 16 running among 48 ran as ~11 micro-batches a step, a third of the
+    // speed of one. So what `i` holds moves, when that makes fewer runs of running ids, to the
+    // lowest id that makes fewest (a hole between two running ones first), and what that id held
+    // moves to `i`. `reserved` (the request's other sequences) follows an id that moved. Returns the
+    // id `i`'s contents are at now.
+    int place(int i, std::vector<int> &reserved) {
+        if (opt.kv_unified) return i; // one buffer: any ids decode together
+        const int n = static_cast<int>(slots.size());
+        auto busy = [&](int x) { return x >= 0 && x < n && slots[static_cast<size_t>(x)].state == Slot::State::Busy; };
+        auto new_runs = [&](int x) { return 1 - int(busy(x - 1)) - int(busy(x + 1)); }; // runs added by running at x
+        int best = i;
+        for (int x = 0; x < n; ++x)
+            if (!busy(x) && new_runs(x) < new_runs(best)) best = x;
+        if (best == i) return i;
+        swap_sequences(i, best);
+        for (int &x : reserved)
+            if (x == best) x = i;
+        return best;
+    }
+
     // Try to give `r` its sequences (FIFO admission). False: wait for running requests to finish.
     bool try_admit(const ReqPtr &r) {
         const int n = r->q.n;
@@ -887,6 +929,8 @@ struct Engine::Impl {
             if (auto m = host_match(*r, donor >= 0 ? donor_shared : 0)) lcp = restore_from_host(*r, *m, primary);
             else if (donor >= 0) lcp = copy_prefix(*r, donor, primary, donor_shared);
         }
+        primary = place(primary, take);
+        lcp = std::min(lcp, static_cast<int64_t>(slots[static_cast<size_t>(primary)].tokens.size())); // a refused move
         Slot &ps = slots[static_cast<size_t>(primary)];
         ps.state = Slot::State::Busy;
         ps.keyed = r->keyed;
@@ -895,7 +939,7 @@ struct Engine::Impl {
         r->choices.assign(static_cast<size_t>(n), Choice{});
         r->choices[0].slot = primary;
         for (int k = 1; k < n; ++k) {
-            const int i = take[static_cast<size_t>(k - 1)];
+            const int i = place(take[static_cast<size_t>(k - 1)], take);
             Slot &s = slots[static_cast<size_t>(i)];
             s.state = Slot::State::Busy;
             s.keyed = false;
@@ -1102,10 +1146,8 @@ struct Engine::Impl {
 
     // One batch: a decode token per running sequence, then prefill chunks up to n_batch tokens,
     // laid out in sequence-id order. With per-sequence KV slices llama.cpp puts only ids that follow
-    // each other in the batch (5, 6, 7) into one micro-batch (split_equal, sequential): listed in
-    // admission order, 16 running sequences decoded at a third of the speed. (Moving histories so
-    // that running ids stay adjacent as well was measured and cost more than it saved: see the
-    // README, "One micro-batch per step".)
+    // each other in the batch (5, 6, 7) into one micro-batch (split_equal, sequential), so the order
+    // here and the placement of sequences (place()) decide how many micro-batches a step costs.
     std::vector<Chunk> build_batch() {
         batch.n_tokens = 0;
         struct Item {

@@ -57,6 +57,7 @@ struct EngineStats {
     // per-sequence KV slices (kv_unified = false) llama.cpp decodes each as its own micro-batch.
     uint64_t max_batch_runs = 0;
     uint64_t batch_runs = 0;     // those runs summed over all calls
+    uint64_t moves = 0;          // idle histories moved to another sequence id (placement)
     uint64_t preemptions = 0;    // requests sent back to the queue because the KV cache was full
     uint64_t evictions = 0;      // idle resident sequences dropped for room
     uint64_t host_saves = 0;     // sequence states copied to host memory (cache_ram_mib)

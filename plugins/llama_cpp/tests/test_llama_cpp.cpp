@@ -793,6 +793,42 @@ TEST_CASE("per-sequence KV slices keep every idle history while its own slice ha
     CHECK(text_of(c) == text_of(run(e, raw("Once upon a time" + said[0] + " The end", 8))));
 }
 
+TEST_CASE("per-sequence KV slices: running histories are moved next to each other and decode as one micro-batch", "[llama]") {
+    // llama.cpp decodes only consecutive sequence ids together with per-sequence slices. Eight
+    // conversations leave their histories in sequences 0..7; the next turns of every other one
+    // (histories in 1, 3, 5, 7) run together, moved to 0..3: one run of ids per step, not four.
+    parley::testing::TestHost host;
+    auto o = opts(stories(), 8 * 256, 8);
+    o.kv_unified = false;
+    Engine e(o);
+    const std::vector<std::string> starts = {"Once upon a time", "Tom had a red ball", "The sun was hot", "Lily found a key",
+                                             "A big dog ran",     "The bird sang",      "Sam and Mia played", "It was a cold day"};
+    std::vector<std::string> prompts;
+    for (uint64_t conv = 0; conv < 8; ++conv) {
+        Request r = raw(starts[conv], 24);
+        r.conversation = conv + 1;
+        prompts.push_back(starts[conv] + text_of(run(e, r)) + " The end. Then");
+    }
+    REQUIRE(e.stats().moves == 0);
+    std::vector<Pending> next;
+    for (uint64_t conv = 1; conv < 8; conv += 2) {
+        Request r = raw(prompts[conv], 40);
+        r.conversation = conv + 1;
+        next.push_back(submit(e, r));
+    }
+    std::vector<Completion> done;
+    for (auto &p : next) done.push_back(p.get());
+    CHECK(e.stats().max_batch_seqs == 4);
+    CHECK(e.stats().max_batch_runs == 1);
+    CHECK(e.stats().moves >= 3);
+    for (size_t k = 0; k < done.size(); ++k) {
+        CHECK(done[k].cached_tokens > 20); // each history moved with its request
+        Request fresh = raw(prompts[2 * k + 1], 40);
+        fresh.conversation = 100 + k;
+        CHECK(text_of(done[k]) == text_of(run(e, fresh))); // and holds the cells the prompt computes
+    }
+}
+
 TEST_CASE("per-sequence KV slices: a step lists its sequences in id order, one micro-batch", "[llama]") {
     // Four histories in sequences 0..3, their next turns submitted last first: running in the
     // order 3, 2, 1, 0, decoded as 0, 1, 2, 3.
@@ -815,6 +851,7 @@ TEST_CASE("per-sequence KV slices: a step lists its sequences in id order, one m
     for (auto &p : next) CHECK(p.get().cached_tokens > 16);
     CHECK(e.stats().max_batch_seqs == 4);
     CHECK(e.stats().max_batch_runs == 1);
+    CHECK(e.stats().moves == 0); // already next to each other
 }
 
 TEST_CASE("a request without a conversation id reuses the longest prefix an idle sequence holds", "[llama]") {
