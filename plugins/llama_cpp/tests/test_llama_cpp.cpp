@@ -795,8 +795,9 @@ TEST_CASE("per-sequence KV slices keep every idle history while its own slice ha
 
 TEST_CASE("per-sequence KV slices: running histories are moved next to each other and decode as one micro-batch", "[llama]") {
     // llama.cpp decodes only consecutive sequence ids together with per-sequence slices. Eight
-    // conversations leave their histories in sequences 0..7; the next turns of every other one
-    // (histories in 1, 3, 5, 7) run together, moved to 0..3: one run of ids per step, not four.
+    // clients without affinity hints leave their histories in sequences 0..7; the next turns of
+    // every other one (histories in 1, 3, 5, 7) run together, moved to 0..3: one run of ids per
+    // step, not four. (Keyed requests keep their sequences: the test after this one.)
     parley::testing::TestHost host;
     auto o = opts(stories(), 8 * 256, 8);
     o.kv_unified = false;
@@ -806,15 +807,12 @@ TEST_CASE("per-sequence KV slices: running histories are moved next to each othe
     std::vector<std::string> prompts;
     for (uint64_t conv = 0; conv < 8; ++conv) {
         Request r = raw(starts[conv], 24);
-        r.conversation = conv + 1;
         prompts.push_back(starts[conv] + text_of(run(e, r)) + " The end. Then");
     }
     REQUIRE(e.stats().moves == 0);
     std::vector<Pending> next;
     for (uint64_t conv = 1; conv < 8; conv += 2) {
-        Request r = raw(prompts[conv], 40);
-        r.conversation = conv + 1;
-        next.push_back(submit(e, r));
+        next.push_back(submit(e, raw(prompts[conv], 40)));
     }
     std::vector<Completion> done;
     for (auto &p : next) done.push_back(p.get());
@@ -830,8 +828,8 @@ TEST_CASE("per-sequence KV slices: running histories are moved next to each othe
 }
 
 TEST_CASE("per-sequence KV slices: a step lists its sequences in id order, one micro-batch", "[llama]") {
-    // Four histories in sequences 0..3, their next turns submitted last first: running in the
-    // order 3, 2, 1, 0, decoded as 0, 1, 2, 3.
+    // Four conversations' histories in sequences 0..3, their next turns submitted last first:
+    // running in the order 3, 2, 1, 0, decoded as 0, 1, 2, 3; keyed, never moved.
     parley::testing::TestHost host;
     auto o = opts(stories(), 4 * 256, 4);
     o.kv_unified = false;
@@ -851,7 +849,7 @@ TEST_CASE("per-sequence KV slices: a step lists its sequences in id order, one m
     for (auto &p : next) CHECK(p.get().cached_tokens > 16);
     CHECK(e.stats().max_batch_seqs == 4);
     CHECK(e.stats().max_batch_runs == 1);
-    CHECK(e.stats().moves == 0); // already next to each other
+    CHECK(e.stats().moves == 0); // keyed: never moved
 }
 
 TEST_CASE("a request without a conversation id reuses the longest prefix an idle sequence holds", "[llama]") {
