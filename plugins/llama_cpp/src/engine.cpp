@@ -670,14 +670,15 @@ struct Engine::Impl {
     }
 
     // The longest common prefix of `r`'s prompt (less its last token, always decoded for its
-    // logits) with what slot `i` holds.
-    int64_t common_prefix(const Req &r, int i) const {
-        const auto &have = slots[static_cast<size_t>(i)].tokens;
-        const size_t lim = std::min(have.size(), r.prompt.size() - 1);
+    // logits) with `tokens`.
+    static int64_t common_prefix(const Req &r, const std::vector<llama_token> &tokens) {
+        const size_t lim = std::min(tokens.size(), r.prompt.size() - 1);
         int64_t l = 0;
-        while (static_cast<size_t>(l) < lim && have[static_cast<size_t>(l)] == r.prompt[static_cast<size_t>(l)]) ++l;
+        while (static_cast<size_t>(l) < lim && tokens[static_cast<size_t>(l)] == r.prompt[static_cast<size_t>(l)]) ++l;
         return l;
     }
+    // ... with what slot `i` holds.
+    int64_t common_prefix(const Req &r, int i) const { return common_prefix(r, slots[static_cast<size_t>(i)].tokens); }
 
     // Starts `target` from the first `n` tokens `donor` holds: copied, not recomputed, and the donor
     // keeps its whole history. Returns the number of tokens now in `target`.
@@ -713,10 +714,7 @@ struct Engine::Impl {
         int64_t most = have + kMinShared - 1;
         for (const auto &o : running) {
             if (o->keyed || o->phase == Req::Phase::Queued) continue;
-            const size_t lim = std::min(o->prompt.size(), r.prompt.size() - 1);
-            int64_t l = 0;
-            while (static_cast<size_t>(l) < lim && o->prompt[static_cast<size_t>(l)] == r.prompt[static_cast<size_t>(l)]) ++l;
-            if (l > most) most = l, best = o;
+            if (const int64_t l = common_prefix(r, o->prompt); l > most) most = l, best = o;
         }
         return best ? std::pair<ReqPtr, int64_t>{best, most} : std::pair<ReqPtr, int64_t>{};
     }
@@ -727,8 +725,7 @@ struct Engine::Impl {
         for (auto &r : running) {
             if (!r->leader) continue;
             const Req &l = *r->leader;
-            const bool gone = l.phase == Req::Phase::Queued || l.choices.empty() || l.choices[0].slot < 0 ||
-                              std::find(running.begin(), running.end(), r->leader) == running.end();
+            const bool gone = l.choices.empty() || l.choices[0].slot < 0; // preempted, or released by finish()
             if (!gone && l.n_past < r->follow) continue;
             if (!gone && r->follow > r->n_past) r->n_past = r->cached = copy_prefix(*r, l.choices[0].slot, r->choices[0].slot, r->follow);
             r->leader.reset();
@@ -826,7 +823,7 @@ struct Engine::Impl {
     // conversations advance in step, so their ids stay together by themselves, and moving them
     // only cost time (bench/multiturn: 84-89 % of the ceiling with moves, 92 % without).
     int place(int i, std::vector<int> &reserved, bool keyed) {
-        if (opt.kv_unified || keyed) return i; // one buffer: any ids decode together
+        if (opt.kv_unified || keyed) return i; // one buffer: any ids decode together; keyed: see above
         const int n = static_cast<int>(slots.size());
         auto busy = [&](int x) { return x >= 0 && x < n && slots[static_cast<size_t>(x)].state == Slot::State::Busy; };
         auto new_runs = [&](int x) { return 1 - int(busy(x - 1)) - int(busy(x + 1)); }; // runs added by running at x
@@ -871,12 +868,7 @@ struct Engine::Impl {
         if (static_cast<int>(free_slots.size() + idle.size()) < need) return false;
 
         // Reusable prefix: at least one prompt token is always decoded, for its logits.
-        int64_t lcp = 0;
-        if (primary >= 0) {
-            const auto &have = slots[static_cast<size_t>(primary)].tokens;
-            const size_t lim = std::min(have.size(), r->prompt.size() - 1);
-            while (static_cast<size_t>(lcp) < lim && have[static_cast<size_t>(lcp)] == r->prompt[static_cast<size_t>(lcp)]) ++lcp;
-        }
+        int64_t lcp = primary >= 0 ? common_prefix(*r, primary) : 0;
 
         // KV room: what is resident now, less what trimming frees, plus this prompt and a first token each.
         int64_t used = used_cells();
