@@ -817,7 +817,9 @@ TEST_CASE("per-sequence KV slices: running histories are moved next to each othe
     std::vector<Completion> done;
     for (auto &p : next) done.push_back(p.get());
     CHECK(e.stats().max_batch_seqs == 4);
-    CHECK(e.stats().max_batch_runs == 1);
+    // Unmoved, the four decode as four runs. Moved, as one; or two once the first admitted has
+    // finished a step before the others and left a hole (the four are submitted one by one).
+    CHECK(e.stats().max_batch_runs <= 2);
     CHECK(e.stats().moves >= 3);
     for (size_t k = 0; k < done.size(); ++k) {
         CHECK(done[k].cached_tokens > 20); // each history moved with its request
